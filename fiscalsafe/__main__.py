@@ -1,0 +1,3 @@
+from fiscalsafe.cli.main import run
+
+run()

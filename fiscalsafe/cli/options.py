@@ -1,0 +1,41 @@
+"""Parsing of option values shared by several commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from fiscalsafe.errors import UsageError
+
+_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """'8MB', '2G', '500k', '1048576' -> bytes (binary units)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    if not match:
+        raise UsageError(f"{text!r} is not a size (examples: 500K, 8MB, 2GB)")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def parse_as_of(text: str | None, now: dt.datetime) -> dt.datetime:
+    """A date (noon UTC that day) or an ISO date-time; ``None`` means now."""
+    if text is None:
+        return now
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC)
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--as-of {text!r} is not a date (YYYY-MM-DD) or ISO date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def parse_date(text: str | None, default: dt.date, option: str) -> dt.date:
+    if text is None:
+        return default
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a YYYY-MM-DD date") from None

@@ -1,0 +1,52 @@
+"""Text rendering for people: a verdict line first, then findings grouped by file."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from typing import Any
+
+from rich.console import Console
+
+from fiscalsafe.verify.findings import Finding
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True)
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def finding_line(f: Finding) -> str:
+    parts = [f"[{SEVERITY_STYLE[str(f.severity)]}]{f.severity}[/] {f.code}: {f.message}"]
+    where = []
+    if f.record is not None:
+        where.append(f"record {f.record}")
+    if f.offset is not None:
+        where.append(f"byte {f.offset}")
+    if where:
+        parts.append(f" ({', '.join(where)})")
+    if f.expected is not None or f.found is not None:
+        parts.append(f"\n      expected: {f.expected}  found: {f.found}")
+    return "".join(parts)
+
+
+def print_findings(findings: list[Finding], limit_per_file: int = 20) -> None:
+    groups: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        groups[f.file or "(dossier)"].append(f)
+    for file in sorted(groups):
+        items = groups[file]
+        console.print(f"  [bold]{file}[/]", markup=True)
+        for f in items[:limit_per_file]:
+            console.print("    " + finding_line(f), markup=True)
+        if len(items) > limit_per_file:
+            console.print(f"    ... and {len(items) - limit_per_file} more (see --json)")
+
+
+def print_error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True)

@@ -1,0 +1,199 @@
+"""Fiscal signatures: the only module that touches ``cryptography`` for fiscal records.
+
+Editor keys sign tickets, journal entries and fiscal archives. Default algorithm:
+ECDSA P-256 with SHA-256 (signatures stored as raw 64-byte r||s, IEEE P1363, so every
+signature has the same size); Ed25519 is also accepted. The policy refuses SHA-1, MD5
+and RSA keys under 2048 bits. Minisign (backup signatures) lives in ``minisign.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from fiscalsafe.errors import MalformedError, UsageError, WeakAlgorithmError
+
+ECDSA_P256_SHA256 = "ecdsa-p256-sha256"
+ED25519 = "ed25519"
+RSA_PSS_SHA256 = "rsa-pss-sha256"
+
+#: Algorithms whose signatures fiscalsafe verifies.
+ACCEPTED_ALGORITHMS = frozenset({ECDSA_P256_SHA256, ED25519, RSA_PSS_SHA256})
+#: Names that appear in the wild and that the policy refuses outright.
+REFUSED_ALGORITHMS = frozenset(
+    {"ecdsa-p256-sha1", "rsa-sha1", "rsa-md5", "rsa-pkcs1-sha1", "hmac-sha1", "md5", "sha1"}
+)
+MIN_RSA_BITS = 2048
+KEY_ID_SIZE = 8
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+
+def check_algorithm(name: str) -> None:
+    """Raise unless ``name`` is an algorithm the policy accepts."""
+    if name in ACCEPTED_ALGORITHMS:
+        return
+    lowered = name.lower()
+    if name in REFUSED_ALGORITHMS or "sha1" in lowered or "md5" in lowered:
+        raise WeakAlgorithmError(f"algorithm {name!r} is refused by the policy (SHA-1/MD5)")
+    raise WeakAlgorithmError(f"algorithm {name!r} is not an accepted signature algorithm")
+
+
+class Verifier(Protocol):
+    algorithm: str
+    key_id: bytes
+
+    def verify(self, signature: bytes, data: bytes) -> bool: ...
+
+
+@dataclass(frozen=True)
+class FiscalPublicKey:
+    """An editor public key with its identifiers.
+
+    ``key_id`` is the first 8 bytes of the SHA-256 of the DER SubjectPublicKeyInfo;
+    ``fingerprint`` is the whole digest in hex, prefixed ``SHA256:``.
+    """
+
+    algorithm: str
+    der: bytes
+    _key: object
+
+    @property
+    def key_id(self) -> bytes:
+        return hashlib.sha256(self.der).digest()[:KEY_ID_SIZE]
+
+    @property
+    def fingerprint(self) -> str:
+        return "SHA256:" + hashlib.sha256(self.der).hexdigest()
+
+    def verify(self, signature: bytes, data: bytes) -> bool:
+        """True when ``signature`` is valid over exactly ``data``."""
+        try:
+            if self.algorithm == ECDSA_P256_SHA256:
+                if len(signature) != 64:
+                    return False
+                der_sig = encode_dss_signature(
+                    int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+                )
+                self._key.verify(der_sig, data, ec.ECDSA(hashes.SHA256()))  # type: ignore[attr-defined]
+            elif self.algorithm == ED25519:
+                self._key.verify(signature, data)  # type: ignore[attr-defined]
+            else:
+                self._key.verify(  # type: ignore[attr-defined]
+                    signature,
+                    data,
+                    padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.MAX_LENGTH),
+                    hashes.SHA256(),
+                )
+        except InvalidSignature:
+            return False
+        return True
+
+    def to_pem(self) -> bytes:
+        return serialization.load_der_public_key(self.der).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+def load_public_key_pem(data: bytes) -> FiscalPublicKey:
+    """Parse a PEM SubjectPublicKeyInfo editor key and apply the key policy."""
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise MalformedError("public key file is too large")
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, UnsupportedAlgorithm, TypeError) as exc:
+        raise MalformedError(f"not a PEM public key: {exc}") from None
+    return _accept_public_key(key)
+
+
+def load_public_key_der(der: bytes) -> FiscalPublicKey:
+    """Rebuild a key from its DER form (how keys travel to worker processes)."""
+    try:
+        key = serialization.load_der_public_key(der)
+    except (ValueError, UnsupportedAlgorithm, TypeError) as exc:
+        raise MalformedError(f"not a DER public key: {exc}") from None
+    return _accept_public_key(key)
+
+
+def _accept_public_key(key: object) -> FiscalPublicKey:
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise WeakAlgorithmError(f"EC curve {key.curve.name} is not accepted (P-256 only)")
+        return FiscalPublicKey(ECDSA_P256_SHA256, der, key)
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return FiscalPublicKey(ED25519, der, key)
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise WeakAlgorithmError(f"RSA key of {key.key_size} bits is refused (< 2048)")
+        return FiscalPublicKey(RSA_PSS_SHA256, der, key)
+    raise WeakAlgorithmError(f"key type {type(key).__name__} is not accepted")
+
+
+@dataclass(frozen=True)
+class FiscalSigningKey:
+    """An editor private key. Signing is deterministic (RFC 6979 for ECDSA)."""
+
+    algorithm: str
+    _key: object
+
+    def public_key(self) -> FiscalPublicKey:
+        pub = self._key.public_key()  # type: ignore[attr-defined]
+        der = pub.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return FiscalPublicKey(self.algorithm, der, pub)
+
+    def sign(self, data: bytes) -> bytes:
+        if self.algorithm == ECDSA_P256_SHA256:
+            der_sig = self._key.sign(  # type: ignore[attr-defined]
+                data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+            )
+            r, s = decode_dss_signature(der_sig)
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return self._key.sign(data)  # type: ignore[attr-defined]
+
+    def to_pem(self) -> bytes:
+        return self._key.private_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+
+def derive_signing_key(seed: bytes, algorithm: str = ECDSA_P256_SHA256) -> FiscalSigningKey:
+    """A signing key derived from ``seed``: the same seed always gives the same key."""
+    material = hashlib.sha256(b"fiscalsafe editor key\0" + seed).digest()
+    if algorithm == ECDSA_P256_SHA256:
+        order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+        scalar = int.from_bytes(material, "big") % (order - 1) + 1
+        return FiscalSigningKey(algorithm, ec.derive_private_key(scalar, ec.SECP256R1()))
+    if algorithm == ED25519:
+        return FiscalSigningKey(algorithm, ed25519.Ed25519PrivateKey.from_private_bytes(material))
+    raise UsageError(f"cannot generate keys for {algorithm!r}")
+
+
+def load_signing_key_pem(data: bytes) -> FiscalSigningKey:
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise MalformedError(f"not an unencrypted PEM private key: {exc}") from None
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return FiscalSigningKey(ECDSA_P256_SHA256, key)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return FiscalSigningKey(ED25519, key)
+    raise WeakAlgorithmError(f"signing key type {type(key).__name__} is not accepted")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,277 @@
+"""Signed fiscal archives: bytes <-> archives.
+
+An archive file is the msgpack map
+``{"format": "fiscalsafe-archive", "version": [1, 0], "body": bin, "alg": str,
+"kid": bin, "sig": bin}``. ``sig`` covers exactly the stored ``body`` bytes, which are
+the msgpack encoding of the archive content: header fields, the period's closures and
+its tickets. Each ticket is ``[ticket_body: bin, ticket_sig: bin]`` and each ticket body
+holds the previous ticket's signature. Layout: ``schemas/fiscal-archive.md``.
+
+Parsing is split in two so that a verifier can check the envelope signature before it
+trusts anything inside: ``parse_envelope`` then ``parse_body``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from fiscalsafe.errors import MalformedError
+from fiscalsafe.formats.packing import check_version, pack, require, unpack
+
+ARCHIVE_FORMAT = "fiscalsafe-archive"
+MAJOR, MINOR = 1, 0
+MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
+#: French VAT rates in basis points: 20 %, 10 %, 5.5 %, 2.1 %.
+VAT_RATES_BP = (2000, 1000, 550, 210)
+CLOSURE_KINDS = ("day", "month", "year")
+
+
+@dataclass(frozen=True)
+class VatLine:
+    """Amounts in euro cents for one VAT rate (basis points)."""
+
+    rate_bp: int
+    ht: int  # excluding tax
+    tva: int  # the tax
+    ttc: int  # including tax
+
+
+@dataclass(frozen=True)
+class Ticket:
+    seq: int
+    ts: int  # UTC microseconds
+    workstation: str
+    operator: str
+    vat: tuple[VatLine, ...]
+    ttc: int
+    prev: bytes
+    body: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class Closure:
+    kind: str  # day | month | year
+    start: dt.date
+    end: dt.date  # inclusive
+    vat: tuple[VatLine, ...]
+    ttc: int  # the period's total
+    gt: int  # perpetual grand total at the end of the period
+    tickets: int
+
+
+@dataclass(frozen=True)
+class Envelope:
+    version: tuple[int, int]
+    body: bytes
+    alg: str
+    key_id: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class ArchiveBody:
+    dossier: str
+    number: int
+    first: bool
+    prev: bytes  # the previous archive's signature; empty for the first archive
+    period_start: dt.date
+    period_end: dt.date  # inclusive
+    created_ts: int
+    tz: str
+    gt_open: int  # perpetual grand total before the period
+    gt_close: int  # perpetual grand total after the period
+    ticket_prev: bytes  # signature of the last ticket before this archive
+    closures: tuple[Closure, ...]
+    raw_tickets: tuple[tuple[bytes, bytes], ...]  # (body, signature), undecoded
+
+
+def _date(value: Any, what: str) -> dt.date:
+    if not isinstance(value, str):
+        raise MalformedError(f"{what}: date must be a YYYY-MM-DD string")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise MalformedError(f"{what}: {value!r} is not a YYYY-MM-DD date") from None
+
+
+def _vat_lines(value: Any, what: str) -> tuple[VatLine, ...]:
+    if not isinstance(value, list):
+        raise MalformedError(f"{what}: VAT lines must be a list")
+    lines = []
+    for item in value:
+        if (
+            not isinstance(item, list)
+            or len(item) != 4
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in item)
+        ):
+            raise MalformedError(f"{what}: a VAT line must be [rate_bp, ht, tva, ttc] integers")
+        lines.append(VatLine(*item))
+    return tuple(lines)
+
+
+def encode_vat(lines: tuple[VatLine, ...] | list[VatLine]) -> list[list[int]]:
+    return [[v.rate_bp, v.ht, v.tva, v.ttc] for v in lines]
+
+
+def encode_ticket_body(
+    *,
+    seq: int,
+    ts: int,
+    workstation: str,
+    operator: str,
+    vat: list[VatLine],
+    ttc: int,
+    prev: bytes,
+) -> bytes:
+    return pack(
+        {
+            "seq": seq,
+            "ts": ts,
+            "ws": workstation,
+            "op": operator,
+            "vat": encode_vat(vat),
+            "ttc": ttc,
+            "prev": prev,
+        }
+    )
+
+
+def decode_ticket(body: bytes, signature: bytes, index: int) -> Ticket:
+    what = f"ticket #{index}"
+    doc = unpack(body, what)
+    return Ticket(
+        seq=require(doc, "seq", int, what),
+        ts=require(doc, "ts", int, what),
+        workstation=require(doc, "ws", str, what),
+        operator=require(doc, "op", str, what),
+        vat=_vat_lines(require(doc, "vat", list, what), what),
+        ttc=require(doc, "ttc", int, what),
+        prev=require(doc, "prev", bytes, what),
+        body=body,
+        signature=signature,
+    )
+
+
+def encode_closure(closure: Closure) -> dict[str, Any]:
+    return {
+        "kind": closure.kind,
+        "start": closure.start.isoformat(),
+        "end": closure.end.isoformat(),
+        "vat": encode_vat(closure.vat),
+        "ttc": closure.ttc,
+        "gt": closure.gt,
+        "tickets": closure.tickets,
+    }
+
+
+def _closure(doc: Any, index: int) -> Closure:
+    what = f"closure #{index}"
+    kind = require(doc, "kind", str, what)
+    if kind not in CLOSURE_KINDS:
+        raise MalformedError(f"{what}: unknown closure kind {kind!r}")
+    return Closure(
+        kind=kind,
+        start=_date(require(doc, "start", str, what), what),
+        end=_date(require(doc, "end", str, what), what),
+        vat=_vat_lines(require(doc, "vat", list, what), what),
+        ttc=require(doc, "ttc", int, what),
+        gt=require(doc, "gt", int, what),
+        tickets=require(doc, "tickets", int, what),
+    )
+
+
+def encode_body(
+    *,
+    dossier: str,
+    number: int,
+    first: bool,
+    prev: bytes,
+    period_start: dt.date,
+    period_end: dt.date,
+    created_ts: int,
+    tz: str,
+    gt_open: int,
+    gt_close: int,
+    ticket_prev: bytes,
+    closures: list[Closure],
+    tickets: list[tuple[bytes, bytes]],
+) -> bytes:
+    return pack(
+        {
+            "dossier": dossier,
+            "number": number,
+            "first": first,
+            "prev": prev,
+            "period": [period_start.isoformat(), period_end.isoformat()],
+            "created_ts": created_ts,
+            "tz": tz,
+            "gt_open": gt_open,
+            "gt_close": gt_close,
+            "ticket_prev": ticket_prev,
+            "closures": [encode_closure(c) for c in closures],
+            "tickets": [[body, sig] for body, sig in tickets],
+        }
+    )
+
+
+def encode_envelope(body: bytes, alg: str, key_id: bytes, signature: bytes) -> bytes:
+    return pack(
+        {
+            "format": ARCHIVE_FORMAT,
+            "version": [MAJOR, MINOR],
+            "body": body,
+            "alg": alg,
+            "kid": key_id,
+            "sig": signature,
+        }
+    )
+
+
+def parse_envelope(data: bytes) -> Envelope:
+    """Decode the outer map only; nothing inside ``body`` is trusted yet."""
+    what = "fiscal archive"
+    if len(data) > MAX_ARCHIVE_BYTES:
+        raise MalformedError(f"{what}: {len(data)} bytes exceeds the size limit")
+    doc = unpack(data, what)
+    if require(doc, "format", str, what) != ARCHIVE_FORMAT:
+        raise MalformedError(f"{what}: not a fiscalsafe archive")
+    version = check_version(require(doc, "version", list, what), MAJOR, what)
+    return Envelope(
+        version=version,
+        body=require(doc, "body", bytes, what),
+        alg=require(doc, "alg", str, what),
+        key_id=require(doc, "kid", bytes, what),
+        signature=require(doc, "sig", bytes, what),
+    )
+
+
+def parse_body(body: bytes) -> ArchiveBody:
+    what = "fiscal archive body"
+    doc = unpack(body, what)
+    period = require(doc, "period", list, what)
+    if len(period) != 2:
+        raise MalformedError(f"{what}: period must be [start, end]")
+    raw_tickets = require(doc, "tickets", list, what)
+    for i, item in enumerate(raw_tickets):
+        if not isinstance(item, list) or len(item) != 2:
+            raise MalformedError(f"{what}: ticket #{i} is not [body, signature]")
+        if not isinstance(item[0], bytes) or not isinstance(item[1], bytes):
+            raise MalformedError(f"{what}: ticket #{i} is not [body, signature] bytes")
+    return ArchiveBody(
+        dossier=require(doc, "dossier", str, what),
+        number=require(doc, "number", int, what),
+        first=require(doc, "first", bool, what),
+        prev=require(doc, "prev", bytes, what),
+        period_start=_date(period[0], what),
+        period_end=_date(period[1], what),
+        created_ts=require(doc, "created_ts", int, what),
+        tz=require(doc, "tz", str, what),
+        gt_open=require(doc, "gt_open", int, what),
+        gt_close=require(doc, "gt_close", int, what),
+        ticket_prev=require(doc, "ticket_prev", bytes, what),
+        closures=tuple(_closure(c, i) for i, c in enumerate(require(doc, "closures", list, what))),
+        raw_tickets=tuple((item[0], item[1]) for item in raw_tickets),
+    )

@@ -1,0 +1,87 @@
+"""msgpack with limits: the one place untrusted msgpack bytes are decoded.
+
+Hostile documents may declare huge lengths or nest deeply; every decode here has explicit
+size caps so that they fail with ``MalformedError`` instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from fiscalsafe.errors import MalformedError, UnsupportedVersionError
+
+#: No single fiscal document (archive, journal record, head) may exceed this.
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+MAX_CONTAINER_LEN = 10_000_000
+MAX_STR_LEN = 1024 * 1024
+
+
+def pack(obj: Any) -> bytes:
+    """Encode with the settings every fiscalsafe writer uses (bin type, no floats)."""
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def _limits(size: int) -> dict[str, int]:
+    return {
+        "max_buffer_size": max(size, 1),
+        "max_str_len": min(size, MAX_STR_LEN),
+        "max_bin_len": size,
+        "max_array_len": min(size, MAX_CONTAINER_LEN),
+        "max_map_len": min(size, MAX_CONTAINER_LEN),
+        "max_ext_len": 0,
+    }
+
+
+def unpack(data: bytes, what: str) -> Any:
+    """Decode exactly one msgpack object filling ``data``, or raise ``MalformedError``."""
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise MalformedError(f"{what}: {len(data)} bytes exceeds the {MAX_DOCUMENT_BYTES} limit")
+    try:
+        limits = _limits(len(data))
+        del limits["max_buffer_size"]  # unpackb takes the whole buffer at once
+        return msgpack.unpackb(data, raw=False, strict_map_key=False, **limits)
+    except msgpack.ExtraData:
+        raise MalformedError(f"{what}: trailing bytes after the document") from None
+    except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
+        raise MalformedError(f"{what}: not valid msgpack ({exc.__class__.__name__})") from None
+
+
+def unpacker(max_record_bytes: int) -> msgpack.Unpacker:
+    """A streaming unpacker whose buffer never grows past ``max_record_bytes``."""
+    limits = _limits(max_record_bytes)
+    # Room for one whole record plus the next chunk being fed.
+    limits["max_buffer_size"] = 2 * max_record_bytes
+    return msgpack.Unpacker(raw=False, strict_map_key=False, **limits)
+
+
+def require(doc: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    """``doc[key]`` if present and of type ``kind``, else ``MalformedError``."""
+    if not isinstance(doc, dict):
+        raise MalformedError(f"{what}: expected a map, found {type(doc).__name__}")
+    if key not in doc:
+        raise MalformedError(f"{what}: missing field {key!r}")
+    value = doc[key]
+    # bool is an int subclass: an int field must not accept true/false.
+    if isinstance(value, bool) and kind in (int, (int,)):
+        raise MalformedError(f"{what}: field {key!r} must be an integer, found a boolean")
+    if not isinstance(value, kind):
+        raise MalformedError(f"{what}: field {key!r} has type {type(value).__name__}")
+    return value
+
+
+def check_version(found: Any, major: int, what: str) -> tuple[int, int]:
+    """Accept ``[major, minor]`` with a known major; refuse anything else clearly."""
+    if (
+        not isinstance(found, list | tuple)
+        or len(found) != 2
+        or not all(isinstance(x, int) and not isinstance(x, bool) for x in found)
+    ):
+        raise MalformedError(f"{what}: version marker must be [major, minor], found {found!r}")
+    if found[0] != major:
+        raise UnsupportedVersionError(
+            f"{what}: format version {found[0]}.{found[1]} is not supported "
+            f"(this fiscalsafe reads major version {major})"
+        )
+    return found[0], found[1]

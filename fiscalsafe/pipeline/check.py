@@ -1,0 +1,193 @@
+"""``check``: read a dossier in place, read-only, and prove its fiscal integrity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from fiscalsafe.crypto import load_public_key_pem
+from fiscalsafe.errors import FiscalsafeError, MalformedError, OperationalError, UsageError
+from fiscalsafe.formats.dossier import DEFAULT_PROFILE, DossierIdentity, Profile, parse_identity
+from fiscalsafe.pipeline.fiscal import FiscalChecker
+from fiscalsafe.verify.findings import Finding, finding
+from fiscalsafe.verify.report import CheckReport
+from fiscalsafe.verify.trust import TrustedKeys
+
+MAX_SMALL_FILE = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DossierFile:
+    relpath: str  # POSIX, relative to the dossier
+    path: Path
+    category: str
+    size: int
+    mtime_ns: int
+    mode: int
+
+
+def walk_dossier(dossier: Path, profile: Profile) -> list[DossierFile]:
+    """Every regular file of the dossier with its category, sorted by path.
+
+    Symlinks and special files are refused: a dossier holds plain files only, and
+    following a link could back up (or check) something outside it.
+    """
+    files: list[DossierFile] = []
+    try:
+        for top, dirs, names in os.walk(dossier, onerror=_raise):
+            dirs.sort()
+            for name in sorted(names):
+                path = Path(top) / name
+                st = path.lstat()
+                rel = path.relative_to(dossier).as_posix()
+                if not _is_regular(st.st_mode):
+                    raise UsageError(f"{rel}: not a regular file (links and devices are refused)")
+                files.append(
+                    DossierFile(
+                        rel,
+                        path,
+                        profile.categorize(rel),
+                        st.st_size,
+                        st.st_mtime_ns,
+                        st.st_mode & 0o7777,
+                    )
+                )
+    except OSError as exc:
+        raise OperationalError(f"cannot read the dossier: {exc}") from None
+    files.sort(key=lambda f: f.relpath)
+    return files
+
+
+def _is_regular(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(mode)
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
+def read_small(path: Path, what: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SMALL_FILE + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise OperationalError(f"cannot read {what}: {exc}") from None
+    if len(data) > MAX_SMALL_FILE:
+        raise MalformedError(f"{what} is larger than {MAX_SMALL_FILE} bytes")
+    return data
+
+
+def load_identity(dossier: Path, profile: Profile) -> DossierIdentity:
+    data = read_small(dossier / profile.identity, profile.identity)
+    if data is None:
+        raise UsageError(f"{dossier} is not a dossier: {profile.identity} is missing")
+    return parse_identity(data)
+
+
+def load_trust(
+    trust: list[Path], shipped: bytes | None, shipped_name: str
+) -> tuple[TrustedKeys, list[Finding]]:
+    """Keys passed in win; the dossier's own key is used only when none is, and said so."""
+    findings: list[Finding] = []
+    if trust:
+        keys = []
+        for path in trust:
+            data = read_small(path, str(path))
+            if data is None:
+                raise UsageError(f"trusted key {path} does not exist")
+            try:
+                keys.append(load_public_key_pem(data))
+            except FiscalsafeError as exc:
+                raise UsageError(f"trusted key {path}: {exc}") from None
+        return TrustedKeys(tuple(keys), self_asserted=False), findings
+    if shipped is None:
+        findings.append(
+            finding(
+                "KEY_MISSING", "no --trust key and no editor key in the dossier", file=shipped_name
+            )
+        )
+        return TrustedKeys((), self_asserted=True), findings
+    try:
+        key = load_public_key_pem(shipped)
+    except FiscalsafeError as exc:
+        findings.append(finding("KEY_MALFORMED", str(exc), file=shipped_name))
+        return TrustedKeys((), self_asserted=True), findings
+    findings.append(
+        finding(
+            "KEY_SELF_ASSERTED",
+            f"no --trust key given: checked against the dossier's own key "
+            f"{key.fingerprint}, which proves consistency, not origin",
+            file=shipped_name,
+            found=key.fingerprint,
+        )
+    )
+    return TrustedKeys((key,), self_asserted=True), findings
+
+
+def lock_findings(files: list[DossierFile]) -> list[Finding]:
+    out = []
+    for f in files:
+        if f.category == "lock":
+            holder = read_small(f.path, f.relpath) or b""
+            who = holder.decode("utf-8", "replace").strip().replace("\n", " / ")[:120]
+            out.append(
+                finding(
+                    "DOSSIER_LOCKED",
+                    f"the application is open: {f.relpath} ({who})",
+                    file=f.relpath,
+                    found=who,
+                )
+            )
+    return out
+
+
+def trust_json(keys: TrustedKeys) -> dict:
+    return {"self_asserted": keys.self_asserted, "fingerprints": keys.fingerprints}
+
+
+def check_dossier(
+    dossier: Path,
+    *,
+    as_of: dt.datetime,
+    years: int = 6,
+    trust: list[Path] | None = None,
+    require_trust: bool = False,
+    profile: Profile = DEFAULT_PROFILE,
+    workers: int | None = None,
+) -> CheckReport:
+    """Check one dossier without writing anything to it."""
+    if not dossier.is_dir():
+        raise UsageError(f"{dossier} is not a folder")
+    identity = load_identity(dossier, profile)
+    files = walk_dossier(dossier, profile)
+    shipped = read_small(dossier / profile.editor_key, profile.editor_key)
+    keys, trust_findings = load_trust(list(trust or []), shipped, profile.editor_key)
+    if require_trust and keys.self_asserted:
+        trust_findings.append(
+            finding("TRUST_NOT_ESTABLISHED", "--require-trust: pass the editor's key with --trust")
+        )
+    report = CheckReport(
+        dossier=identity.dossier_id,
+        path=str(dossier),
+        as_of=as_of.isoformat(),
+        years=years,
+        trust=trust_json(keys),
+        coverage=None,
+    )
+    with FiscalChecker(identity.dossier_id, identity.tz, keys, workers) as checker:
+        checker.extra_findings.extend(trust_findings)
+        checker.extra_findings.extend(lock_findings(files))
+        for f in files:
+            if fnmatch.fnmatchcase(f.relpath, profile.archives):
+                checker.add_archive(f.relpath, f.path)
+        journal = read_small(dossier / profile.journal, profile.journal)
+        head = read_small(dossier / profile.journal_head, profile.journal_head)
+        checker.add_journal(profile.journal, journal, profile.journal_head, head)
+        return checker.finish(report, as_of, years)

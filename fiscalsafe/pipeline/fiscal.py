@@ -1,0 +1,147 @@
+"""The fiscal check engine: archives verified in parallel, then chain, journal, coverage.
+
+Shared by ``check`` (files in a dossier) and ``verify`` (members streamed out of a
+backup): callers feed archives (a path or bytes) and the journal, then ``finish``.
+Archive tasks run in worker processes, so signature verification uses every core while
+the calling process parses and checks the journal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+from fiscalsafe.errors import MalformedError
+from fiscalsafe.formats import journal as fj
+from fiscalsafe.formats.archive import MAX_ARCHIVE_BYTES
+from fiscalsafe.verify.archives import ArchiveResult, verify_archive, verify_archive_chain
+from fiscalsafe.verify.coverage import compute_coverage
+from fiscalsafe.verify.crosscheck import cross_check
+from fiscalsafe.verify.findings import Finding, finding
+from fiscalsafe.verify.journal import JournalResult, verify_journal
+from fiscalsafe.verify.report import CheckReport
+from fiscalsafe.verify.trust import TrustedKeys
+
+_worker_keys: dict[tuple, TrustedKeys] = {}
+
+
+def _archive_task(name: str, source: bytes | str, key_state: tuple, tz: str) -> ArchiveResult:
+    keys = _worker_keys.get(key_state)
+    if keys is None:
+        keys = _worker_keys[key_state] = TrustedKeys.from_der(key_state)
+    if isinstance(source, str):
+        with open(source, "rb") as fh:
+            data = fh.read(MAX_ARCHIVE_BYTES + 1)
+    else:
+        data = source
+    if len(data) > MAX_ARCHIVE_BYTES:
+        result = ArchiveResult(file=name, sha256="")
+        result.findings.append(
+            finding("ARCHIVE_MALFORMED", "archive exceeds the size limit", file=name)
+        )
+        return result
+    return verify_archive(name, data, keys, tz)
+
+
+def default_workers() -> int:
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+
+
+class FiscalChecker:
+    """Feed archives and the journal in any order, then ``finish``."""
+
+    def __init__(self, dossier_id: str, tz: str, keys: TrustedKeys, workers: int | None = None):
+        self.dossier_id = dossier_id
+        self.tz = tz
+        self.keys = keys
+        self._key_state = keys.to_der()
+        self._workers = workers or default_workers()
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future] = []
+        self._inline: list[ArchiveResult] = []
+        self.journal: JournalResult | None = None
+        self.journal_file = "jet/journal.jet"
+        self.extra_findings: list[Finding] = []
+
+    def __enter__(self) -> FiscalChecker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _get_pool(self) -> ProcessPoolExecutor | None:
+        if self._workers <= 1:
+            return None
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers, mp_context=multiprocessing.get_context("forkserver")
+            )
+        return self._pool
+
+    def pending(self) -> int:
+        return sum(1 for f in self._futures if not f.done())
+
+    def add_archive(self, name: str, source: bytes | Path) -> None:
+        """Queue one archive. ``source`` is its bytes or its path."""
+        arg = str(source) if isinstance(source, Path) else source
+        pool = self._get_pool()
+        if pool is None:
+            self._inline.append(_archive_task(name, arg, self._key_state, self.tz))
+        else:
+            self._futures.append(pool.submit(_archive_task, name, arg, self._key_state, self.tz))
+
+    def add_journal(
+        self, file: str, data: bytes | None, head_file: str, head: bytes | None
+    ) -> None:
+        self.journal_file = file
+        if data is None:
+            self.journal = JournalResult()
+            self.journal.findings.append(finding("JOURNAL_MISSING", "no event journal", file=file))
+            return
+        items: list = []
+        framing_error = None
+        try:
+            for item in fj.iter_records(io.BytesIO(data)):
+                items.append(item)
+        except MalformedError as exc:
+            framing_error = str(exc)
+            if not items:
+                items = ["?"]
+        self.journal = verify_journal(file, items, head_file, head, self.keys, framing_error)
+
+    def finish(self, report: CheckReport, as_of: dt.datetime, years: int) -> CheckReport:
+        results = self._inline + [f.result() for f in self._futures]
+        self.close()
+        results.sort(key=lambda r: r.file)
+        journal = self.journal or JournalResult()
+        findings = list(self.extra_findings)
+        for r in results:
+            findings.extend(r.findings)
+        findings.extend(verify_archive_chain(results, self.dossier_id, self.tz))
+        findings.extend(journal.findings)
+        findings.extend(cross_check(results, journal.entries, self.journal_file))
+        coverage, cov_findings = compute_coverage(results, journal, as_of, years, self.tz)
+        findings.extend(cov_findings)
+        report.findings.extend(findings)
+        report.coverage = coverage
+        report.stats = {
+            "archives": len(results),
+            "tickets": sum(r.ticket_count for r in results),
+            "journal_records": len(journal.entries),
+            "signatures_verified": sum(r.signatures_checked for r in results)
+            + journal.signatures_checked,
+        }
+        if journal.head_seq is not None:
+            report.journal_head = {"seq": journal.head_seq, "ts": journal.head_ts}
+        return report

@@ -1,0 +1,227 @@
+"""The event journal (JET): sequence, chain, signatures, time order, head.
+
+Steps: (1) header and genesis, (2) per record: policy, key, signature, sequence, link,
+time order, known event code, (3) the signed head: the journal must end where it says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from fiscalsafe.crypto import check_algorithm
+from fiscalsafe.errors import MalformedError, UnsupportedVersionError, WeakAlgorithmError
+from fiscalsafe.formats import journal as fj
+from fiscalsafe.verify.findings import Finding, finding
+from fiscalsafe.verify.trust import TrustedKeys
+
+
+@dataclass
+class JournalResult:
+    findings: list[Finding] = field(default_factory=list)
+    entries: list[fj.JournalEntry] = field(default_factory=list)  # every decoded entry
+    verified_until: int = 0  # sequence up to which the chain is unbroken and signed
+    genesis_ts: int | None = None
+    last_ts: int | None = None
+    head_seq: int | None = None
+    head_ts: int | None = None
+    signatures_checked: int = 0
+
+    @property
+    def intact(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+
+def verify_journal(
+    file: str,
+    items: list,
+    head_file: str,
+    head_bytes: bytes | None,
+    keys: TrustedKeys,
+    framing_error: str | None = None,
+) -> JournalResult:
+    """``items`` is what ``formats.journal.iter_records`` yielded (header id first)."""
+    result = JournalResult()
+    add = result.findings.append
+    if framing_error:
+        add(finding("JOURNAL_MALFORMED", framing_error, file=file))
+    records = [i for i in items[1:] if not isinstance(i, str)]
+    prev_sig = b""
+    prev_seq = 0
+    prev_ts: int | None = None
+    broken = False
+    for item in records:
+        if isinstance(item, fj.RecordError):
+            add(finding("JOURNAL_MALFORMED", item.message, file=file, offset=item.offset))
+            broken = True
+            continue
+        entry: fj.JournalEntry = item
+        result.entries.append(entry)
+        where = {"file": file, "record": entry.seq, "offset": entry.offset}
+        if prev_seq == 0:
+            # (1) Genesis: the first record has no predecessor and is an initialisation.
+            if entry.seq != 1 or entry.prev != b"" or entry.code != fj.GENESIS_CODE:
+                add(
+                    finding(
+                        "JOURNAL_GENESIS_MISSING",
+                        "first journal record is not a genesis (seq 1, code 260, no link)",
+                        expected="seq 1, code 260",
+                        found=f"seq {entry.seq}, code {entry.code}",
+                        **where,
+                    )
+                )
+                broken = True
+            else:
+                result.genesis_ts = entry.ts
+        elif entry.seq != prev_seq + 1:
+            add(
+                finding(
+                    "JOURNAL_SEQUENCE_BROKEN",
+                    "journal sequence is not consecutive",
+                    expected=prev_seq + 1,
+                    found=entry.seq,
+                    **where,
+                )
+            )
+            broken = True
+        if prev_seq and entry.prev != prev_sig:
+            add(
+                finding(
+                    "JOURNAL_CHAIN_BROKEN",
+                    "record does not link to the previous signature",
+                    expected=prev_sig[:8].hex(),
+                    found=entry.prev[:8].hex(),
+                    **where,
+                )
+            )
+            broken = True
+        ok = _verify_signature(entry, keys, add, where)
+        result.signatures_checked += 1
+        if not ok:
+            broken = True
+        if prev_ts is not None and entry.ts < prev_ts:
+            add(
+                finding(
+                    "JOURNAL_TIME_DECREASING",
+                    "timestamp earlier than the previous record's",
+                    expected=f">= {prev_ts}",
+                    found=entry.ts,
+                    **where,
+                )
+            )
+            broken = True
+        if entry.code not in fj.JET_CODES:
+            add(
+                finding(
+                    "JOURNAL_UNKNOWN_EVENT",
+                    f"event code {entry.code} is not in the JET list",
+                    found=entry.code,
+                    **where,
+                )
+            )
+        elif entry.code == fj.INTEGRITY_FAILURE_CODE:
+            add(finding("JOURNAL_INTEGRITY_EVENT", f"the journal records: {entry.text}", **where))
+        if not broken:
+            result.verified_until = entry.seq
+        prev_seq, prev_sig, prev_ts = entry.seq, entry.signature, entry.ts
+        result.last_ts = entry.ts
+    _verify_head(result, head_file, head_bytes, keys, prev_seq, prev_sig)
+    return result
+
+
+def _verify_signature(entry: fj.JournalEntry, keys: TrustedKeys, add, where: dict) -> bool:
+    try:
+        check_algorithm(entry.alg)
+    except WeakAlgorithmError as exc:
+        add(finding("WEAK_ALGORITHM", str(exc), found=entry.alg, **where))
+        return False
+    key = keys.lookup(entry.key_id)
+    if key is None:
+        add(
+            finding(
+                "JOURNAL_UNTRUSTED_KEY",
+                "record signed by a key that is not trusted",
+                found=entry.key_id.hex(),
+                **where,
+            )
+        )
+        return False
+    if key.algorithm != entry.alg or not key.verify(entry.signature, entry.body):
+        add(finding("JOURNAL_SIGNATURE_INVALID", "record signature does not verify", **where))
+        return False
+    return True
+
+
+def _verify_head(
+    result: JournalResult,
+    head_file: str,
+    head_bytes: bytes | None,
+    keys: TrustedKeys,
+    last_seq: int,
+    last_sig: bytes,
+) -> None:
+    # (3) The signed head names the last record: fewer records means a cut tail.
+    add = result.findings.append
+    if head_bytes is None:
+        add(
+            finding(
+                "JOURNAL_HEAD_MISSING",
+                "no signed journal head: a cut tail is undetectable",
+                file=head_file,
+            )
+        )
+        return
+    try:
+        head = fj.parse_head(head_bytes)
+    except UnsupportedVersionError as exc:
+        add(finding("JOURNAL_VERSION_UNSUPPORTED", str(exc), file=head_file))
+        return
+    except MalformedError as exc:
+        add(finding("JOURNAL_HEAD_INVALID", str(exc), file=head_file))
+        return
+    try:
+        check_algorithm(head.alg)
+    except WeakAlgorithmError as exc:
+        add(finding("WEAK_ALGORITHM", str(exc), file=head_file, found=head.alg))
+        return
+    key = keys.lookup(head.key_id)
+    result.signatures_checked += 1
+    if key is None or not key.verify(head.signature, head.body):
+        add(
+            finding(
+                "JOURNAL_HEAD_INVALID",
+                "journal head signature does not verify with a trusted key",
+                file=head_file,
+            )
+        )
+        return
+    result.head_seq, result.head_ts = head.seq, head.ts
+    if head.seq > last_seq:
+        add(
+            finding(
+                "JOURNAL_TRUNCATED",
+                "journal ends before the record its signed head names",
+                file=head_file,
+                expected=head.seq,
+                found=last_seq,
+            )
+        )
+    elif head.seq < last_seq:
+        add(
+            finding(
+                "JOURNAL_HEAD_INVALID",
+                "journal has records after its signed head",
+                file=head_file,
+                expected=head.seq,
+                found=last_seq,
+            )
+        )
+    elif hashlib.sha256(last_sig).digest() != head.last_sig_sha256:
+        add(
+            finding(
+                "JOURNAL_TRUNCATED",
+                "last record is not the one the signed head names",
+                file=head_file,
+                record=last_seq,
+            )
+        )
