@@ -287,6 +287,11 @@ def read_passphrase(env: str) -> str | None:
     return None
 
 
+from fiscalsafe.cli import backup_cmd  # noqa: E402
+
+backup_cmd.register(app, guarded, load_profile, now_utc, read_passphrase)
+
+
 def run() -> None:
     """Entry point (console script and ``python -m fiscalsafe``)."""
     app()

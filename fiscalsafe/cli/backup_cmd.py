@@ -1,0 +1,256 @@
+"""``fiscalsafe backup`` and ``fiscalsafe list``: rendering only; the work is in pipeline."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.options import parse_size
+from fiscalsafe.cli.render import console, err_console, print_findings, print_json
+from fiscalsafe.errors import FiscalsafeError, UsageError
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def find_dossiers(root: Path, identity_name: str) -> list[Path]:
+    """``--all``: every folder below ``root`` (depth 1 or 2) holding a dossier identity."""
+    found = sorted(p.parent for p in root.glob(f"*/{identity_name}"))
+    if not found:
+        found = sorted(p.parent for p in root.glob(f"*/*/{identity_name}"))
+    return found
+
+
+def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
+    @app.command()
+    @guarded
+    def backup(
+        source: Annotated[
+            Path, typer.Argument(help="A dossier, or with --all a folder of dossiers.")
+        ],
+        to: Annotated[Path, typer.Option("--to", help="Destination folder (USB stick, disk).")],
+        key: Annotated[Path, typer.Option("--key", help="The shop's minisign secret key.")],
+        trust: Annotated[
+            list[Path] | None, typer.Option("--trust", help="Editor public key (PEM).")
+        ] = None,
+        kind: Annotated[str, typer.Option(help="full | no-index | photos")] = "full",
+        all_dossiers: Annotated[
+            bool, typer.Option("--all", help="Back up every dossier under SOURCE.")
+        ] = False,
+        name: Annotated[str | None, typer.Option(help="Base name of the backup file.")] = None,
+        rotate: Annotated[
+            str | None, typer.Option(help="'weekday': name the backup after the weekday.")
+        ] = None,
+        keep: Annotated[
+            int | None, typer.Option(help="Keep the N newest backups per dossier.")
+        ] = None,
+        allow_findings: Annotated[
+            bool, typer.Option(help="Back up despite fiscal findings (recorded).")
+        ] = False,
+        force: Annotated[
+            bool, typer.Option(help="Back up although the application is open (recorded).")
+        ] = False,
+        level: Annotated[int, typer.Option(help="zstd compression level (1-19).")] = 3,
+        split: Annotated[
+            str | None, typer.Option(help="Write parts of at most SIZE (e.g. 4000MB).")
+        ] = None,
+        years: Annotated[int, typer.Option(help="Years the fiscal check requires.")] = 6,
+        require_trust: Annotated[
+            bool, typer.Option(help="Refuse unless --trust is given.")
+        ] = False,
+        passphrase_env: Annotated[
+            str, typer.Option(help="Environment variable holding the key's passphrase.")
+        ] = "FISCALSAFE_PASSPHRASE",
+        profile: Annotated[Path | None, typer.Option(help="Dossier profile (JSON).")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    ) -> int:
+        """Check, then back up a dossier into one signed, verified archive."""
+        from fiscalsafe import minisign
+        from fiscalsafe.pipeline.backup import BackupOptions, FindingsRefusal, backup_dossier
+
+        if not 1 <= level <= 22:
+            raise UsageError("--level must be between 1 and 22")
+        if keep is not None and keep < 1:
+            raise UsageError("--keep must be at least 1")
+        prof = load_profile(profile)
+        secret = minisign.load_secret_key(key, read_passphrase(passphrase_env))
+        opts = BackupOptions(
+            kind=kind,
+            name=name,
+            rotate=rotate,
+            keep=keep,
+            allow_findings=allow_findings,
+            force=force,
+            level=level,
+            split_size=parse_size(split) if split else None,
+            years=years,
+            trust=list(trust or []),
+            require_trust=require_trust,
+        )
+        dossiers = find_dossiers(source, prof.identity) if all_dossiers else [source]
+        if all_dossiers and not dossiers:
+            raise UsageError(f"no dossier found under {source}")
+        names = [d.name.lower() for d in dossiers]
+        if len(set(names)) != len(names):
+            raise UsageError("two dossiers differ only by case: their backups would collide")
+        now = now_utc()
+        results, failures = [], []
+        for dossier in dossiers:
+            if all_dossiers and name:
+                opts.name = f"{name}_{dossier.name}"
+            try:
+                result = _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier)
+                results.append(result.to_json())
+                if not json_out:
+                    _summary(result)
+            except FindingsRefusal as exc:
+                failures.append(
+                    {"dossier": str(dossier), "error": str(exc), "code": exitcodes.FINDINGS}
+                )
+                if not json_out:
+                    err_console.print(f"[bold red]REFUSED[/] {exc}", markup=True)
+                    print_findings([f for f in exc.report.findings if f.severity == "error"], 5)
+            except FiscalsafeError as exc:
+                if not all_dossiers:
+                    raise
+                failures.append(
+                    {"dossier": str(dossier), "error": str(exc), "code": exitcodes.for_error(exc)}
+                )
+                if not json_out:
+                    err_console.print(f"[bold red]FAILED[/] {dossier}: {exc}", markup=True)
+        code = max([f["code"] for f in failures], default=exitcodes.OK)
+        if json_out:
+            print_json({"backups": results, "failures": failures, "exit_code": code})
+        return code
+
+    @app.command("list")
+    @guarded
+    def list_cmd(
+        target: Annotated[Path, typer.Argument(help="A medium/folder, or one backup archive.")],
+        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    ) -> int:
+        """Show the backups a medium holds, or the contents of one backup."""
+        from fiscalsafe.pipeline.listing import list_backups
+
+        if target.is_dir():
+            entries = list_backups(target)
+            if json_out:
+                print_json({"folder": str(target), "backups": [e.to_json() for e in entries]})
+                return exitcodes.OK
+            if not entries:
+                console.print(f"no fiscalsafe backup in {target}")
+            for e in entries:
+                parts = f", {len(e.paths)}/{e.parts_expected} parts" if e.parts_expected > 1 else ""
+                console.print(
+                    f"{e.dossier:10} {e.kind:9} {e.created:21} {human(e.size):>10}  "
+                    f"coverage {e.coverage:24} {e.name}{parts}"
+                )
+            console.print(
+                "(claims from the signed sidecars; run 'fiscalsafe verify' to prove them)"
+            )
+            return exitcodes.OK
+        from fiscalsafe.pipeline.contents import list_archive
+
+        doc = list_archive(target)
+        if json_out:
+            print_json(doc)
+        else:
+            m = doc["manifest"]
+            console.print(
+                f"{target.name}: dossier {m['dossier']['id']} ({m['dossier']['shop']}), "
+                f"{m['kind']} backup created {m['created']} by {m['tool']}"
+            )
+            for f in doc["files"]:
+                console.print(f"  {f['category']:18} {human(f['size']):>10}  {f['path']}")
+            for o in m["omitted"]:
+                console.print(
+                    f"  {'(omitted: ' + o['reason'] + ')':18} {human(o['size']):>10}  {o['path']}"
+                )
+            console.print(
+                "(manifest not authenticated by 'list'; run 'fiscalsafe verify --key' to prove it)"
+            )
+        return exitcodes.OK
+
+
+def _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier):
+    show = not json_out and sys.stderr.isatty()
+    progress = (
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        )
+        if show
+        else None
+    )
+    with progress or nullcontext():
+        task = progress.add_task(f"backup {dossier.name}", total=None) if progress else None
+
+        def tick(done: int, total: int) -> None:
+            if progress is not None:
+                progress.update(task, completed=done, total=total)
+
+        def on_report(report) -> None:
+            if not json_out and not report.ok:
+                err_console.print(
+                    f"[bold red]WARNING: dossier {report.dossier} has fiscal findings; backing "
+                    "it up anyway (--allow-findings): the findings are recorded in the signed "
+                    "manifest[/]",
+                    markup=True,
+                )
+
+        return backup_dossier(
+            dossier,
+            to,
+            secret,
+            now=now,
+            profile=prof,
+            opts=opts,
+            progress=tick,
+            on_report=on_report,
+        )
+
+
+def _summary(r) -> None:
+    ratio = r.payload_bytes / r.archive_bytes if r.archive_bytes else 0
+    cov = r.coverage or {}
+    covered = ", ".join(f"{a}..{b}" for a, b in cov.get("covered", [])) or "none"
+    verdict = (
+        "[bold green]BACKED UP[/]"
+        if not r.findings_recorded
+        else "[bold yellow]BACKED UP WITH FINDINGS[/]"
+    )
+    console.print(
+        f"{verdict} dossier {r.dossier} ({r.kind}) -> {', '.join(str(p) for p in r.files)}",
+        markup=True,
+    )
+    console.print(
+        f"  {r.payload_files} files, {human(r.payload_bytes)} -> {human(r.archive_bytes)} "
+        f"(ratio {ratio:.2f}), {r.omitted} left out, {r.seconds:.1f} s; read back and verified"
+    )
+    console.print(f"  fiscal coverage {covered}")
+    if r.forced:
+        console.print("  [yellow]made with --force while the application was open[/]", markup=True)
+    for p in r.removed_by_rotation:
+        console.print(f"  removed old backup {p}")

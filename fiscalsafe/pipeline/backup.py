@@ -1,0 +1,549 @@
+"""``backup``: gate on the fiscal check, package in one streaming pass, sign, read back.
+
+Plan (each step tagged ``# (n):`` below):
+(1) select files by kind; (2) pre-flight, before a byte is written: lock files, free
+space, fiscal check; (3) one pass: read each file once, hash it, write it as a pax tar
+member into a multithreaded zstd stream, under hidden ``.partial`` names; (4) tag files,
+the signed manifest; (5) flush, fsync, sign the archive (minisign sidecars); (6) read
+everything back from the medium; (7) only then rename over any previous backup;
+(8) rotation. Any failure removes the partial files; the previous backup is untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zstandard
+
+from fiscalsafe import __version__, minisign
+from fiscalsafe.errors import OperationalError, UsageError, VerificationError
+from fiscalsafe.formats import bagit
+from fiscalsafe.formats.dossier import (
+    EXCLUDED_CATEGORIES,
+    INDEX_CATEGORY,
+    PHOTO_CATEGORY,
+    DossierIdentity,
+    Profile,
+)
+from fiscalsafe.formats.manifest import KINDS, Manifest, ManifestFile, OmittedFile
+from fiscalsafe.pipeline import media
+from fiscalsafe.pipeline.check import DossierFile, check_dossier, load_identity, walk_dossier
+from fiscalsafe.pipeline.sink import OutputSink, fsync_dir
+from fiscalsafe.pipeline.tarwrite import TarWriter, member_header, padding
+from fiscalsafe.verify.findings import Severity
+from fiscalsafe.verify.report import CheckReport
+
+CHUNK = 1024 * 1024
+EXTENSION = ".tar.zst"
+SIDECAR = ".minisig"
+MANIFEST_PATH = "fiscalsafe/manifest.json"
+REPORT_PATH = "fiscalsafe/check-report.json"
+#: Small fiscal files first, so a one-pass verifier meets the keys and journal early.
+FIRST_CATEGORIES = ("identity", "key", "journal", "fiscal-archive")
+
+
+@dataclass
+class BackupOptions:
+    kind: str = "full"
+    name: str | None = None
+    rotate: str | None = None  # None | "weekday"
+    keep: int | None = None
+    allow_findings: bool = False
+    force: bool = False
+    level: int = 3
+    threads: int = -1  # zstd worker threads; -1 = one per core
+    split_size: int | None = None  # None = automatic (FAT32 -> 4000 MiB parts)
+    years: int = 6
+    trust: list[Path] = field(default_factory=list)
+    require_trust: bool = False
+
+
+@dataclass
+class BackupResult:
+    dossier: str
+    kind: str
+    bag: str
+    files: list[Path]
+    parts: int
+    payload_files: int
+    payload_bytes: int
+    archive_bytes: int
+    sha256: list[str]
+    coverage: dict | None
+    check_verdict: str
+    check_counts: dict
+    findings_recorded: bool
+    forced: bool
+    omitted: int
+    removed_by_rotation: list[Path]
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "dossier": self.dossier,
+            "kind": self.kind,
+            "bag": self.bag,
+            "files": [str(p) for p in self.files],
+            "parts": self.parts,
+            "payload_files": self.payload_files,
+            "payload_bytes": self.payload_bytes,
+            "archive_bytes": self.archive_bytes,
+            "compression_ratio": round(self.payload_bytes / self.archive_bytes, 3)
+            if self.archive_bytes
+            else None,
+            "sha256": self.sha256,
+            "coverage": self.coverage,
+            "check": {"verdict": self.check_verdict, "counts": self.check_counts},
+            "findings_recorded": self.findings_recorded,
+            "forced": self.forced,
+            "omitted": self.omitted,
+            "removed_by_rotation": [str(p) for p in self.removed_by_rotation],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class RefusedError(OperationalError):
+    """Pre-flight refused the backup; nothing was written."""
+
+
+class FindingsRefusal(VerificationError):
+    """The fiscal check failed and --allow-findings was not given; nothing was written."""
+
+    def __init__(self, message: str, report: CheckReport):
+        super().__init__(message)
+        self.report = report
+
+
+def select_files(
+    files: list[DossierFile], kind: str
+) -> tuple[list[DossierFile], list[OmittedFile]]:
+    """(1): which files go in, and which are deliberately left out, and why."""
+    if kind not in KINDS:
+        raise UsageError(f"--kind must be one of {', '.join(KINDS)}")
+    chosen, omitted = [], []
+    for f in files:
+        reason = None
+        if f.category in EXCLUDED_CATEGORIES:
+            reason = f.category
+        elif kind == "photos" and f.category != PHOTO_CATEGORY:
+            reason = "not-photo"
+        elif kind != "photos" and f.category == PHOTO_CATEGORY:
+            reason = "photos-excluded"
+        elif kind == "no-index" and f.category == INDEX_CATEGORY:
+            reason = "no-index"
+        if reason is None:
+            chosen.append(f)
+        else:
+            omitted.append(OmittedFile(f.relpath, f.category, f.size, reason))
+
+    def order(f: DossierFile) -> tuple[int, str]:
+        rank = FIRST_CATEGORIES.index(f.category) if f.category in FIRST_CATEGORIES else 99
+        return rank, f.relpath
+
+    chosen.sort(key=order)
+    return chosen, omitted
+
+
+def backup_name(identity: DossierIdentity, opts: BackupOptions, now: dt.datetime) -> str:
+    local = now.astimezone(identity.zone)
+    if opts.rotate == "weekday":
+        stamp = media.WEEKDAYS_FR[local.weekday()]
+    elif opts.rotate is None:
+        stamp = local.strftime("%Y-%m-%d")
+    else:
+        raise UsageError("--rotate takes 'weekday'")
+    if opts.name:
+        return media.portable_name(opts.name)
+    return media.portable_name(f"{identity.dossier_id}_{stamp}_{opts.kind}")
+
+
+def estimate_size(chosen: list[DossierFile], level: int) -> int:
+    """Compress a sample of the largest files to predict the archive's size, with margin."""
+    total = sum(f.size for f in chosen)
+    sample_in = sample_out = 0
+    cctx = zstandard.ZstdCompressor(level=level)
+    for f in sorted(chosen, key=lambda f: -f.size)[:8]:
+        try:
+            with open(f.path, "rb") as fh:
+                data = fh.read(CHUNK)
+        except OSError:
+            continue
+        sample_in += len(data)
+        sample_out += len(cctx.compress(data))
+    ratio = (sample_out / sample_in) if sample_in else 1.0
+    return int(total * min(1.0, ratio * 1.25 + 0.02)) + 1024 * 1024 + 1024 * len(chosen)
+
+
+def preflight_locks(files: list[DossierFile], force: bool) -> list[str]:
+    locks = [f for f in files if f.category == "lock"]
+    if not locks:
+        return []
+    names = []
+    for f in locks:
+        try:
+            holder = f.path.read_bytes()[:200].decode("utf-8", "replace").split()
+        except OSError:
+            holder = []
+        names.append(f"{f.relpath} ({holder[0] if holder else 'unknown workstation'})")
+    if not force:
+        raise RefusedError(
+            "the shop application is still open; close it on every workstation first: "
+            + ", ".join(names)
+            + " (or pass --force, which the manifest records)"
+        )
+    return names
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def backup_dossier(
+    dossier: Path,
+    dest: Path,
+    secret: minisign.SecretKey,
+    *,
+    now: dt.datetime,
+    profile: Profile,
+    opts: BackupOptions,
+    progress: Callable[[int, int], None] | None = None,
+    on_report: Callable[[CheckReport], None] | None = None,
+) -> BackupResult:
+    """Back up one dossier into ``dest``. Raises on refusal or failure, leaving no partial."""
+    started = dt.datetime.now(dt.UTC)
+    if not dest.is_dir():
+        raise UsageError(f"destination {dest} is not a folder")
+    identity = load_identity(dossier, profile)
+    files = walk_dossier(dossier, profile)
+    chosen, omitted = select_files(files, opts.kind)
+
+    # (2) Pre-flight, before a byte is written.
+    locks = preflight_locks(files, opts.force)
+    needed = estimate_size(chosen, opts.level)
+    available = media.free_bytes(dest)
+    if needed > available:
+        raise RefusedError(
+            f"not enough space on {dest}: the backup needs about {_human(needed)}, "
+            f"{_human(available)} available"
+        )
+    report = check_dossier(
+        dossier,
+        as_of=now,
+        years=opts.years,
+        trust=opts.trust,
+        require_trust=opts.require_trust,
+        profile=profile,
+    )
+    if on_report:
+        on_report(report)
+    if not report.ok and not opts.allow_findings:
+        counts = report.counts()
+        codes = sorted({f.code for f in report.findings if f.severity is Severity.ERROR})
+        raise FindingsRefusal(
+            f"dossier {identity.dossier_id} failed the fiscal check ({counts['error']} "
+            f"error(s): {', '.join(codes[:8])}); nothing was written. Run 'fiscalsafe check' "
+            "for details, or pass --allow-findings to back it up anyway with the findings "
+            "recorded in the signed manifest",
+            report,
+        )
+
+    name = backup_name(identity, opts, now)
+    file_name = name + EXTENSION
+    split = opts.split_size
+    if split is None and media.needs_split(dest):
+        split = media.FAT32_PART_SIZE
+    sink = OutputSink(dest, file_name, split)
+    total_bytes = sum(f.size for f in chosen)
+    try:
+        with _interrupts_as_errors():
+            manifest_bytes, payload_bytes = _write_archive(
+                sink,
+                name,
+                chosen,
+                omitted,
+                identity,
+                report,
+                secret,
+                now,
+                profile,
+                opts,
+                locks,
+                total_bytes,
+                progress,
+            )
+            sink.close()
+            # (5) Sidecar signatures over each written file, tied to the manifest's digest.
+            set_id = hashlib.sha256(manifest_bytes).hexdigest()[:32]
+            cov = report.coverage
+            covered = (
+                f"{cov.covered[0][0]}..{cov.covered[-1][1]}" if cov and cov.covered else "none"
+            )
+            sidecars = []
+            for index, part in enumerate(sink.parts, 1):
+                comment = (
+                    f"fiscalsafe-backup v1 file={part.final.name} bag={name} "
+                    f"dossier={identity.dossier_id} kind={opts.kind} "
+                    f"created={now.strftime('%Y-%m-%dT%H:%M:%SZ')} part={index}/{len(sink.parts)} "
+                    f"set={set_id} coverage={covered} sha256={part.sha256}"
+                )
+                sig = minisign.sign_stream(secret, part.blake2b, comment)
+                side_partial = dest / f".{part.final.name}{SIDECAR}.partial"
+                _write_synced(side_partial, sig)
+                sidecars.append((side_partial, dest / f"{part.final.name}{SIDECAR}"))
+            # (6) Read back from the medium before anything old is replaced.
+            sink.readback()
+            # (7) Commit: archive parts first, then their sidecars; then the folder entry.
+            _remove_stale_parts(dest, file_name, len(sink.parts))
+            for part in sink.parts:
+                os.replace(part.partial, part.final)
+            for partial, final in sidecars:
+                os.replace(partial, final)
+            fsync_dir(dest)
+    except BaseException:
+        sink.abort()
+        for leftover in dest.glob(f".{file_name}*.partial"):
+            leftover.unlink(missing_ok=True)
+        raise
+
+    removed = rotate_keep(dest, identity.dossier_id, opts.keep) if opts.keep else []
+    archive_bytes = sum(p.size for p in sink.parts)
+    return BackupResult(
+        dossier=identity.dossier_id,
+        kind=opts.kind,
+        bag=name,
+        files=[p.final for p in sink.parts],
+        parts=len(sink.parts),
+        payload_files=len(chosen),
+        payload_bytes=payload_bytes,
+        archive_bytes=archive_bytes,
+        sha256=[p.sha256 for p in sink.parts],
+        coverage=report.coverage.to_json() if report.coverage else None,
+        check_verdict="proven" if report.ok else "findings",
+        check_counts=report.counts(),
+        findings_recorded=not report.ok,
+        forced=bool(locks),
+        omitted=len(omitted),
+        removed_by_rotation=removed,
+        seconds=(dt.datetime.now(dt.UTC) - started).total_seconds(),
+    )
+
+
+def _write_archive(
+    sink,
+    name,
+    chosen,
+    omitted,
+    identity,
+    report,
+    secret,
+    now,
+    profile,
+    opts,
+    locks,
+    total_bytes,
+    progress,
+) -> tuple[bytes, int]:
+    # (3) One pass: read, hash, tar, compress.
+    cctx = zstandard.ZstdCompressor(level=opts.level, threads=opts.threads, write_checksum=True)
+    mtime_ns = int(now.timestamp()) * 1_000_000_000
+    with cctx.stream_writer(sink, closefd=False, write_size=CHUNK) as zout:
+        tar = TarWriter(zout)
+        bagit_txt = bagit.render_bagit_txt()
+        tar.add_bytes(f"{name}/bagit.txt", bagit_txt, mtime_ns=mtime_ns)
+        entries: list[ManifestFile] = []
+        done = 0
+        for f in chosen:
+            digest = _copy_member(tar, f, f"{name}/data/{f.relpath}", progress, done, total_bytes)
+            done += f.size
+            entries.append(ManifestFile(f.relpath, f.category, f.size, f.mode, f.mtime_ns, digest))
+        # (4) Tag files: the check report, the BagIt manifests and bag-info, our manifest.
+        report_bytes = (json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
+        payload_manifest = bagit.render_manifest([(f"data/{e.path}", e.sha256) for e in entries])
+        payload_bytes = sum(e.size for e in entries)
+        bag_info = bagit.render_bag_info(
+            [
+                ("Source-Organization", identity.shop_name),
+                ("External-Identifier", identity.dossier_id),
+                (
+                    "External-Description",
+                    f"fiscalsafe {opts.kind} backup of dossier {identity.dossier_id}",
+                ),
+                ("Bagging-Date", now.astimezone(identity.zone).date().isoformat()),
+                ("Bag-Software-Agent", f"fiscalsafe {__version__}"),
+                ("Payload-Oxum", bagit.payload_oxum(payload_bytes, len(entries))),
+                ("Bag-Size", _human(payload_bytes)),
+                ("SIRET", identity.siret),
+                ("Fiscalsafe-Kind", opts.kind),
+                ("Fiscalsafe-Created", now.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            ]
+        )
+        tags = {
+            "bagit.txt": bagit_txt,
+            REPORT_PATH: report_bytes,
+            "manifest-sha256.txt": payload_manifest,
+            "bag-info.txt": bag_info,
+        }
+        for path in (REPORT_PATH, "manifest-sha256.txt", "bag-info.txt"):
+            tar.add_bytes(f"{name}/{path}", tags[path], mtime_ns=mtime_ns)
+        manifest = Manifest(
+            version=(1, 0),
+            tool=f"fiscalsafe {__version__}",
+            created=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            bag=name,
+            kind=opts.kind,
+            dossier={
+                "id": identity.dossier_id,
+                "shop": identity.shop_name,
+                "siret": identity.siret,
+                "tz": identity.tz,
+            },
+            profile=profile.name,
+            forced=bool(locks),
+            allow_findings=opts.allow_findings,
+            files=tuple(entries),
+            omitted=tuple(omitted),
+            tag_files={p: hashlib.sha256(b).hexdigest() for p, b in tags.items()},
+            check=_check_summary(report, locks),
+            shop_key=secret.fingerprint,
+        )
+        manifest_bytes = manifest.to_bytes()
+        manifest_sig = minisign.sign_bytes(
+            secret,
+            manifest_bytes,
+            f"fiscalsafe-manifest v1 bag={name} dossier={identity.dossier_id} "
+            f"created={manifest.created} sha256={hashlib.sha256(manifest_bytes).hexdigest()}",
+        )
+        tar.add_bytes(f"{name}/{MANIFEST_PATH}", manifest_bytes, mtime_ns=mtime_ns)
+        tar.add_bytes(f"{name}/{MANIFEST_PATH}{SIDECAR}", manifest_sig, mtime_ns=mtime_ns)
+        tag_entries = [(p, hashlib.sha256(b).hexdigest()) for p, b in tags.items()]
+        tag_entries.append((MANIFEST_PATH, hashlib.sha256(manifest_bytes).hexdigest()))
+        tag_entries.append((MANIFEST_PATH + SIDECAR, hashlib.sha256(manifest_sig).hexdigest()))
+        tar.add_bytes(
+            f"{name}/tagmanifest-sha256.txt", bagit.render_manifest(tag_entries), mtime_ns=mtime_ns
+        )
+        tar.end()
+    return manifest_bytes, payload_bytes
+
+
+def _check_summary(report: CheckReport, locks: list[str]) -> dict:
+    doc = report.to_json()
+    return {
+        "verdict": doc["verdict"],
+        "as_of": doc["as_of"],
+        "years": doc["years"],
+        "trust": doc["trust"],
+        "coverage": doc["coverage"],
+        "journal_head": doc["journal_head"],
+        "stats": doc["stats"],
+        "counts": doc["counts"],
+        "findings": [f for f in doc["findings"] if f["severity"] != "info"],
+        "locks": locks,
+    }
+
+
+class ChangedDuringBackup(OperationalError):
+    pass
+
+
+def _copy_member(
+    tar: TarWriter, f: DossierFile, member: str, progress, done: int, total: int
+) -> str:
+    """Stream one file into the tar, hashing it; fail if it changes while copied."""
+    digest = hashlib.sha256()
+    try:
+        fh = open(f.path, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise OperationalError(f"cannot read {f.relpath}: {exc.strerror}") from None
+    with fh:
+        st = os.fstat(fh.fileno())
+        if st.st_size != f.size or st.st_mtime_ns != f.mtime_ns:
+            raise ChangedDuringBackup(f"{f.relpath} changed during the backup; run it again")
+        tar.write(member_header(member, f.size, f.mode, f.mtime_ns))
+        left = f.size
+        while left:
+            chunk = fh.read(min(CHUNK, left))
+            if not chunk:
+                raise ChangedDuringBackup(f"{f.relpath} shrank during the backup; run it again")
+            digest.update(chunk)
+            tar.write(chunk)
+            left -= len(chunk)
+            if progress:
+                progress(done + f.size - left, total)
+        if fh.read(1):
+            raise ChangedDuringBackup(f"{f.relpath} grew during the backup; run it again")
+        tar.write(padding(f.size))
+        after = os.fstat(fh.fileno())
+        if after.st_mtime_ns != f.mtime_ns or after.st_size != f.size:
+            raise ChangedDuringBackup(f"{f.relpath} changed during the backup; run it again")
+    return digest.hexdigest()
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _remove_stale_parts(dest: Path, file_name: str, keep_parts: int) -> None:
+    """A previous backup of the same name split into more parts: drop its extra parts,
+    which would otherwise look like members of the new set (and be reported as extra)."""
+    for old in dest.glob(f"{file_name}.[0-9][0-9][0-9]"):
+        index = int(old.suffix[1:])
+        if index > keep_parts or keep_parts == 1:
+            old.unlink(missing_ok=True)
+            Path(str(old) + SIDECAR).unlink(missing_ok=True)
+    if keep_parts > 1:
+        (dest / file_name).unlink(missing_ok=True)
+        (dest / f"{file_name}{SIDECAR}").unlink(missing_ok=True)
+
+
+class _interrupts_as_errors:
+    """SIGTERM behaves like Ctrl-C, so the partial files are removed either way."""
+
+    def __enter__(self):
+        self._old = None
+        try:
+            self._old = signal.signal(signal.SIGTERM, self._handler)
+        except ValueError:  # not the main thread
+            self._old = None
+        return self
+
+    @staticmethod
+    def _handler(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+        return False
+
+
+def rotate_keep(dest: Path, dossier_id: str, keep: int) -> list[Path]:
+    """Keep the ``keep`` newest backups of this dossier in ``dest``; remove older ones.
+
+    Age comes from the signed creation time in each sidecar's trusted comment.
+    """
+    from fiscalsafe.pipeline.listing import list_backups
+
+    mine = [b for b in list_backups(dest) if b.dossier == dossier_id and b.created]
+    mine.sort(key=lambda b: b.created, reverse=True)
+    removed: list[Path] = []
+    for old in mine[keep:]:
+        for path in old.paths:
+            for p in (path, Path(str(path) + SIDECAR)):
+                if p.exists():
+                    p.unlink()
+                    removed.append(p)
+    return removed

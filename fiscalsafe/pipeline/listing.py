@@ -1,0 +1,84 @@
+"""What a medium holds: backups found by their sidecar signatures' trusted comments.
+
+Listing reads only the small ``.minisig`` files, so it is instant even on a slow stick;
+it shows what each backup *claims* (signed by the shop key, not checked here). ``verify``
+is what proves it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fiscalsafe import minisign
+from fiscalsafe.errors import FiscalsafeError
+
+COMMENT_PREFIX = "fiscalsafe-backup v1 "
+_FIELD = re.compile(r"(\w+)=(\S*)")
+
+
+def parse_comment(comment: str) -> dict[str, str] | None:
+    if not comment.startswith(COMMENT_PREFIX):
+        return None
+    return dict(_FIELD.findall(comment[len(COMMENT_PREFIX) :]))
+
+
+@dataclass
+class BackupEntry:
+    name: str  # the archive file name (without a part suffix)
+    bag: str
+    dossier: str
+    kind: str
+    created: str
+    coverage: str
+    parts_expected: int
+    paths: list[Path] = field(default_factory=list)
+    size: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.name,
+            "bag": self.bag,
+            "dossier": self.dossier,
+            "kind": self.kind,
+            "created": self.created,
+            "coverage": self.coverage,
+            "parts": len(self.paths),
+            "parts_expected": self.parts_expected,
+            "size": self.size,
+            "paths": [str(p) for p in self.paths],
+        }
+
+
+def list_backups(folder: Path) -> list[BackupEntry]:
+    entries: dict[str, BackupEntry] = {}
+    for sidecar in sorted(folder.glob("*.minisig")):
+        if sidecar.name.startswith("."):
+            continue
+        try:
+            sig = minisign.parse_signature(sidecar.read_bytes()[: minisign.MAX_FILE_BYTES + 1])
+        except (FiscalsafeError, OSError):
+            continue
+        fields = parse_comment(sig.trusted_comment)
+        if not fields or "file" not in fields:
+            continue
+        archive = folder / fields["file"]
+        base = re.sub(r"\.\d{3}$", "", fields["file"])
+        part, _, total = fields.get("part", "1/1").partition("/")
+        entry = entries.setdefault(
+            base,
+            BackupEntry(
+                name=base,
+                bag=fields.get("bag", ""),
+                dossier=fields.get("dossier", ""),
+                kind=fields.get("kind", ""),
+                created=fields.get("created", ""),
+                coverage=fields.get("coverage", ""),
+                parts_expected=int(total) if total.isdigit() else 1,
+            ),
+        )
+        if archive.exists():
+            entry.paths.append(archive)
+            entry.size += archive.stat().st_size
+    return sorted(entries.values(), key=lambda e: (e.dossier, e.created, e.name))

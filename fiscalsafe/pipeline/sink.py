@@ -1,0 +1,144 @@
+"""Where the compressed backup goes: one file or numbered parts, never looking complete
+until committed.
+
+Bytes are written under hidden ``.partial`` names and hashed on the way (BLAKE2b-512 for
+the minisign sidecar, SHA-256 for reports). ``commit`` renames into place only after the
+caller has read everything back; ``abort`` removes every partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fiscalsafe.errors import OperationalError
+
+READBACK_CHUNK = 4 * 1024 * 1024
+
+
+@dataclass
+class Part:
+    final: Path
+    partial: Path
+    size: int = 0
+    blake2b: bytes = b""
+    sha256: str = ""
+    _b2: object = field(default=None, repr=False)
+    _s2: object = field(default=None, repr=False)
+
+
+def part_name(base: str, index: int | None) -> str:
+    return base if index is None else f"{base}.{index:03d}"
+
+
+class OutputSink:
+    """A file-like sink that splits into parts of at most ``split_size`` bytes."""
+
+    def __init__(self, dest: Path, file_name: str, split_size: int | None):
+        self.dest = dest
+        self.file_name = file_name
+        self.split_size = split_size
+        self.parts: list[Part] = []
+        self._fh = None
+        self._left = 0
+        self.closed = False
+
+    def _open_next(self) -> None:
+        self._close_current()
+        index = len(self.parts) + 1 if self.split_size else None
+        name = part_name(self.file_name, index)
+        part = Part(final=self.dest / name, partial=self.dest / f".{name}.partial")
+        part._b2 = hashlib.blake2b(digest_size=64)
+        part._s2 = hashlib.sha256()
+        self.parts.append(part)
+        try:
+            self._fh = open(part.partial, "wb")  # noqa: SIM115 - a part outlives this call
+        except OSError as exc:
+            raise OperationalError(f"cannot write to {self.dest}: {exc.strerror}") from None
+        self._left = self.split_size or -1
+
+    def write(self, data) -> int:
+        view = memoryview(data)
+        total = len(view)
+        while view:
+            if self._fh is None or self._left == 0:
+                self._open_next()
+            take = len(view) if self._left < 0 else min(self._left, len(view))
+            chunk = view[:take]
+            self._fh.write(chunk)
+            part = self.parts[-1]
+            part._b2.update(chunk)
+            part._s2.update(chunk)
+            part.size += take
+            if self._left > 0:
+                self._left -= take
+            view = view[take:]
+        return total
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def _close_current(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
+            part = self.parts[-1]
+            part.blake2b = part._b2.digest()
+            part.sha256 = part._s2.hexdigest()
+
+    def close(self) -> None:
+        """Flush and fsync every part. An empty stream still gets one (empty) part."""
+        if self.closed:
+            return
+        if not self.parts:
+            self._open_next()
+        self._close_current()
+        self.closed = True
+
+    def readback(self) -> None:
+        """Re-read every part from the medium and compare with what was written.
+
+        The page cache is dropped first (``POSIX_FADV_DONTNEED`` after fsync) so the bytes
+        come from the device where the kernel allows it, not from memory.
+        """
+        for part in self.parts:
+            digest = hashlib.blake2b(digest_size=64)
+            size = 0
+            with open(part.partial, "rb") as fh:
+                if hasattr(os, "posix_fadvise"):
+                    os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+                while chunk := fh.read(READBACK_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+            if size != part.size or digest.digest() != part.blake2b:
+                raise OperationalError(
+                    f"read-back of {part.partial.name} differs from what was written "
+                    f"({size} bytes read, {part.size} written): the medium is failing"
+                )
+
+    def abort(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            self._fh = None
+        for part in self.parts:
+            part.partial.unlink(missing_ok=True)
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
