@@ -373,19 +373,22 @@ def _write_archive(
         payload_bytes = sum(e.size for e in entries)
         bag_info = bagit.render_bag_info(
             [
-                ("Source-Organization", identity.shop_name),
-                ("External-Identifier", identity.dossier_id),
-                (
-                    "External-Description",
-                    f"fiscalsafe {opts.kind} backup of dossier {identity.dossier_id}",
-                ),
-                ("Bagging-Date", now.astimezone(identity.zone).date().isoformat()),
-                ("Bag-Software-Agent", f"fiscalsafe {__version__}"),
-                ("Payload-Oxum", bagit.payload_oxum(payload_bytes, len(entries))),
-                ("Bag-Size", _human(payload_bytes)),
-                ("SIRET", identity.siret),
-                ("Fiscalsafe-Kind", opts.kind),
-                ("Fiscalsafe-Created", now.strftime("%Y-%m-%dT%H:%M:%SZ")),
+                (label, " ".join(value.split()))
+                for label, value in [
+                    ("Source-Organization", identity.shop_name),
+                    ("External-Identifier", identity.dossier_id),
+                    (
+                        "External-Description",
+                        f"fiscalsafe {opts.kind} backup of dossier {identity.dossier_id}",
+                    ),
+                    ("Bagging-Date", now.astimezone(identity.zone).date().isoformat()),
+                    ("Bag-Software-Agent", f"fiscalsafe {__version__}"),
+                    ("Payload-Oxum", bagit.payload_oxum(payload_bytes, len(entries))),
+                    ("Bag-Size", _human(payload_bytes)),
+                    ("SIRET", identity.siret),
+                    ("Fiscalsafe-Kind", opts.kind),
+                    ("Fiscalsafe-Created", now.strftime("%Y-%m-%dT%H:%M:%SZ")),
+                ]
             ]
         )
         tags = {

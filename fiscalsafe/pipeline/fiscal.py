@@ -12,7 +12,7 @@ import datetime as dt
 import io
 import multiprocessing
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from fiscalsafe.errors import MalformedError
@@ -99,6 +99,10 @@ class FiscalChecker:
         if pool is None:
             self._inline.append(_archive_task(name, arg, self._key_state, self.tz))
         else:
+            # Bound the archives in flight, so a streamed backup never piles them up in memory.
+            running = [f for f in self._futures if not f.done()]
+            if len(running) >= 2 * self._workers:
+                wait(running, return_when=FIRST_COMPLETED)
             self._futures.append(pool.submit(_archive_task, name, arg, self._key_state, self.tz))
 
     def add_journal(

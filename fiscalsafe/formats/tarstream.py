@@ -1,0 +1,239 @@
+"""A one-pass tar reader for untrusted streams, with limits.
+
+Why hand-written: ``tarfile`` reads a pax header of any declared size into memory, does
+not notice a stream cut exactly at a member boundary (no end marker), and follows its
+own extraction rules. This reader yields each member's header and a bounded reader of its
+content, caps metadata sizes, and reports whether the end-of-archive marker was seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from fiscalsafe.errors import MalformedError
+
+BLOCK = 512
+MAX_META_BYTES = 1024 * 1024  # pax / GNU long-name headers
+READ_CHUNK = 1024 * 1024
+
+REGULAR, DIRECTORY = "file", "dir"
+TYPE_NAMES = {
+    b"0": REGULAR,
+    b"\0": REGULAR,
+    b"7": REGULAR,
+    b"5": DIRECTORY,
+    b"1": "hardlink",
+    b"2": "symlink",
+    b"3": "char-device",
+    b"4": "block-device",
+    b"6": "fifo",
+}
+
+
+@dataclass
+class Member:
+    name: str
+    type: str
+    size: int
+    mode: int
+    mtime: float
+    linkname: str
+    offset: int  # offset of the header in the decompressed stream
+    raw_name: bytes = b""
+    name_ok: bool = True  # False when the name was not valid UTF-8
+    pax: dict[str, str] = field(default_factory=dict)
+
+
+def _octal(field_bytes: bytes, what: str, offset: int) -> int:
+    if field_bytes and field_bytes[0] & 0x80:
+        # GNU base-256: a big-endian number in the remaining bytes.
+        value = int.from_bytes(field_bytes[1:], "big")
+        if field_bytes[0] & 0x40:
+            raise MalformedError(f"tar: negative {what} in header at byte {offset}")
+        return value
+    text = field_bytes.split(b"\0", 1)[0].strip(b" ")
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise MalformedError(f"tar: {what} is not a number in header at byte {offset}") from None
+
+
+def _parse_pax(data: bytes, offset: int) -> dict[str, str]:
+    records: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        if data[pos:].strip(b"\0") == b"":
+            break
+        space = data.find(b" ", pos)
+        if space < 0:
+            raise MalformedError(f"tar: malformed pax record at byte {offset}")
+        try:
+            length = int(data[pos:space])
+        except ValueError:
+            raise MalformedError(f"tar: malformed pax record length at byte {offset}") from None
+        if (
+            length <= 0
+            or pos + length > len(data)
+            or data[pos + length - 1 : pos + length] != b"\n"
+        ):
+            raise MalformedError(f"tar: malformed pax record at byte {offset}")
+        key, sep, value = data[space + 1 : pos + length - 1].partition(b"=")
+        if not sep:
+            raise MalformedError(f"tar: pax record without '=' at byte {offset}")
+        records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return records
+
+
+class TarReader:
+    """Iterate members of a tar stream; each member's content must be consumed (or is
+    skipped) before the next one is read."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self.offset = 0
+        self.end_marker = False
+        self.trailing_garbage = False
+        self._left = 0  # content bytes of the current member still unread
+        self._pad = 0
+
+    def _read_exact(self, n: int) -> bytes:
+        parts = []
+        need = n
+        while need:
+            chunk = self._stream.read(need)
+            if not chunk:
+                break
+            parts.append(chunk)
+            need -= len(chunk)
+        data = b"".join(parts)
+        self.offset += len(data)
+        return data
+
+    def read(self, n: int = READ_CHUNK) -> bytes:
+        """Read up to ``n`` bytes of the current member's content."""
+        if not self._left:
+            return b""
+        data = self._stream.read(min(n, self._left))
+        if not data:
+            raise MalformedError(f"tar: stream ends inside a member at byte {self.offset}")
+        self._left -= len(data)
+        self.offset += len(data)
+        return data
+
+    def _finish_member(self) -> None:
+        while self._left:
+            self.read()
+        if self._pad:
+            pad = self._read_exact(self._pad)
+            if len(pad) != self._pad:
+                raise MalformedError(f"tar: stream ends inside padding at byte {self.offset}")
+            self._pad = 0
+
+    def members(self) -> Iterator[Member]:
+        pax: dict[str, str] = {}
+        long_name: bytes | None = None
+        long_link: bytes | None = None
+        while True:
+            self._finish_member()
+            start = self.offset
+            header = self._read_exact(BLOCK)
+            if not header:
+                return  # no end marker: the caller reports truncation
+            if len(header) < BLOCK:
+                raise MalformedError(f"tar: stream ends inside a header at byte {start}")
+            if header == bytes(BLOCK):
+                second = self._read_exact(BLOCK)
+                if second == bytes(BLOCK):
+                    self.end_marker = True
+                    self._check_tail()
+                    return
+                raise MalformedError(f"tar: zero block not followed by another at byte {start}")
+            self._verify_checksum(header, start)
+            size = _octal(header[124:136], "size", start)
+            typeflag = header[156:157]
+            if typeflag in (b"x", b"g", b"L", b"K"):
+                if size > MAX_META_BYTES:
+                    raise MalformedError(
+                        f"tar: {size}-byte metadata header at byte {start} exceeds the "
+                        f"{MAX_META_BYTES}-byte limit"
+                    )
+                data = self._read_exact(size)
+                self._read_exact(-size % BLOCK)
+                if len(data) < size:
+                    raise MalformedError(f"tar: stream ends inside a header at byte {start}")
+                if typeflag == b"x":
+                    pax = _parse_pax(data, start)
+                elif typeflag == b"L":
+                    long_name = data.rstrip(b"\0")
+                elif typeflag == b"K":
+                    long_link = data.rstrip(b"\0")
+                continue  # global pax headers ('g') carry nothing we use
+            raw_name = header[0:100].split(b"\0", 1)[0]
+            if header[257:262] == b"ustar":
+                prefix = header[345:500].split(b"\0", 1)[0]
+                if prefix:
+                    raw_name = prefix + b"/" + raw_name
+            if long_name is not None:
+                raw_name = long_name
+            linkname = header[157:257].split(b"\0", 1)[0]
+            if long_link is not None:
+                linkname = long_link
+            name_ok = True
+            if "path" in pax:
+                raw_name = pax["path"].encode("utf-8", "surrogateescape")
+            try:
+                name = raw_name.decode("utf-8")
+            except UnicodeDecodeError:
+                name, name_ok = raw_name.decode("utf-8", "replace"), False
+            if "size" in pax:
+                try:
+                    size = int(pax["size"])
+                except ValueError:
+                    raise MalformedError(f"tar: bad pax size at byte {start}") from None
+            mtime: float = _octal(header[136:148], "mtime", start)
+            if "mtime" in pax:
+                try:
+                    mtime = float(pax["mtime"])
+                except ValueError:
+                    raise MalformedError(f"tar: bad pax mtime at byte {start}") from None
+            kind = TYPE_NAMES.get(typeflag, f"type-{typeflag!r}")
+            member = Member(
+                name=name,
+                type=kind,
+                size=size if kind == REGULAR else 0,
+                mode=_octal(header[100:108], "mode", start) & 0o7777,
+                mtime=mtime,
+                linkname=pax.get("linkpath", linkname.decode("utf-8", "replace")),
+                offset=start,
+                raw_name=raw_name,
+                name_ok=name_ok,
+                pax=pax,
+            )
+            # Data of links, devices and directories is skipped by its declared size.
+            self._left = size if typeflag not in (b"1", b"2", b"3", b"4", b"6") else 0
+            self._pad = -self._left % BLOCK
+            pax, long_name, long_link = {}, None, None
+            yield member
+
+    @staticmethod
+    def _verify_checksum(header: bytes, start: int) -> None:
+        stored = _octal(header[148:156], "checksum", start)
+        computed = sum(header[:148]) + 8 * 32 + sum(header[156:])
+        if stored != computed:
+            raise MalformedError(f"tar: header checksum mismatch at byte {start}")
+
+    def _check_tail(self) -> None:
+        """After the end marker only zero padding may follow."""
+        while True:
+            chunk = self._stream.read(READ_CHUNK)
+            if not chunk:
+                return
+            self.offset += len(chunk)
+            if chunk.count(0) != len(chunk):
+                self.trailing_garbage = True
+                return

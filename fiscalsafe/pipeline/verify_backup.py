@@ -1,0 +1,755 @@
+"""``verify``: prove a backup without restoring it, in one streaming pass.
+
+Plan, after the issue's list:
+(1) parts and sidecars: the set is complete, in order, and belongs together;
+(2) container: zstd frames complete, tar headers intact, end marker present;
+(3) safety: no absolute path, ``..``, link, device or duplicate among the members;
+(4) bag: ``bagit.txt``, ``bag-info.txt`` (Payload-Oxum), payload and tag manifests;
+(5) authenticity: the manifest's signature and each sidecar's, by the given shop key;
+(6) completeness: every manifest entry present once and intact, nothing unexpected,
+    omitted files accounted for;
+(7) fiscal validity: archives and journal checked again, from the streamed bytes;
+(8) coverage: from the verified content, as of the backup's signed creation time.
+Steps (1) and (5) need all bytes hashed, so they are settled once the stream ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import hashlib
+import io
+import os
+import posixpath
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import zstandard
+
+from fiscalsafe import __version__, minisign
+from fiscalsafe.crypto import load_public_key_pem
+from fiscalsafe.errors import (
+    FiscalsafeError,
+    MalformedError,
+    UnsupportedVersionError,
+    VerificationError,
+)
+from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile, parse_identity
+from fiscalsafe.formats.manifest import Manifest, parse_manifest
+from fiscalsafe.formats.tarstream import DIRECTORY, REGULAR, TarReader
+from fiscalsafe.formats.zstdframes import FrameWalker
+from fiscalsafe.pipeline.backup import MANIFEST_PATH, SIDECAR
+from fiscalsafe.pipeline.check import load_trust, trust_json
+from fiscalsafe.pipeline.fiscal import FiscalChecker
+from fiscalsafe.pipeline.listing import parse_comment
+from fiscalsafe.verify.bag import BagValidator
+from fiscalsafe.verify.findings import Finding, Severity, finding, has_errors
+from fiscalsafe.verify.report import CheckReport
+
+CHUNK = 1024 * 1024
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+MAX_TAG_BYTES = 64 * 1024 * 1024
+MAX_FISCAL_FILE = 256 * 1024 * 1024
+PART_SUFFIX = re.compile(r"\.(\d{3})$")
+
+VERIFY_FORMAT = "fiscalsafe-verify-report"
+
+
+@dataclass
+class ArchiveFile:
+    path: Path
+    size: int = 0
+    sha256: str = ""
+    blake2b: bytes = b""
+
+
+@dataclass
+class VerifyReport:
+    target: str
+    files: list[ArchiveFile]
+    findings: list[Finding] = field(default_factory=list)
+    mode: str = "backup"  # "backup" (fiscalsafe, with key) | "bag" (BagIt only)
+    manifest: Manifest | None = None
+    shop_key: str | None = None
+    fiscal: CheckReport | None = None
+    members: int = 0
+    payload_bytes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.findings)
+
+    def counts(self) -> dict[str, int]:
+        return {s.value: sum(1 for f in self.findings if f.severity is s) for s in Severity}
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.manifest
+        return {
+            "format": VERIFY_FORMAT,
+            "version": [1, 0],
+            "tool": f"fiscalsafe {__version__}",
+            "target": self.target,
+            "mode": self.mode,
+            "verdict": "proven" if self.ok else "findings",
+            "files": [
+                {"path": str(f.path), "size": f.size, "sha256": f.sha256} for f in self.files
+            ],
+            "shop_key": self.shop_key,
+            "backup": None
+            if m is None
+            else {
+                "bag": m.bag,
+                "dossier": m.dossier,
+                "kind": m.kind,
+                "created": m.created,
+                "tool": m.tool,
+                "format_version": list(m.version),
+                "forced": m.forced,
+                "allow_findings": m.allow_findings,
+                "files": len(m.files),
+                "omitted": len(m.omitted),
+            },
+            "fiscal": None
+            if self.fiscal is None
+            else {
+                "dossier": self.fiscal.dossier,
+                "as_of": self.fiscal.as_of,
+                "years": self.fiscal.years,
+                "trust": self.fiscal.trust,
+                "coverage": self.fiscal.coverage.to_json() if self.fiscal.coverage else None,
+                "stats": self.fiscal.stats,
+            },
+            "members": self.members,
+            "payload_bytes": self.payload_bytes,
+            "counts": self.counts(),
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+class _TeeReader(io.RawIOBase):
+    """Reads the parts one after another, hashing each and walking zstd frames."""
+
+    def __init__(self, files: list[ArchiveFile], walker: FrameWalker | None, progress):
+        self._files = files
+        self._index = 0
+        self._fh: BinaryIO | None = None
+        self._b2 = self._s2 = None
+        self._walker = walker
+        self._progress = progress
+        self.total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _open(self) -> bool:
+        if self._index >= len(self._files):
+            return False
+        self._fh = open(self._files[self._index].path, "rb")  # noqa: SIM115 - closed in _close
+        self._b2 = hashlib.blake2b(digest_size=64)
+        self._s2 = hashlib.sha256()
+        return True
+
+    def _close(self) -> None:
+        info = self._files[self._index]
+        info.blake2b = self._b2.digest()
+        info.sha256 = self._s2.hexdigest()
+        self._fh.close()
+        self._fh = None
+        self._index += 1
+
+    def readinto(self, buffer) -> int:
+        while True:
+            if self._fh is None and not self._open():
+                return 0
+            n = self._fh.readinto(buffer)
+            if n:
+                view = memoryview(buffer)[:n]
+                self._b2.update(view)
+                self._s2.update(view)
+                self._files[self._index].size += n
+                if self._walker is not None:
+                    self._walker.feed(view)
+                self.total += n
+                if self._progress:
+                    self._progress(self.total)
+                return n
+            self._close()
+
+
+def _member_problem(rel: str, kind: str, name_ok: bool) -> str | None:
+    if not name_ok:
+        return "name is not valid UTF-8"
+    if kind not in (REGULAR, DIRECTORY):
+        return f"{kind} members are refused"
+    if rel.startswith("/") or "\\" in rel or "\0" in rel:
+        return "absolute or non-portable path"
+    parts = rel.split("/")
+    if any(p == ".." for p in parts) or posixpath.normpath(rel) != rel.rstrip("/"):
+        return "path escapes or is not canonical"
+    return None
+
+
+class Extractor:
+    """Where ``restore`` writes payload files while they are verified (a staging folder)."""
+
+    def open(self, relpath: str, mode: int) -> BinaryIO:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(
+        self, relpath: str, fh: BinaryIO, mode: int, mtime: float
+    ) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+def verify_stream(
+    files: list[Path],
+    *,
+    shop_key: minisign.PublicKey | None,
+    trust: list[Path],
+    as_of: dt.datetime | None,
+    years: int,
+    require_trust: bool = False,
+    profile: Profile = DEFAULT_PROFILE,
+    extractor: Extractor | None = None,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+) -> VerifyReport:
+    """Verify one backup (one file or an ordered split set) or a tar bag, in one pass."""
+    infos = [ArchiveFile(p) for p in files]
+    report = VerifyReport(target=_set_name(files), files=infos)
+    add = report.findings.append
+    report.mode = "backup" if shop_key is not None else "bag"
+    report.shop_key = shop_key.fingerprint if shop_key else None
+
+    # (1) Sidecars: parsed now, verified once the bytes are hashed.
+    sidecars = _read_sidecars(files, add)
+    _check_part_set(files, sidecars, add)
+
+    try:
+        with open(files[0], "rb") as fh:
+            compressed = fh.read(4) == ZSTD_MAGIC
+    except OSError as exc:
+        raise FiscalsafeError(f"cannot read {files[0]}: {exc.strerror}") from None
+    walker = FrameWalker() if compressed else None
+    tee = _TeeReader(infos, walker, progress)
+    raw = io.BufferedReader(tee, CHUNK)
+    stream = (
+        zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, read_size=CHUNK)
+        if compressed
+        else raw
+    )
+    state = _StreamState(profile, extractor)
+    tar = TarReader(stream)
+    container_ok = True
+    # (2) and (3): one pass over the members.
+    try:
+        for member in tar.members():
+            report.members += 1
+            state.member(member, tar, add)
+    except zstandard.ZstdError as exc:
+        container_ok = False
+        add(finding("CONTAINER_CORRUPT", f"zstd: {exc}", file=report.target, offset=tee.total))
+    except MalformedError as exc:
+        container_ok = False
+        code = "CONTAINER_TRUNCATED" if "ends inside" in str(exc) else "CONTAINER_CORRUPT"
+        add(finding(code, str(exc), file=report.target, offset=tar.offset))
+    if container_ok:
+        # Drain what the decompressor still holds, so the frame walker sees every byte.
+        try:
+            while raw.read(CHUNK):
+                pass
+        except OSError:
+            pass
+        if not tar.end_marker:
+            add(
+                finding(
+                    "CONTAINER_TRUNCATED",
+                    "the tar stream ends without its end-of-archive marker",
+                    file=report.target,
+                    offset=tar.offset,
+                )
+            )
+        if tar.trailing_garbage:
+            add(
+                finding(
+                    "CONTAINER_CORRUPT",
+                    "data follows the end-of-archive marker",
+                    file=report.target,
+                    offset=tar.offset,
+                )
+            )
+        if walker is not None:
+            try:
+                walker.finish()
+            except MalformedError as exc:
+                add(finding("CONTAINER_TRUNCATED", str(exc), file=report.target))
+    else:
+        # Keep hashing to the end, so the sidecar verdict is about the whole file.
+        while tee.readinto(bytearray(CHUNK)):
+            pass
+    report.payload_bytes = state.payload_bytes
+
+    # (4) BagIt, on its own terms.
+    bag_findings = state.bag.finish()
+    add_all = report.findings.extend
+    add_all(bag_findings)
+
+    # (5) Authenticity.
+    manifest_bytes = state.tags.get(MANIFEST_PATH)
+    if shop_key is not None:
+        _check_sidecars(files, infos, sidecars, shop_key, manifest_bytes, add)
+        report.manifest = _check_manifest(state, shop_key, add)
+    elif manifest_bytes is not None:
+        add(
+            finding(
+                "MANIFEST_UNTRUSTED_KEY",
+                "this is a fiscalsafe backup but no --key was given: its origin is not "
+                "proven (pass the shop's public key)",
+                file=MANIFEST_PATH,
+            )
+        )
+    # (6) Completeness against the signed manifest.
+    if report.manifest is not None:
+        _check_completeness(report.manifest, state, add)
+    # (7) and (8): fiscal content, from the verified stream.
+    if report.manifest is not None and report.manifest.kind != "photos":
+        created = _parse_created(report.manifest.created)
+        report.fiscal = state.finish_fiscal(trust, require_trust, as_of or created, years, workers)
+        if report.fiscal is not None:
+            add_all(report.fiscal.findings)
+    else:
+        state.close()
+    return report
+
+
+def _set_name(files: list[Path]) -> str:
+    return PART_SUFFIX.sub("", files[0].name)
+
+
+def _parse_created(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedError(f"manifest: created {text!r} is not an ISO date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _read_sidecars(files: list[Path], add) -> list[minisign.Signature | None]:
+    out: list[minisign.Signature | None] = []
+    for path in files:
+        side = Path(str(path) + SIDECAR)
+        try:
+            data = side.read_bytes()[: minisign.MAX_FILE_BYTES + 1]
+        except FileNotFoundError:
+            add(finding("SIDECAR_MISSING", f"{side.name} is missing", file=side.name))
+            out.append(None)
+            continue
+        except OSError as exc:
+            raise FiscalsafeError(f"cannot read {side}: {exc.strerror}") from None
+        try:
+            out.append(minisign.parse_signature(data))
+        except MalformedError as exc:
+            add(finding("SIDECAR_SIGNATURE_INVALID", f"{side.name}: {exc}", file=side.name))
+            out.append(None)
+    return out
+
+
+def _check_part_set(files: list[Path], sidecars: list, add) -> None:
+    """(1) The parts named on the command line (or found) form one complete, ordered set."""
+    fields = [parse_comment(s.trusted_comment) if s else None for s in sidecars]
+    known = [f for f in fields if f]
+    if not known:
+        return
+    totals = {f.get("part", "1/1").partition("/")[2] for f in known}
+    sets = {f.get("set") for f in known}
+    if len(sets) > 1:
+        add(
+            finding(
+                "PART_EXTRA",
+                "the parts come from different backups",
+                found=", ".join(sorted(s or "?" for s in sets)),
+            )
+        )
+    total = max(int(t) for t in totals if t.isdigit()) if any(t.isdigit() for t in totals) else 1
+    for position, (path, f) in enumerate(zip(files, fields, strict=True), 1):
+        if not f:
+            continue
+        number, _, _ = f.get("part", "1/1").partition("/")
+        # A single-file backup may be renamed; parts of a set are identified by name.
+        if total > 1 and f.get("file") != path.name:
+            add(
+                finding(
+                    "PART_ORDER",
+                    f"{path.name} is signed as {f.get('file')}",
+                    file=path.name,
+                    expected=f.get("file"),
+                    found=path.name,
+                )
+            )
+        elif number.isdigit() and int(number) != position:
+            add(
+                finding(
+                    "PART_ORDER",
+                    f"{path.name} is part {number}, given in position {position}",
+                    file=path.name,
+                    expected=position,
+                    found=number,
+                )
+            )
+    if len(files) < total:
+        present = {f.get("part", "").partition("/")[0] for f in fields if f}
+        missing = [str(i) for i in range(1, total + 1) if str(i) not in present]
+        add(
+            finding(
+                "PART_MISSING",
+                f"split backup has {total} parts; missing part(s) {', '.join(missing) or '?'}",
+                expected=total,
+                found=len(files),
+            )
+        )
+    elif len(files) > total:
+        add(
+            finding(
+                "PART_EXTRA",
+                f"split backup has {total} parts, {len(files)} were given",
+                expected=total,
+                found=len(files),
+            )
+        )
+
+
+def _check_sidecars(files, infos, sidecars, key, manifest_bytes, add) -> None:
+    set_id = hashlib.sha256(manifest_bytes).hexdigest()[:32] if manifest_bytes else None
+    for path, info, sig in zip(files, infos, sidecars, strict=True):
+        if sig is None:
+            continue
+        side = path.name + SIDECAR
+        try:
+            minisign.verify_digest(key, sig, info.blake2b)
+        except VerificationError as exc:
+            add(finding("SIDECAR_SIGNATURE_INVALID", f"{side}: {exc}", file=side))
+            continue
+        fields = parse_comment(sig.trusted_comment) or {}
+        if set_id and fields.get("set") != set_id:
+            add(
+                finding(
+                    "PART_EXTRA",
+                    f"{side} is signed for another backup than the one inside",
+                    file=side,
+                    expected=set_id,
+                    found=fields.get("set"),
+                )
+            )
+
+
+def _check_manifest(state: _StreamState, key: minisign.PublicKey, add) -> Manifest | None:
+    data = state.tags.get(MANIFEST_PATH)
+    sig_bytes = state.tags.get(MANIFEST_PATH + SIDECAR)
+    if data is None:
+        add(
+            finding(
+                "MANIFEST_MISSING",
+                "the backup holds no fiscalsafe/manifest.json",
+                file=MANIFEST_PATH,
+            )
+        )
+        return None
+    if sig_bytes is None:
+        add(
+            finding(
+                "MANIFEST_SIGNATURE_INVALID",
+                "the manifest's signature file is missing",
+                file=MANIFEST_PATH + SIDECAR,
+            )
+        )
+        return None
+    try:
+        minisign.verify_bytes(key, sig_bytes, data)
+    except MalformedError as exc:
+        add(finding("MANIFEST_SIGNATURE_INVALID", str(exc), file=MANIFEST_PATH + SIDECAR))
+        return None
+    except VerificationError as exc:
+        code = "MANIFEST_UNTRUSTED_KEY" if "expected" in str(exc) else "MANIFEST_SIGNATURE_INVALID"
+        add(finding(code, f"manifest: {exc}", file=MANIFEST_PATH, expected=key.fingerprint))
+        return None
+    try:
+        return parse_manifest(data)
+    except UnsupportedVersionError as exc:
+        add(finding("MANIFEST_VERSION_UNSUPPORTED", str(exc), file=MANIFEST_PATH))
+    except MalformedError as exc:
+        add(finding("MANIFEST_MALFORMED", str(exc), file=MANIFEST_PATH))
+    return None
+
+
+def _check_completeness(manifest: Manifest, state: _StreamState, add) -> None:
+    # (6) Every signed entry once and intact; nothing else; omitted files absent.
+    listed = {f.path: f for f in manifest.files}
+    for path, entry in listed.items():
+        got = state.payload.get(path)
+        if got is None:
+            add(
+                finding(
+                    "FILE_MISSING",
+                    "listed in the signed manifest but not in the backup",
+                    file=f"data/{path}",
+                    expected=entry.sha256,
+                )
+            )
+            continue
+        size, digest = got
+        if size != entry.size:
+            add(
+                finding(
+                    "FILE_SIZE_MISMATCH",
+                    "size differs from the signed manifest",
+                    file=f"data/{path}",
+                    expected=entry.size,
+                    found=size,
+                )
+            )
+        if digest != entry.sha256:
+            add(
+                finding(
+                    "FILE_DIGEST_MISMATCH",
+                    "content differs from the signed manifest",
+                    file=f"data/{path}",
+                    expected=entry.sha256,
+                    found=digest,
+                )
+            )
+    omitted = {o.path for o in manifest.omitted}
+    for path in state.payload:
+        if path not in listed:
+            why = (
+                "omitted by the manifest but present" if path in omitted else "not in the manifest"
+            )
+            add(finding("FILE_UNEXPECTED", why, file=f"data/{path}"))
+    for tag, digest in manifest.tag_files.items():
+        data = state.tags.get(tag)
+        if data is None:
+            add(finding("FILE_MISSING", "tag file listed in the manifest is missing", file=tag))
+        elif hashlib.sha256(data).hexdigest() != digest:
+            add(
+                finding(
+                    "FILE_DIGEST_MISMATCH",
+                    "tag file differs from the signed manifest",
+                    file=tag,
+                    expected=digest,
+                    found=hashlib.sha256(data).hexdigest(),
+                )
+            )
+    if manifest.bag != state.bag_name:
+        add(
+            finding(
+                "FILE_UNEXPECTED",
+                "the bag folder name differs from the signed manifest",
+                file=state.bag_name,
+                expected=manifest.bag,
+                found=state.bag_name,
+            )
+        )
+
+
+class _StreamState:
+    """Everything the one pass over the members collects."""
+
+    def __init__(self, profile: Profile, extractor: Extractor | None):
+        self.profile = profile
+        self.extractor = extractor
+        self.bag = BagValidator(algorithms=("sha256",))
+        self.bag_name: str | None = None
+        self.names: set[str] = set()
+        self.folded: dict[str, str] = {}
+        self.payload: dict[str, tuple[int, str]] = {}
+        self.payload_bytes = 0
+        self.tags: dict[str, bytes] = {}
+        self.fiscal_files: dict[str, bytes] = {}
+        self.archives_pending: list[tuple[str, bytes]] = []
+        self.checker: FiscalChecker | None = None
+
+    def member(self, m, tar: TarReader, add) -> None:
+        top, _, rel = m.name.partition("/")
+        if self.bag_name is None:
+            self.bag_name = top
+        where = {"file": m.name, "offset": m.offset}
+        problem = _member_problem(m.name, m.type, m.name_ok)
+        if problem is None and top != self.bag_name:
+            problem = "outside the bag's folder"
+        if problem:
+            add(finding("MEMBER_UNSAFE", f"{problem}; not read", found=m.type, **where))
+            self.bag.reject_member(rel or m.name, problem)
+            return
+        if m.name.rstrip("/") in self.names:
+            add(finding("MEMBER_DUPLICATE", "the same name appears twice", **where))
+            return
+        self.names.add(m.name.rstrip("/"))
+        folded = unicodedata.normalize("NFC", m.name.rstrip("/")).casefold()
+        if folded in self.folded:
+            add(
+                finding(
+                    "MEMBER_DUPLICATE",
+                    "name clashes with another on case-insensitive or "
+                    "Unicode-normalising file systems (Windows, macOS)",
+                    expected=self.folded[folded],
+                    **where,
+                )
+            )
+            return
+        self.folded[folded] = m.name.rstrip("/")
+        if m.type == DIRECTORY or not rel:
+            if rel:
+                self.bag.add_directory(rel)
+            return
+        if rel.startswith("data/"):
+            self._payload(rel[5:], m, tar)
+        else:
+            self._tag(rel, m, tar, add)
+
+    def _payload(self, path: str, m, tar: TarReader) -> None:
+        digest = hashlib.sha256()
+        keep = self._is_fiscal(path) and m.size <= MAX_FISCAL_FILE
+        kept = bytearray() if keep else None
+        out = self.extractor.open(path, m.mode) if self.extractor else None
+        size = 0
+        while chunk := tar.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            if kept is not None:
+                kept += chunk
+            if out is not None:
+                out.write(chunk)
+        if out is not None:
+            self.extractor.close(path, out, m.mode, m.mtime)
+        hexdigest = digest.hexdigest()
+        self.payload[path] = (size, hexdigest)
+        self.payload_bytes += size
+        self.bag.add_file(f"data/{path}", size, {"sha256": hexdigest})
+        if kept is not None:
+            self._fiscal(path, bytes(kept))
+
+    def _tag(self, rel: str, m, tar: TarReader, add) -> None:
+        if m.size > MAX_TAG_BYTES:
+            add(
+                finding(
+                    "MEMBER_UNSAFE",
+                    f"tag file of {m.size} bytes exceeds the limit",
+                    file=m.name,
+                    offset=m.offset,
+                )
+            )
+            self.bag.reject_member(rel, "tag file too large")
+            return
+        data = bytearray()
+        while chunk := tar.read(CHUNK):
+            data += chunk
+        content = bytes(data)
+        self.tags[rel] = content
+        self.bag.add_file(
+            rel, len(content), {"sha256": hashlib.sha256(content).hexdigest()}, content=content
+        )
+
+    def _is_fiscal(self, path: str) -> bool:
+        p = self.profile
+        return path in (p.identity, p.editor_key, p.journal, p.journal_head) or fnmatch.fnmatchcase(
+            path, p.archives
+        )
+
+    def _fiscal(self, path: str, data: bytes) -> None:
+        if fnmatch.fnmatchcase(path, self.profile.archives):
+            if self.checker is not None:
+                self.checker.add_archive(path, data)
+            else:
+                self.archives_pending.append((path, data))
+        else:
+            self.fiscal_files[path] = data
+
+    # Archives are checked while the stream goes on, once the identity and keys are known.
+    def start_checker(self, trust: list[Path], workers: int | None) -> tuple[Any, list[Finding]]:
+        p = self.profile
+        identity_bytes = self.fiscal_files.get(p.identity)
+        if identity_bytes is None:
+            return None, [
+                finding(
+                    "DOSSIER_MALFORMED",
+                    f"the backup holds no {p.identity}",
+                    file=f"data/{p.identity}",
+                )
+            ]
+        try:
+            identity = parse_identity(identity_bytes)
+        except FiscalsafeError as exc:
+            return None, [finding("DOSSIER_MALFORMED", str(exc), file=f"data/{p.identity}")]
+        keys, trust_findings = load_trust(trust, self.fiscal_files.get(p.editor_key), p.editor_key)
+        self.checker = FiscalChecker(identity.dossier_id, identity.tz, keys, workers)
+        self.checker.extra_findings.extend(trust_findings)
+        for path, data in self.archives_pending:
+            self.checker.add_archive(path, data)
+        self.archives_pending = []
+        return identity, []
+
+    def finish_fiscal(self, trust, require_trust, as_of, years, workers) -> CheckReport | None:
+        identity, problems = self.start_checker(trust, workers)
+        if identity is None:
+            report = CheckReport("?", "", as_of.isoformat(), years, {}, None)
+            report.findings.extend(problems)
+            return report
+        checker = self.checker
+        if require_trust and checker.keys.self_asserted:
+            checker.extra_findings.append(
+                finding(
+                    "TRUST_NOT_ESTABLISHED", "--require-trust: pass the editor's key with --trust"
+                )
+            )
+        p = self.profile
+        checker.add_journal(
+            p.journal,
+            self.fiscal_files.get(p.journal),
+            p.journal_head,
+            self.fiscal_files.get(p.journal_head),
+        )
+        report = CheckReport(
+            identity.dossier_id, "", as_of.isoformat(), years, trust_json(checker.keys), None
+        )
+        return checker.finish(report, as_of, years)
+
+    def close(self) -> None:
+        if self.checker is not None:
+            self.checker.close()
+
+
+def load_editor_key_bytes(path: Path) -> bytes:
+    return load_public_key_pem(path.read_bytes()).to_pem()
+
+
+def discover(targets: list[Path]) -> list[list[Path]]:
+    """Group the command line's files into backups: single files and split sets."""
+    groups: dict[str, list[Path]] = {}
+    order: list[str] = []
+    for target in targets:
+        base = PART_SUFFIX.sub("", str(target))
+        if base not in groups:
+            groups[base] = []
+            order.append(base)
+        groups[base].append(target)
+    out = []
+    for base in order:
+        paths = groups[base]
+        if len(paths) == 1 and PART_SUFFIX.search(str(paths[0])):
+            # One part named: take the whole set found beside it.
+            folder = paths[0].parent
+            name = Path(base).name
+            paths = sorted(folder.glob(f"{glob_escape(name)}.[0-9][0-9][0-9]"))
+        out.append(sorted(paths, key=lambda p: (len(str(p)), str(p))) if len(paths) > 1 else paths)
+    return out
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def os_path_exists(path: Path) -> bool:
+    return os.path.exists(path)
