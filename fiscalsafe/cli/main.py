@@ -287,9 +287,10 @@ def read_passphrase(env: str) -> str | None:
     return None
 
 
-from fiscalsafe.cli import backup_cmd  # noqa: E402
+from fiscalsafe.cli import backup_cmd, verify_cmd  # noqa: E402
 
 backup_cmd.register(app, guarded, load_profile, now_utc, read_passphrase)
+verify_cmd.register(app, guarded, load_profile, now_utc, read_passphrase)
 
 
 def run() -> None:

@@ -30,8 +30,13 @@ def finding_line(f: Finding) -> str:
         where.append(f"byte {f.offset}")
     if where:
         parts.append(f" ({', '.join(where)})")
-    if f.expected is not None or f.found is not None:
-        parts.append(f"\n      expected: {f.expected}  found: {f.found}")
+    detail = []
+    if f.expected is not None:
+        detail.append(f"expected: {f.expected}")
+    if f.found is not None:
+        detail.append(f"found: {f.found}")
+    if detail:
+        parts.append("\n      " + "  ".join(detail))
     return "".join(parts)
 
 

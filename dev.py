@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""The two quick-start commands, on any machine with Python 3.11+.
+
+    python3 dev.py demo   # sample -> check -> backup -> verify, on a generated sample
+    python3 dev.py test   # the whole test suite
+
+Each creates (or reuses) the virtual environment ``.venv`` with fiscalsafe and its test
+dependencies installed, so nothing has to be installed by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if sys.platform == "win32" else "bin")
+PYTHON = BIN / ("python.exe" if sys.platform == "win32" else "python")
+STAMP = VENV / ".fiscalsafe-installed"
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit("fiscalsafe needs Python 3.11 or newer")
+    if not PYTHON.exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pyproject = ROOT / "pyproject.toml"
+    if not STAMP.exists() or STAMP.stat().st_mtime < pyproject.stat().st_mtime:
+        print("installing fiscalsafe and its test dependencies into .venv ...", flush=True)
+        subprocess.run(
+            [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "-e", f"{ROOT}[test]"],
+            check=True,
+        )
+        STAMP.touch()
+
+
+def run(*args: str) -> int:
+    print("$ fiscalsafe " + " ".join(args), flush=True)
+    return subprocess.run([str(PYTHON), "-m", "fiscalsafe", *args], cwd=ROOT).returncode
+
+
+def demo() -> int:
+    out = ROOT / "demo"
+    shutil.rmtree(out, ignore_errors=True)
+    today = dt.date.today().isoformat()
+    usb = out / "usb"
+    usb.mkdir(parents=True)
+    keys = out / "sample" / "keys"
+    dossier = out / "sample" / "dossiers" / "MAG001"
+    steps = [
+        ("sample", str(out / "sample"), "--until", today, "--size", "16MB"),
+        ("check", str(dossier), "--trust", str(keys / "editor.pub")),
+        ("backup", str(dossier), "--to", str(usb), "--key", str(keys / "shop.key"),
+         "--trust", str(keys / "editor.pub")),
+        ("verify", str(usb), "--key", str(keys / "shop.pub"), "--trust", str(keys / "editor.pub")),
+    ]
+    for step in steps:
+        code = run(*step)
+        if code != 0:
+            print(f"demo stopped: '{step[0]}' exited with {code}")
+            return code
+    return 0
+
+
+def test(extra: list[str]) -> int:
+    code = subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT).returncode
+    if code == 5:
+        print("no test ran: that is a failure")
+        return 1
+    return code
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test"):
+        print(__doc__)
+        return 2
+    ensure_venv()
+    return demo() if sys.argv[1] == "demo" else test(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""``fiscalsafe verify`` and ``fiscalsafe restore``: rendering only."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.options import parse_as_of
+from fiscalsafe.cli.render import console, print_findings, print_json
+from fiscalsafe.errors import UsageError
+
+TRUST_DIR_ENV = "FISCALSAFE_TRUST_DIR"
+
+
+def trust_dir() -> Path:
+    env = os.environ.get(TRUST_DIR_ENV)
+    return Path(env) if env else Path.home() / ".config" / "fiscalsafe" / "trust"
+
+
+def load_shop_keys(paths: list[Path] | None):
+    """Shop public keys: ``--key`` files, else the documented trust directory's ``shop/``."""
+    from fiscalsafe import minisign
+
+    if paths:
+        return [minisign.load_public_key(p) for p in paths]
+    folder = trust_dir() / "shop"
+    return (
+        [minisign.load_public_key(p) for p in sorted(folder.glob("*.pub"))]
+        if folder.is_dir()
+        else []
+    )
+
+
+def editor_trust(paths: list[Path] | None) -> list[Path]:
+    if paths:
+        return list(paths)
+    folder = trust_dir() / "editor"
+    return sorted(folder.glob("*.pub")) if folder.is_dir() else []
+
+
+def pick_key(keys, files: list[Path]):
+    """The trusted key whose id signed the first sidecar; else the first trusted key (which
+    then fails, naming both keys). Never a key found inside the backup."""
+    from fiscalsafe import minisign
+
+    if not keys:
+        return None
+    side = Path(str(files[0]) + ".minisig")
+    try:
+        sig = minisign.parse_signature(side.read_bytes()[: minisign.MAX_FILE_BYTES + 1])
+        for key in keys:
+            if key.key_id == sig.key_id:
+                return key
+    except Exception:  # noqa: BLE001 - a missing or bad sidecar is reported by verify
+        pass
+    return keys[0]
+
+
+def find_backups(folder: Path) -> list[list[Path]]:
+    """Every backup on a medium: single archives and split sets, sidecar or not."""
+    from fiscalsafe.pipeline.verify_backup import discover
+
+    candidates = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file()
+        and not p.name.startswith(".")
+        and (
+            p.name.endswith((".tar.zst", ".tar"))
+            or p.name[-4:-3] == "."
+            and p.suffix[1:].isdigit()
+            and ".tar" in p.name
+        )
+    )
+    return discover(candidates) if candidates else []
+
+
+def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
+    @app.command()
+    @guarded
+    def verify(
+        targets: Annotated[
+            list[Path], typer.Argument(help="Backups, split parts, a medium folder, or a bag.")
+        ],
+        key: Annotated[
+            list[Path] | None, typer.Option("--key", help="Shop public key (minisign .pub).")
+        ] = None,
+        trust: Annotated[
+            list[Path] | None, typer.Option("--trust", help="Editor public key (PEM).")
+        ] = None,
+        as_of: Annotated[
+            str | None,
+            typer.Option(help="Coverage end (default: the backup's signed creation time)."),
+        ] = None,
+        years: Annotated[int, typer.Option(help="Years that must be covered.")] = 6,
+        require_trust: Annotated[
+            bool, typer.Option(help="Fail unless the editor key is passed in.")
+        ] = False,
+        evidence: Annotated[
+            Path | None, typer.Option(help="Write a JSON evidence record here.")
+        ] = None,
+        auditor_key: Annotated[
+            Path | None, typer.Option(help="Sign the evidence with this minisign secret key.")
+        ] = None,
+        passphrase_env: Annotated[
+            str, typer.Option(help="Environment variable with the auditor key's passphrase.")
+        ] = "FISCALSAFE_PASSPHRASE",
+        profile: Annotated[Path | None, typer.Option(help="Dossier profile (JSON).")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    ) -> int:
+        """Prove backups (or any BagIt bag) without restoring them."""
+        from fiscalsafe import minisign
+        from fiscalsafe.pipeline.evidence import build_evidence, write_evidence
+        from fiscalsafe.pipeline.verify_backup import VerifyReport, discover, verify_stream
+        from fiscalsafe.verify.bag import validate_bag_directory
+
+        prof = load_profile(profile)
+        shop_keys = load_shop_keys(key)
+        editors = editor_trust(trust)
+        as_of_time = parse_as_of(as_of, now_utc()) if as_of else None
+        auditor = (
+            minisign.load_secret_key(auditor_key, read_passphrase(passphrase_env))
+            if auditor_key
+            else None
+        )
+        groups: list[list[Path]] = []
+        bags: list[Path] = []
+        for target in targets:
+            if target.is_dir() and (target / "bagit.txt").exists():
+                bags.append(target)
+            elif target.is_dir():
+                found = find_backups(target)
+                if not found:
+                    raise UsageError(f"no backup found in {target}")
+                groups.extend(found)
+            elif target.exists():
+                groups.extend(discover([target]))
+            else:
+                raise UsageError(f"{target} does not exist")
+        reports: list[VerifyReport] = []
+        for bag in bags:
+            r = VerifyReport(target=str(bag), files=[], mode="bag")
+            r.findings.extend(validate_bag_directory(bag))
+            reports.append(r)
+        for files in groups:
+            is_backup = Path(str(files[0]) + ".minisig").exists() or files[0].name.endswith(
+                ".tar.zst"
+            )
+            if is_backup and not shop_keys:
+                raise UsageError(
+                    f"{files[0].name} is a fiscalsafe backup: pass the shop's public key with "
+                    f"--key (or put it in {trust_dir() / 'shop'})"
+                )
+            reports.append(
+                verify_stream(
+                    files,
+                    shop_key=pick_key(shop_keys, files),
+                    trust=editors,
+                    as_of=as_of_time,
+                    years=years,
+                    require_trust=require_trust,
+                    profile=prof,
+                )
+            )
+        if evidence is not None:
+            doc = build_evidence(reports, now=now_utc(), auditor=auditor)
+            written = write_evidence(evidence, doc, auditor)
+        if json_out:
+            print_json(
+                {
+                    "verdict": "proven" if all(r.ok for r in reports) else "findings",
+                    "reports": [r.to_json() for r in reports],
+                }
+            )
+        else:
+            for r in reports:
+                render_verify(r, detailed=len(reports) == 1)
+            if len(reports) > 1:
+                good = sum(r.ok for r in reports)
+                console.print(f"{good} of {len(reports)} proven")
+            if evidence is not None:
+                console.print(f"evidence written: {', '.join(str(p) for p in written)}")
+        return exitcodes.OK if all(r.ok for r in reports) else exitcodes.FINDINGS
+
+    @app.command()
+    @guarded
+    def restore(
+        archive: Annotated[Path, typer.Argument(help="The backup (or one part of a split set).")],
+        dest: Annotated[Path, typer.Argument(help="Empty or new folder to restore into.")],
+        key: Annotated[
+            list[Path] | None, typer.Option("--key", help="Shop public key (minisign .pub).")
+        ] = None,
+        trust: Annotated[
+            list[Path] | None, typer.Option("--trust", help="Editor public key (PEM).")
+        ] = None,
+        force: Annotated[
+            bool, typer.Option(help="Restore into a non-empty folder, replacing entries.")
+        ] = False,
+        years: Annotated[int, typer.Option(help="Years that must be covered.")] = 6,
+        profile: Annotated[Path | None, typer.Option(help="Dossier profile (JSON).")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    ) -> int:
+        """Verify a backup while extracting it; publish the files only if all is proven."""
+        from fiscalsafe.pipeline.restore import restore_backup
+        from fiscalsafe.pipeline.verify_backup import discover
+
+        shop_keys = load_shop_keys(key)
+        if not shop_keys:
+            raise UsageError("pass the shop's public key with --key")
+        if not archive.exists():
+            raise UsageError(f"{archive} does not exist")
+        files = discover([archive])[0]
+        result = restore_backup(
+            files,
+            dest,
+            allow_existing=force,
+            shop_key=pick_key(shop_keys, files),
+            trust=editor_trust(trust),
+            as_of=None,
+            years=years,
+            profile=load_profile(profile),
+        )
+        doc = {
+            "restored": result.restored,
+            "dest": str(result.dest),
+            "files": result.files,
+            "rebuild_indexes": result.rebuild_indexes,
+            "report": result.report.to_json(),
+        }
+        if json_out:
+            print_json(doc)
+        elif result.restored:
+            console.print(
+                f"[bold green]RESTORED[/] {result.files} files into {result.dest}, "
+                "every one verified",
+                markup=True,
+            )
+            if result.rebuild_indexes:
+                console.print(
+                    "  this was a no-index backup: the application must rebuild these "
+                    "index files: " + ", ".join(result.rebuild_indexes)
+                )
+        else:
+            render_verify(result.report, detailed=True)
+            console.print(
+                f"[bold red]NOT RESTORED[/]: verification failed; nothing was written "
+                f"to {result.dest}",
+                markup=True,
+            )
+        return exitcodes.OK if result.restored else exitcodes.FINDINGS
+
+
+def render_verify(r, detailed: bool) -> None:
+    counts = r.counts()
+    if r.ok:
+        line = f"[bold green]PROVEN[/] {r.target}"
+    else:
+        line = f"[bold red]NOT PROVEN[/] {r.target}: {counts['error']} error(s)"
+    if r.manifest is not None:
+        m = r.manifest
+        line += f" — dossier {m.dossier.get('id')} {m.kind} backup of {m.created}"
+    if r.fiscal is not None and r.fiscal.coverage is not None:
+        cov = r.fiscal.coverage
+        state = "covered" if cov.complete else "NOT covered"
+        line += f"; {cov.required_start}..{cov.required_end} {state}"
+    console.print(line, markup=True)
+    if not detailed:
+        return
+    if r.mode == "backup":
+        console.print(
+            f"  signed by shop key {r.shop_key}; {r.members} members, "
+            f"{r.payload_bytes} payload bytes"
+        )
+    if r.fiscal is not None:
+        trust = r.fiscal.trust
+        if trust.get("self_asserted"):
+            console.print("  editor trust: self-asserted (key inside the backup); pass --trust")
+        stats = r.fiscal.stats
+        if stats:
+            console.print(
+                f"  {stats.get('archives', 0)} fiscal archives, {stats.get('tickets', 0)} "
+                f"tickets, {stats.get('signatures_verified', 0)} signatures verified"
+            )
+        if r.fiscal.coverage:
+            for a, b in r.fiscal.coverage.gaps:
+                console.print(f"  [red]coverage gap {a}..{b}[/]", markup=True)
+    if r.findings:
+        print_findings(r.findings)
+    sys.stdout.flush()

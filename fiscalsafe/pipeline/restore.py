@@ -1,0 +1,104 @@
+"""``restore``: verify while extracting into a staging folder; publish only if proven.
+
+Files are written under ``.NAME.fiscalsafe-partial`` beside the destination, created with
+``O_EXCL | O_NOFOLLOW`` below a folder fiscalsafe made itself, so no member can write
+outside it. When the whole stream is proven the staging folder is renamed to the
+destination; otherwise it is deleted, and nothing that looks like a good restore remains.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from fiscalsafe.errors import OperationalError, UsageError
+from fiscalsafe.pipeline.verify_backup import Extractor, VerifyReport, verify_stream
+
+
+class StagingExtractor(Extractor):
+    def __init__(self, root: Path):
+        self.root = root
+        self.written = 0
+
+    def open(self, relpath: str, mode: int) -> BinaryIO:
+        target = self.root.joinpath(*relpath.split("/"))
+        # The member name was already checked; this is a second, structural guard.
+        if os.path.commonpath([self.root, target.resolve().parent]) != str(self.root):
+            raise OperationalError(f"refusing to write {relpath!r} outside the restore folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(target, flags, 0o600)
+        return os.fdopen(fd, "wb")
+
+    def close(self, relpath: str, fh: BinaryIO, mode: int, mtime: float) -> None:
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+        target = self.root.joinpath(*relpath.split("/"))
+        os.chmod(target, mode & 0o777)
+        mtime_ns = int(round(mtime * 1_000_000_000))
+        os.utime(target, ns=(mtime_ns, mtime_ns))
+        self.written += 1
+
+
+@dataclass
+class RestoreResult:
+    report: VerifyReport
+    dest: Path
+    restored: bool
+    files: int
+    rebuild_indexes: list[str]
+
+
+def restore_backup(
+    files: list[Path], dest: Path, *, allow_existing: bool = False, **verify_args
+) -> RestoreResult:
+    dest = dest.absolute()
+    if dest.exists():
+        if not dest.is_dir():
+            raise UsageError(f"{dest} exists and is not a folder")
+        if any(dest.iterdir()) and not allow_existing:
+            raise UsageError(f"{dest} is not empty; choose an empty folder or pass --force")
+    parent = dest.parent
+    if not parent.is_dir():
+        raise UsageError(f"{parent} does not exist")
+    staging = parent / f".{dest.name}.fiscalsafe-partial"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(mode=0o700)
+    extractor = StagingExtractor(staging.resolve())
+    try:
+        report = verify_stream(files, extractor=extractor, **verify_args)
+        if not report.ok:
+            shutil.rmtree(staging, ignore_errors=True)
+            return RestoreResult(report, dest, False, 0, [])
+        _publish(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    rebuild = []
+    if report.manifest is not None and report.manifest.kind == "no-index":
+        rebuild = [o.path for o in report.manifest.omitted if o.reason == "no-index"]
+    return RestoreResult(report, dest, True, extractor.written, rebuild)
+
+
+def _publish(staging: Path, dest: Path) -> None:
+    if not dest.exists():
+        os.rename(staging, dest)
+        return
+    if not any(dest.iterdir()):
+        os.rmdir(dest)
+        os.rename(staging, dest)
+        return
+    # --force into a non-empty folder: move each restored entry over what is there.
+    for entry in sorted(staging.iterdir()):
+        target = dest / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        os.rename(entry, target)
+    staging.rmdir()
