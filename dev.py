@@ -3,6 +3,7 @@
 
     python3 dev.py demo   # sample -> check -> backup -> verify, on a generated sample
     python3 dev.py test   # the whole test suite
+    python3 dev.py bench  # the benchmarks (bench/run calls this)
 
 Each creates (or reuses) the virtual environment ``.venv`` with fiscalsafe and its test
 dependencies installed, so nothing has to be installed by hand.
@@ -78,10 +79,12 @@ def test(extra: list[str]) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test", "bench"):
         print(__doc__)
         return 2
     ensure_venv()
+    if sys.argv[1] == "bench":
+        return subprocess.run([str(PYTHON), str(ROOT / "bench" / "bench.py"), *sys.argv[2:]]).returncode
     return demo() if sys.argv[1] == "demo" else test(sys.argv[2:])
 
 

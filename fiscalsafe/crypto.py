@@ -33,6 +33,7 @@ REFUSED_ALGORITHMS = frozenset(
     {"ecdsa-p256-sha1", "rsa-sha1", "rsa-md5", "rsa-pkcs1-sha1", "hmac-sha1", "md5", "sha1"}
 )
 MIN_RSA_BITS = 2048
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 KEY_ID_SIZE = 8
 MAX_KEY_FILE_BYTES = 64 * 1024
 
@@ -83,7 +84,7 @@ class FiscalPublicKey:
                 der_sig = encode_dss_signature(
                     int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
                 )
-                self._key.verify(der_sig, data, ec.ECDSA(hashes.SHA256()))  # type: ignore[attr-defined]
+                self._key.verify(der_sig, data, _ECDSA_SHA256)  # type: ignore[attr-defined]
             elif self.algorithm == ED25519:
                 self._key.verify(signature, data)  # type: ignore[attr-defined]
             else:

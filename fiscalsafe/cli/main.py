@@ -103,6 +103,7 @@ def sample(
     open_app: Annotated[
         bool, typer.Option("--open", help="Leave lock files, as if the application ran.")
     ] = False,
+    shops: Annotated[int, typer.Option(help="Number of shop dossiers (1 or 2).")] = 2,
     tamper: Annotated[
         str | None, typer.Option(help="Damage the sample in one named way (see --tamper list).")
     ] = None,
@@ -126,6 +127,7 @@ def sample(
         size=parse_size(size),
         tickets_per_day=tickets_per_day,
         open_app=open_app,
+        shops=shops,
     )
     doc = result.to_json()
     if tamper is not None:

@@ -34,13 +34,22 @@ def _limits(size: int) -> dict[str, int]:
     }
 
 
+SMALL_DOCUMENT = 64 * 1024
+# Records (tickets, journal entries) are small and decoded by the hundred thousand: their
+# limits are computed once.
+_SMALL_LIMITS = {k: v for k, v in _limits(SMALL_DOCUMENT).items() if k != "max_buffer_size"}
+
+
 def unpack(data: bytes, what: str) -> Any:
     """Decode exactly one msgpack object filling ``data``, or raise ``MalformedError``."""
     if len(data) > MAX_DOCUMENT_BYTES:
         raise MalformedError(f"{what}: {len(data)} bytes exceeds the {MAX_DOCUMENT_BYTES} limit")
     try:
-        limits = _limits(len(data))
-        del limits["max_buffer_size"]  # unpackb takes the whole buffer at once
+        if len(data) <= SMALL_DOCUMENT:
+            limits = _SMALL_LIMITS
+        else:
+            limits = _limits(len(data))
+            del limits["max_buffer_size"]  # unpackb takes the whole buffer at once
         return msgpack.unpackb(data, raw=False, strict_map_key=False, **limits)
     except msgpack.ExtraData:
         raise MalformedError(f"{what}: trailing bytes after the document") from None

@@ -295,7 +295,7 @@ def backup_dossier(
                     f"fiscalsafe-backup v1 file={part.final.name} bag={name} "
                     f"dossier={identity.dossier_id} kind={opts.kind} "
                     f"created={now.strftime('%Y-%m-%dT%H:%M:%SZ')} part={index}/{len(sink.parts)} "
-                    f"set={set_id} coverage={covered} sha256={part.sha256}"
+                    f"set={set_id} coverage={covered}"
                 )
                 sig = minisign.sign_stream(secret, part.blake2b, comment)
                 side_partial = dest / f".{part.final.name}{SIDECAR}.partial"

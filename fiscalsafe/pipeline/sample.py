@@ -74,12 +74,15 @@ def write_sample(
     tickets_per_day: int = 20,
     open_app: bool = False,
     editor_algorithm: str = ECDSA_P256_SHA256,
+    shops: int = len(SHOPS),
 ) -> SampleResult:
     """Write a sample root. ``size`` is the bulk database and photo bytes, all shops together."""
     if root.exists() and any(root.iterdir()):
         raise UsageError(f"{root} is not empty; choose a new folder for the sample")
     if years < 1 or tickets_per_day < 1 or size < 0:
         raise UsageError("--years and --tickets-per-day must be at least 1, --size at least 0")
+    if not 1 <= shops <= len(SHOPS):
+        raise UsageError(f"--shops must be between 1 and {len(SHOPS)}")
     root.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     mtime = to_us(dt.datetime(until.year, until.month, until.day, tzinfo=dt.UTC)) / 1e6
@@ -108,7 +111,10 @@ def write_sample(
     start = dt.date(until.year - years, until.month, 1 if until.day == 1 else until.day)
     dossiers = []
     tickets = 0
-    for index, (shop_id, name, siret, tz, fy_start, share) in enumerate(SHOPS):
+    chosen = SHOPS[:shops]
+    total_share = sum(shop[-1] for shop in chosen)
+    for index, (shop_id, name, siret, tz, fy_start, share) in enumerate(chosen):
+        share = share / total_share
         identity = DossierIdentity(shop_id, name, siret, tz, fy_start)
         dossier = root / "dossiers" / shop_id
         rng = random.Random(f"{seed}-{shop_id}")

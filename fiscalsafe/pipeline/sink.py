@@ -1,8 +1,9 @@
 """Where the compressed backup goes: one file or numbered parts, never looking complete
 until committed.
 
-Bytes are written under hidden ``.partial`` names and hashed on the way (BLAKE2b-512 for
-the minisign sidecar, SHA-256 for reports). ``commit`` renames into place only after the
+Bytes are written under hidden ``.partial`` names and hashed on the way (BLAKE2b-512, the
+minisign sidecar's prehash); the read-back computes it again from the medium, and the
+SHA-256 reports give. ``commit`` renames into place only after the
 caller has read everything back; ``abort`` removes every partial file.
 """
 
@@ -27,7 +28,6 @@ class Part:
     blake2b: bytes = b""
     sha256: str = ""
     _b2: object = field(default=None, repr=False)
-    _s2: object = field(default=None, repr=False)
 
 
 def part_name(base: str, index: int | None) -> str:
@@ -52,7 +52,6 @@ class OutputSink:
         name = part_name(self.file_name, index)
         part = Part(final=self.dest / name, partial=self.dest / f".{name}.partial")
         part._b2 = hashlib.blake2b(digest_size=64)
-        part._s2 = hashlib.sha256()
         self.parts.append(part)
         try:
             self._fh = open(part.partial, "wb")  # noqa: SIM115 - a part outlives this call
@@ -71,7 +70,6 @@ class OutputSink:
             self._fh.write(chunk)
             part = self.parts[-1]
             part._b2.update(chunk)
-            part._s2.update(chunk)
             part.size += take
             if self._left > 0:
                 self._left -= take
@@ -90,7 +88,6 @@ class OutputSink:
             self._fh = None
             part = self.parts[-1]
             part.blake2b = part._b2.digest()
-            part.sha256 = part._s2.hexdigest()
 
     def close(self) -> None:
         """Flush and fsync every part. An empty stream still gets one (empty) part."""
@@ -109,18 +106,21 @@ class OutputSink:
         """
         for part in self.parts:
             digest = hashlib.blake2b(digest_size=64)
+            sha256 = hashlib.sha256()
             size = 0
             with open(part.partial, "rb") as fh:
                 if hasattr(os, "posix_fadvise"):
                     os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
                 while chunk := fh.read(READBACK_CHUNK):
                     digest.update(chunk)
+                    sha256.update(chunk)
                     size += len(chunk)
             if size != part.size or digest.digest() != part.blake2b:
                 raise OperationalError(
                     f"read-back of {part.partial.name} differs from what was written "
                     f"({size} bytes read, {part.size} written): the medium is failing"
                 )
+            part.sha256 = sha256.hexdigest()
 
     def abort(self) -> None:
         if self._fh is not None:

@@ -30,6 +30,30 @@ def local_date(ts: int, zone: ZoneInfo) -> dt.date:
     return (EPOCH + dt.timedelta(microseconds=ts)).astimezone(zone).date()
 
 
+class LocalDays:
+    """``local_date`` for timestamps that mostly fall on the same day as the previous one:
+    remembers the UTC bounds of the last local day seen (tickets come in time order)."""
+
+    def __init__(self, zone: ZoneInfo):
+        self._zone = zone
+        self._start = self._end = 0
+        self._day: dt.date | None = None
+
+    def __call__(self, ts: int) -> dt.date:
+        if self._start <= ts < self._end:
+            return self._day  # type: ignore[return-value]
+        day = local_date(ts, self._zone)
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=self._zone)
+        end = start + dt.timedelta(days=1)
+        # Wall-clock midnights, converted to UTC: DST days are 23 or 25 hours long.
+        self._start = (start.astimezone(dt.UTC) - EPOCH) // dt.timedelta(microseconds=1)
+        self._end = (
+            dt.datetime(end.year, end.month, end.day, tzinfo=self._zone).astimezone(dt.UTC) - EPOCH
+        ) // dt.timedelta(microseconds=1)
+        self._day = day
+        return day
+
+
 def vat_sums(lines_list) -> VatSums:
     acc: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for lines in lines_list:
@@ -184,6 +208,8 @@ def _verify_tickets(
     prev_seq: int | None = None
     by_day: dict[dt.date, list] = defaultdict(list)
     total = 0
+    day_of = LocalDays(zone)
+    verify = key.verify
     for index, (raw_body, raw_sig) in enumerate(body.raw_tickets):
         try:
             ticket = fa.decode_ticket(raw_body, raw_sig, index)
@@ -215,7 +241,7 @@ def _verify_tickets(
                 )
             )
         result.signatures_checked += 1
-        if not key.verify(ticket.signature, ticket.body):
+        if not verify(raw_sig, raw_body):
             add(
                 finding(
                     "TICKET_SIGNATURE_INVALID",
@@ -249,7 +275,7 @@ def _verify_tickets(
                     found=ticket.ttc,
                 )
             )
-        day = local_date(ticket.ts, zone)
+        day = day_of(ticket.ts)
         if not (body.period_start <= day <= body.period_end):
             add(
                 finding(
@@ -558,8 +584,17 @@ def _verify_year_closures(parsed: list[ArchiveResult]) -> list[Finding]:
     all_days: dict[dt.date, VatSums] = {}
     for r in parsed:
         all_days.update(r.day_sums)
+    spans = sorted(
+        (r.period_start, r.period_end) for r in parsed if r.period_start and r.period_end
+    )
+    genesis = min((r.period_start for r in parsed if r.first and r.period_start), default=None)
     for r in parsed:
         for year in (c for c in r.closures if c.kind == "year"):
+            start = max(year.start, genesis) if genesis else year.start
+            if not _spans_cover(spans, start, year.end):
+                # A month of this year is missing or unreadable (reported on its own): its
+                # tickets cannot be summed, which says nothing about the closure.
+                continue
             expected: dict[int, list[int]] = {}
             for day, sums in all_days.items():
                 if year.start <= day <= year.end:
@@ -572,3 +607,17 @@ def _verify_year_closures(parsed: list[ArchiveResult]) -> list[Finding]:
                 year,
             )
     return out
+
+
+def _spans_cover(spans: list[tuple[dt.date, dt.date]], start: dt.date, end: dt.date) -> bool:
+    """Whether the sorted periods ``spans`` leave no day of ``[start, end]`` uncovered."""
+    cursor = start
+    for a, b in spans:
+        if b < cursor:
+            continue
+        if a > cursor:
+            return False
+        cursor = b + dt.timedelta(days=1)
+        if cursor > end:
+            return True
+    return cursor > end

@@ -1,0 +1,324 @@
+"""fiscalsafe against the stock pipeline, measured in the same run.
+
+For each sample size: generate (or reuse) a busy-shop sample, then for several rounds time
+    backup   vs  tar -cf - DOSSIER | zstd -T0 -L   +  raw signature loop (all cores)
+    verify   vs  zstd -dc ARCHIVE | openssl dgst -sha256  +  raw signature loop (all cores)
+    check    signatures/s  vs  raw single-core rate x cores
+and record each fiscalsafe run's peak RSS (largest single process, polled from /proc).
+Medians are reported; a table is printed and a JSON result written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sigloop import collect, run_loop  # noqa: E402
+
+from fiscalsafe import __version__  # noqa: E402
+from fiscalsafe.cli.options import parse_size  # noqa: E402
+from fiscalsafe.pipeline.sample import write_sample  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+UNTIL = dt.date(2026, 11, 27)
+
+
+def tree_rss_peak(pid: int, stop: threading.Event, result: dict) -> None:
+    """Poll the process tree; keep the largest RSS of any one process, and of the tree."""
+    peak_one = peak_tree = 0
+    while not stop.is_set():
+        pids, frontier = [], [pid]
+        while frontier:
+            p = frontier.pop()
+            pids.append(p)
+            try:
+                for task in os.listdir(f"/proc/{p}/task"):
+                    with open(f"/proc/{p}/task/{task}/children") as fh:
+                        frontier.extend(int(c) for c in fh.read().split())
+            except OSError:
+                pass
+        total = 0
+        for p in pids:
+            try:
+                with open(f"/proc/{p}/status") as fh:
+                    for line in fh:
+                        if line.startswith("VmRSS:"):
+                            kb = int(line.split()[1])
+                            total += kb
+                            peak_one = max(peak_one, kb)
+            except OSError:
+                pass
+        peak_tree = max(peak_tree, total)
+        stop.wait(0.05)
+    result["peak_rss_mb"] = round(peak_one / 1024, 1)
+    result["peak_tree_rss_mb"] = round(peak_tree / 1024, 1)
+
+
+def timed(cmd: list[str] | str, *, shell: bool = False, memory: bool = False) -> dict:
+    stop, mem = threading.Event(), {}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, shell=shell, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    poller = None
+    if memory:
+        poller = threading.Thread(target=tree_rss_peak, args=(proc.pid, stop, mem))
+        poller.start()
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - start
+    stop.set()
+    if poller:
+        poller.join()
+    if proc.returncode not in (0,):
+        raise SystemExit(
+            f"benchmark command failed ({proc.returncode}): {cmd}\n{err.decode()[-2000:]}"
+        )
+    return {"seconds": seconds, "stdout": out.decode(), **mem}
+
+
+def make_sample(work: Path, size: int, tickets: int, years: int) -> Path:
+    root = work / f"sample-{size}-{tickets}-{years}"
+    stamp = root / ".complete"
+    if not stamp.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        t = time.perf_counter()
+        print(
+            f"generating a {size / 2**30:.2f} GiB sample, {tickets} tickets/day over {years} years ...",
+            flush=True,
+        )
+        write_sample(
+            root, seed=42, years=years, until=UNTIL, size=size, tickets_per_day=tickets, shops=1
+        )
+        print(f"  generated in {time.perf_counter() - t:.1f} s", flush=True)
+        stamp.touch()
+    return root
+
+
+def du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def bench_size(work: Path, size: int, args) -> dict:
+    root = make_sample(work, size, args.tickets_per_day, args.years)
+    dossier = root / "dossiers" / "MAG001"
+    keys = root / "keys"
+    fs = [sys.executable, "-m", "fiscalsafe"]
+    cores = os.cpu_count() or 1
+    pairs = collect(dossier)
+    pem = (keys / "editor.pub").read_bytes()
+    single_n = min(len(pairs), 40_000)
+    out = work / "out"
+    rounds: list[dict] = []
+    for r in range(args.rounds):
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        row: dict = {}
+        row["raw_single_rate"] = single_n / run_loop(pem, pairs[:single_n], 1)
+        row["raw_all_cores_s"] = run_loop(pem, pairs, cores)
+        row["tar_zstd_s"] = timed(
+            f"tar -cf - -C {dossier.parent} {dossier.name} | zstd -T0 -{args.level} -q -o {out}/stock.tar.zst",
+            shell=True,
+        )["seconds"]
+        backup = timed(
+            fs
+            + [
+                "backup",
+                str(dossier),
+                "--to",
+                str(out),
+                "--key",
+                str(keys / "shop.key"),
+                "--trust",
+                str(keys / "editor.pub"),
+                "--level",
+                str(args.level),
+                "--json",
+            ],
+            memory=True,
+        )
+        doc = json.loads(backup["stdout"])["backups"][0]
+        archive = doc["files"][0]
+        row.update(
+            backup_s=backup["seconds"],
+            backup_rss_mb=backup["peak_rss_mb"],
+            backup_tree_rss_mb=backup["peak_tree_rss_mb"],
+            archive_bytes=doc["archive_bytes"],
+            payload_bytes=doc["payload_bytes"],
+        )
+        row["zstd_sha256_s"] = timed(f"zstd -dc {archive} | openssl dgst -sha256", shell=True)[
+            "seconds"
+        ]
+        verify = timed(
+            fs
+            + [
+                "verify",
+                archive,
+                "--key",
+                str(keys / "shop.pub"),
+                "--trust",
+                str(keys / "editor.pub"),
+                "--json",
+            ],
+            memory=True,
+        )
+        assert json.loads(verify["stdout"])["verdict"] == "proven"
+        row.update(
+            verify_s=verify["seconds"],
+            verify_rss_mb=verify["peak_rss_mb"],
+            verify_tree_rss_mb=verify["peak_tree_rss_mb"],
+        )
+        check = timed(
+            fs
+            + [
+                "check",
+                str(dossier),
+                "--trust",
+                str(keys / "editor.pub"),
+                "--as-of",
+                UNTIL.isoformat(),
+                "--json",
+            ],
+            memory=True,
+        )
+        stats = json.loads(check["stdout"])["stats"]
+        row.update(
+            check_s=check["seconds"],
+            check_rss_mb=check["peak_rss_mb"],
+            signatures=stats["signatures_verified"],
+            check_rate=stats["signatures_verified"] / check["seconds"],
+        )
+        rounds.append(row)
+        print(
+            f"  round {r + 1}: backup {row['backup_s']:.2f}s verify {row['verify_s']:.2f}s "
+            f"check {row['check_s']:.2f}s",
+            flush=True,
+        )
+    med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    med["backup_ratio"] = med["backup_s"] / (med["tar_zstd_s"] + med["raw_all_cores_s"])
+    med["verify_ratio"] = med["verify_s"] / (med["zstd_sha256_s"] + med["raw_all_cores_s"])
+    med["check_ratio"] = med["check_rate"] / (med["raw_single_rate"] * cores)
+    med["dossier_bytes"] = du(dossier)
+    med["tickets_per_day"] = args.tickets_per_day
+    med["years"] = args.years
+    return {"size": size, "median": med, "rounds": rounds}
+
+
+def level_sweep(work: Path, size: int, args) -> list[dict]:
+    root = make_sample(work, size, args.tickets_per_day, args.years)
+    dossier = root / "dossiers" / "MAG001"
+    rows = []
+    total = du(dossier)
+    for level in args.levels:
+        t = timed(
+            f"tar -cf - -C {dossier.parent} {dossier.name} | zstd -T0 -{level} -q -c | wc -c",
+            shell=True,
+        )
+        out_bytes = int(t["stdout"].strip())
+        rows.append(
+            {
+                "level": level,
+                "seconds": t["seconds"],
+                "ratio": total / out_bytes,
+                "mb_per_s": total / t["seconds"] / 2**20,
+                "output_bytes": out_bytes,
+            }
+        )
+    fixtures = ROOT / "fixtures"
+    if fixtures.is_dir():
+        for row in rows:
+            t = timed(
+                f"tar -cf - -C {ROOT} fixtures | zstd -T0 -{row['level']} -q -c | wc -c", shell=True
+            )
+            row["fixtures_ratio"] = du(fixtures) / max(1, int(t["stdout"].strip()))
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--size", default="2GB", help="sample size (default 2GB)")
+    ap.add_argument(
+        "--sizes", help="comma-separated sizes for the scaling table (e.g. 1GB,2GB,8GB)"
+    )
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--level", type=int, default=3)
+    ap.add_argument("--levels", default="1,3,6,9", help="zstd levels for the trade-off table")
+    ap.add_argument("--tickets-per-day", type=int, default=200)
+    ap.add_argument("--years", type=int, default=7)
+    ap.add_argument("--work", default=str(ROOT / "bench" / "out"))
+    args = ap.parse_args()
+    args.levels = [int(x) for x in args.levels.split(",") if x]
+    sizes = [parse_size(s) for s in (args.sizes.split(",") if args.sizes else [args.size])]
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for size in sizes:
+        print(f"== size {size / 2**30:.2f} GiB ==", flush=True)
+        results.append(bench_size(work, size, args))
+    levels = level_sweep(work, sizes[0], args) if args.levels else []
+    doc = {
+        "tool": f"fiscalsafe {__version__}",
+        "when": dt.datetime.now(dt.UTC).isoformat(),
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "workload": {
+            "tickets_per_day": args.tickets_per_day,
+            "years": args.years,
+            "level": args.level,
+            "rounds": args.rounds,
+        },
+        "sizes": results,
+        "levels": levels,
+        "targets": {
+            "backup_ratio_max": 1.1,
+            "verify_ratio_max": 1.1,
+            "check_ratio_min": 0.85,
+            "peak_rss_mb_max": 200,
+        },
+    }
+    out = work / f"result-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(doc, indent=2))
+    print_table(doc)
+    print(f"\nJSON result: {out}")
+    return 0
+
+
+def print_table(doc: dict) -> None:
+    print(
+        "\nsize     dossier  sigs     backup s (ratio)   verify s (ratio)   check sig/s (ratio)   peak RSS MB b/v/c"
+    )
+    for res in doc["sizes"]:
+        m = res["median"]
+        print(
+            f"{res['size'] / 2**30:5.2f}G {m['dossier_bytes'] / 2**30:6.2f}G {int(m['signatures']):8d} "
+            f"{m['backup_s']:7.2f} ({m['backup_ratio']:.3f})   {m['verify_s']:7.2f} ({m['verify_ratio']:.3f})   "
+            f"{m['check_rate']:9.0f} ({m['check_ratio']:.3f})   "
+            f"{m['backup_rss_mb']:.0f}/{m['verify_rss_mb']:.0f}/{m['check_rss_mb']:.0f}"
+        )
+        print(
+            f"         baselines: tar|zstd {m['tar_zstd_s']:.2f}s  zstd -dc|openssl {m['zstd_sha256_s']:.2f}s  "
+            f"raw sig loop all cores {m['raw_all_cores_s']:.2f}s  raw 1-core {m['raw_single_rate']:.0f} sig/s"
+        )
+    if doc["levels"]:
+        print("\nzstd level  MB/s   ratio  (fixtures ratio)")
+        for row in doc["levels"]:
+            print(
+                f"  {row['level']:3d}     {row['mb_per_s']:6.0f}  {row['ratio']:5.2f}  ({row.get('fixtures_ratio', 0):.2f})"
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
