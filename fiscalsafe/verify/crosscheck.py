@@ -43,6 +43,19 @@ def cross_check(
                     found=r.sha256,
                 )
             )
+        elif not _same_file(r.file, event.data.get("file")):
+            # Right content under another name: files swapped, renamed or copied. The
+            # journal's digest for this file name is then not this file's digest.
+            out.append(
+                finding(
+                    "ARCHIVE_DIGEST_MISMATCH",
+                    f"archive {r.number} is not in the file the journal recorded for it",
+                    file=r.file,
+                    record=event.seq,
+                    expected=event.data.get("file"),
+                    found=r.file,
+                )
+            )
         for c in r.closures:
             key = (c.kind, c.start.isoformat(), c.end.isoformat(), c.ttc, c.gt)
             if key not in closings:
@@ -55,14 +68,32 @@ def cross_check(
                     )
                 )
     for number, event in sorted(created.items()):
-        if number not in numbers:
-            out.append(
-                finding(
-                    "ARCHIVE_FILE_MISSING",
-                    f"journal records archive {number} but no such archive exists",
-                    file=journal_file,
-                    record=event.seq,
-                    expected=event.data.get("file"),
-                )
+        if number in numbers:
+            continue
+        # The file is there but did not parse or verify: its own finding says why.
+        recorded = event.data.get("file")
+        if isinstance(recorded, str) and any(
+            not r.parsed and _same_file(r.file, recorded) for r in archives
+        ):
+            continue
+        out.append(
+            finding(
+                "ARCHIVE_FILE_MISSING",
+                f"journal records archive {number} but no such archive exists",
+                file=journal_file,
+                record=event.seq,
+                expected=event.data.get("file"),
             )
+        )
     return out
+
+
+def _same_file(path: str, recorded: object) -> bool:
+    """Whether ``path`` (relative, POSIX) is the file a journal event names.
+
+    Events name the archive file by its name or by a relative path; an event that names
+    no file matches any path.
+    """
+    if not isinstance(recorded, str):
+        return True
+    return path == recorded or path.endswith("/" + recorded)

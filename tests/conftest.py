@@ -1,0 +1,107 @@
+"""Shared test fixtures: sample dossiers generated once per session, and a CLI runner.
+
+Reuse from any test module:
+
+- ``sample_root`` (session): the standard sample root, a ``SampleResult`` with ``root``,
+  ``dossiers`` (MAG001, MAG002) and ``keys``. Shared: never modify it.
+- ``fresh_sample`` (function): a private copy of it, to damage freely.
+- ``make_sample(**options)`` (session): any other sample (``years=3``,
+  ``editor_algorithm="ed25519"``...), generated once per distinct options and shared too;
+  ``copy_sample(sample, dest)`` gives a private copy of one.
+- ``AS_OF``: the fixed "now" every check of these samples uses; ``UNTIL``: their last day.
+- ``run_cli(*args)``: runs ``python -m fiscalsafe`` in a subprocess and returns
+  ``(exit_code, stdout, stderr)``. Import the helpers with ``from conftest import ...``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fiscalsafe.pipeline.sample import SampleResult, write_sample
+
+UNTIL = dt.date(2026, 11, 27)
+AS_OF = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
+AS_OF_ARG = "2026-11-27"  # what ``--as-of`` turns into AS_OF (noon UTC that day)
+#: The standard sample: seven years of two small shops, about 1 MB of bulk data.
+SAMPLE_OPTIONS: dict[str, Any] = {
+    "seed": 7,
+    "until": UNTIL,
+    "years": 7,
+    "size": 1024 * 1024,
+    "tickets_per_day": 2,
+}
+CLI_TIMEOUT = 300
+
+
+def copy_sample(sample: SampleResult, dest: Path) -> SampleResult:
+    """A private copy of a sample root at ``dest`` (modes and mtimes kept)."""
+    shutil.copytree(sample.root, dest)
+
+    def moved(path: Path) -> Path:
+        return dest / path.relative_to(sample.root)
+
+    return SampleResult(
+        root=dest,
+        dossiers=[moved(p) for p in sample.dossiers],
+        keys={name: moved(p) for name, p in sample.keys.items()},
+        files=[moved(p) for p in sample.files],
+        tickets=sample.tickets,
+    )
+
+
+@pytest.fixture(scope="session")
+def make_sample(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., SampleResult]:
+    """Samples by options over ``SAMPLE_OPTIONS``, each written once per session."""
+    cache: dict[tuple, SampleResult] = {}
+
+    def make(**options: Any) -> SampleResult:
+        merged = {**SAMPLE_OPTIONS, **options}
+        key = tuple(sorted(merged.items()))
+        if key not in cache:
+            root = tmp_path_factory.mktemp("sample") / "root"
+            cache[key] = write_sample(root, **merged)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sample_root(make_sample: Callable[..., SampleResult]) -> SampleResult:
+    """The standard sample, shared by the whole session: read it, never change it."""
+    return make_sample()
+
+
+@pytest.fixture
+def fresh_sample(sample_root: SampleResult, tmp_path: Path) -> SampleResult:
+    """A private copy of the standard sample, for tests that damage it."""
+    return copy_sample(sample_root, tmp_path / "sample")
+
+
+def cli_env() -> dict[str, str]:
+    """Plain, unwrapped output whatever the terminal the tests run from."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+    env.update(NO_COLOR="1", TERM="dumb", COLUMNS="200", PYTHONUNBUFFERED="1")
+    return env
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None) -> tuple[int, str, str]:
+    """Run ``python -m fiscalsafe ARGS``; return (exit code, stdout, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "fiscalsafe", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=cli_env(),
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
