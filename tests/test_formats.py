@@ -35,7 +35,7 @@ from fiscalsafe.formats.dossier import (
     parse_identity,
     parse_profile,
 )
-from fiscalsafe.formats.packing import pack
+from fiscalsafe.formats.packing import MAX_TIMESTAMP_US, pack
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden" / "dossier"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -43,6 +43,8 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 # --- strategies --------------------------------------------------------------------------
 
 msgpack_ints = st.integers(min_value=-(2**63), max_value=2**64 - 1)
+#: Timestamps a decoder accepts: UTC microseconds from 1970 to before 9998-12-31.
+timestamps = st.integers(min_value=0, max_value=MAX_TIMESTAMP_US - 1)
 texts = st.text(max_size=24)
 blobs = st.binary(max_size=72)
 dates = st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31))
@@ -69,7 +71,7 @@ def journal_fields():
     return st.fixed_dictionaries(
         {
             "seq": msgpack_ints,
-            "ts": msgpack_ints,
+            "ts": timestamps,
             "tz": texts,
             "utc_offset_min": msgpack_ints,
             "code": msgpack_ints,
@@ -93,7 +95,7 @@ def archive_fields():
             "prev": blobs,
             "period_start": dates,
             "period_end": dates,
-            "created_ts": msgpack_ints,
+            "created_ts": timestamps,
             "tz": texts,
             "gt_open": msgpack_ints,
             "gt_close": msgpack_ints,
@@ -131,7 +133,7 @@ def test_journal_stream_round_trip(dossier, records):
 
 
 @SETTINGS
-@given(texts, msgpack_ints, msgpack_ints, blobs, texts, blobs, blobs)
+@given(texts, msgpack_ints, timestamps, blobs, texts, blobs, blobs)
 def test_journal_head_round_trip(dossier, seq, ts, digest, alg, kid, signature):
     body = fj.encode_head_body(
         dossier=dossier, seq=seq, ts=ts, last_sig_sha256=digest, alg=alg, key_id=kid
@@ -152,7 +154,7 @@ def test_archive_body_round_trip(fields):
 
 
 @SETTINGS
-@given(msgpack_ints, msgpack_ints, texts, texts, st.lists(vat_lines, max_size=4), msgpack_ints)
+@given(msgpack_ints, timestamps, texts, texts, st.lists(vat_lines, max_size=4), msgpack_ints)
 def test_ticket_round_trip(seq, ts, ws, op, vat, ttc):
     body = fa.encode_ticket_body(
         seq=seq, ts=ts, workstation=ws, operator=op, vat=vat, ttc=ttc, prev=b"p"
@@ -806,3 +808,17 @@ def test_ed25519_keys_sign_and_verify():
     generated = ed25519.Ed25519PrivateKey.generate()
     other = crypto.load_public_key_pem(_pem(generated.public_key()))
     assert other.verify(generated.sign(b"x"), b"x")
+
+
+@pytest.mark.parametrize("ts", [-1, MAX_TIMESTAMP_US, 2**63 - 1])
+def test_impossible_timestamps_are_refused_by_every_decoder(ts):
+    ticket = fa.encode_ticket_body(
+        seq=1, ts=ts, workstation="W", operator="O", vat=[], ttc=0, prev=b""
+    )
+    with pytest.raises(MalformedError, match="timestamp"):
+        fa.decode_ticket(ticket, b"s", 0)
+    head = fj.encode_head_body(
+        dossier="D", seq=1, ts=ts, last_sig_sha256=b"", alg="ed25519", key_id=b""
+    )
+    with pytest.raises(MalformedError, match="timestamp"):
+        fj.parse_head(pack([head, b"s"]))

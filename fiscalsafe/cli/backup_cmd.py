@@ -111,6 +111,8 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         if len(set(names)) != len(names):
             raise UsageError("two dossiers differ only by case: their backups would collide")
         now = now_utc()
+        if all_dossiers:
+            _refuse_colliding_names(dossiers, prof, opts, name, now)
         results, failures = [], []
         for dossier in dossiers:
             if all_dossiers and name:
@@ -187,6 +189,29 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 "(manifest not authenticated by 'list'; run 'fiscalsafe verify --key' to prove it)"
             )
         return exitcodes.OK
+
+
+def _refuse_colliding_names(dossiers, prof, opts, name, now) -> None:
+    """Under --all, two dossiers must not get the same backup file name (compared as a
+    case-insensitive medium would): the second would silently replace the first."""
+    from fiscalsafe.pipeline.backup import backup_name
+    from fiscalsafe.pipeline.check import load_identity
+
+    planned: dict[str, Path] = {}
+    for dossier in dossiers:
+        try:
+            identity = load_identity(dossier, prof)
+        except FiscalsafeError:
+            continue  # reported when that dossier's turn comes
+        opts.name = f"{name}_{dossier.name}" if name else None
+        key = backup_name(identity, opts, now).casefold()
+        if key in planned:
+            raise UsageError(
+                f"{planned[key]} and {dossier} would be backed up under the same file name "
+                f"(dossier id {identity.dossier_id}); back them up separately with --name"
+            )
+        planned[key] = dossier
+    opts.name = name
 
 
 def _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier):

@@ -14,11 +14,19 @@ trusts anything inside: ``parse_envelope`` then ``parse_body``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from fiscalsafe.errors import MalformedError
-from fiscalsafe.formats.packing import check_version, pack, require, unpack
+from fiscalsafe.formats.packing import (
+    MAX_TIMESTAMP_US,
+    check_timestamp,
+    check_version,
+    pack,
+    require,
+    unpack,
+)
 
 ARCHIVE_FORMAT = "fiscalsafe-archive"
 MAJOR, MINOR = 1, 0
@@ -88,8 +96,12 @@ class ArchiveBody:
     raw_tickets: tuple[tuple[bytes, bytes], ...]  # (body, signature), undecoded
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
 def _date(value: Any, what: str) -> dt.date:
-    if not isinstance(value, str):
+    # fromisoformat alone also takes "20250301" and week dates: the format says YYYY-MM-DD.
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise MalformedError(f"{what}: date must be a YYYY-MM-DD string")
     try:
         return dt.date.fromisoformat(value)
@@ -156,10 +168,13 @@ def decode_ticket(body: bytes, signature: bytes, index: int) -> Ticket:
             and type(vat) is list
             and type(ttc) is int
             and type(prev) is bytes
+            and 0 <= ts < MAX_TIMESTAMP_US
         ):
             raise TypeError
     except (KeyError, TypeError):
-        raise MalformedError(f"ticket #{index}: a field is missing or has the wrong type") from None
+        raise MalformedError(
+            f"ticket #{index}: a field is missing, has the wrong type or an impossible timestamp"
+        ) from None
     return Ticket(seq, ts, ws, op, _vat_lines(vat, f"ticket #{index}"), ttc, prev, body, signature)
 
 
@@ -275,7 +290,7 @@ def parse_body(body: bytes) -> ArchiveBody:
         prev=require(doc, "prev", bytes, what),
         period_start=_date(period[0], what),
         period_end=_date(period[1], what),
-        created_ts=require(doc, "created_ts", int, what),
+        created_ts=check_timestamp(require(doc, "created_ts", int, what), what),
         tz=require(doc, "tz", str, what),
         gt_open=require(doc, "gt_open", int, what),
         gt_close=require(doc, "gt_close", int, what),

@@ -68,8 +68,11 @@ def load_json_document(data: bytes, what: str) -> Any:
         raise MalformedError(f"{what}: larger than {MAX_JSON_BYTES} bytes")
     try:
         return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # ValueError also covers integers longer than Python's digit limit.
+    except ValueError as exc:
         raise MalformedError(f"{what}: not valid UTF-8 JSON ({exc})") from None
+    except RecursionError:
+        raise MalformedError(f"{what}: JSON nested too deeply") from None
 
 
 def _field(doc: Any, key: str, kind: type, what: str) -> Any:

@@ -17,7 +17,14 @@ from typing import Any, BinaryIO
 import msgpack
 
 from fiscalsafe.errors import MalformedError
-from fiscalsafe.formats.packing import check_version, pack, require, unpack, unpacker
+from fiscalsafe.formats.packing import (
+    check_timestamp,
+    check_version,
+    pack,
+    require,
+    unpack,
+    unpacker,
+)
 
 JOURNAL_FORMAT = "fiscalsafe-jet"
 HEAD_FORMAT = "fiscalsafe-jet-head"
@@ -131,7 +138,7 @@ def decode_body(body: bytes, signature: bytes, offset: int) -> JournalEntry:
     doc = unpack(body, what)
     entry = JournalEntry(
         seq=require(doc, "seq", int, what),
-        ts=require(doc, "ts", int, what),
+        ts=check_timestamp(require(doc, "ts", int, what), what),
         tz=require(doc, "tz", str, what),
         utc_offset_min=require(doc, "off", int, what),
         code=require(doc, "code", int, what),
@@ -253,7 +260,7 @@ def parse_head(data: bytes) -> JournalHead:
     return JournalHead(
         dossier=require(doc, "dossier", str, what),
         seq=require(doc, "seq", int, what),
-        ts=require(doc, "ts", int, what),
+        ts=check_timestamp(require(doc, "ts", int, what), what),
         last_sig_sha256=require(doc, "last_sig_sha256", bytes, what),
         alg=require(doc, "alg", str, what),
         key_id=require(doc, "kid", bytes, what),

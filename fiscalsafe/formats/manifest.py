@@ -121,7 +121,8 @@ def parse_manifest(data: bytes) -> Manifest:
         raise MalformedError(f"{what}: larger than {MAX_MANIFEST_BYTES} bytes")
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    # ValueError also covers integers longer than Python's digit limit.
+    except (ValueError, RecursionError) as exc:
         raise MalformedError(f"{what}: not valid UTF-8 JSON ({exc.__class__.__name__})") from None
     if _get(doc, "format", str, what) != MANIFEST_FORMAT:
         raise MalformedError(f"{what}: not a fiscalsafe manifest")

@@ -80,6 +80,17 @@ def require(doc: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any
     return value
 
 
+#: Timestamps are UTC microseconds; outside 1970..9998 they cannot be real and would
+#: overflow date arithmetic, so decoders refuse them.
+MAX_TIMESTAMP_US = 253_370_764_800_000_000  # 9998-12-31T00:00:00Z
+
+
+def check_timestamp(ts: int, what: str) -> int:
+    if not 0 <= ts < MAX_TIMESTAMP_US:
+        raise MalformedError(f"{what}: timestamp {ts} is outside 1970..9998")
+    return ts
+
+
 def check_version(found: Any, major: int, what: str) -> tuple[int, int]:
     """Accept ``[major, minor]`` with a known major; refuse anything else clearly."""
     if (

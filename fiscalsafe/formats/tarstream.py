@@ -8,6 +8,7 @@ content, caps metadata sizes, and reports whether the end-of-archive marker was 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -17,6 +18,8 @@ from fiscalsafe.errors import MalformedError
 BLOCK = 512
 MAX_META_BYTES = 1024 * 1024  # pax / GNU long-name headers
 READ_CHUNK = 1024 * 1024
+#: A pax time: decimal seconds, optional fraction (POSIX); parsed exactly, to the ns.
+_PAX_TIME = re.compile(r"(-?)(\d{1,20})(?:\.(\d{0,30}))?")
 
 REGULAR, DIRECTORY = "file", "dir"
 TYPE_NAMES = {
@@ -44,6 +47,16 @@ class Member:
     raw_name: bytes = b""
     name_ok: bool = True  # False when the name was not valid UTF-8
     pax: dict[str, str] = field(default_factory=dict)
+    mtime_ns: int = 0  # exact; ``mtime`` (a float) cannot hold nanoseconds
+
+
+def _pax_time_ns(text: str, start: int) -> int:
+    match = _PAX_TIME.fullmatch(text)
+    if not match:
+        raise MalformedError(f"tar: bad pax mtime at byte {start}")
+    sign, seconds, fraction = match.groups()
+    ns = int(seconds) * 1_000_000_000 + int((fraction or "").ljust(9, "0")[:9])
+    return -ns if sign else ns
 
 
 def _octal(field_bytes: bytes, what: str, offset: int) -> int:
@@ -196,11 +209,10 @@ class TarReader:
                 except ValueError:
                     raise MalformedError(f"tar: bad pax size at byte {start}") from None
             mtime: float = _octal(header[136:148], "mtime", start)
+            mtime_ns = int(mtime) * 1_000_000_000
             if "mtime" in pax:
-                try:
-                    mtime = float(pax["mtime"])
-                except ValueError:
-                    raise MalformedError(f"tar: bad pax mtime at byte {start}") from None
+                mtime_ns = _pax_time_ns(pax["mtime"], start)
+                mtime = mtime_ns / 1_000_000_000
             kind = TYPE_NAMES.get(typeflag, f"type-{typeflag!r}")
             member = Member(
                 name=name,
@@ -213,6 +225,7 @@ class TarReader:
                 raw_name=raw_name,
                 name_ok=name_ok,
                 pax=pax,
+                mtime_ns=mtime_ns,
             )
             # Data of links, devices and directories is skipped by its declared size.
             self._left = size if typeflag not in (b"1", b"2", b"3", b"4", b"6") else 0

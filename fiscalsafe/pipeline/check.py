@@ -187,7 +187,6 @@ def check_dossier(
         for f in files:
             if fnmatch.fnmatchcase(f.relpath, profile.archives):
                 checker.add_archive(f.relpath, f.path)
-        journal = read_small(dossier / profile.journal, profile.journal)
         head = read_small(dossier / profile.journal_head, profile.journal_head)
-        checker.add_journal(profile.journal, journal, profile.journal_head, head)
+        checker.add_journal(profile.journal, dossier / profile.journal, profile.journal_head, head)
         return checker.finish(report, as_of, years)

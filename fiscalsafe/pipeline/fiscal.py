@@ -15,7 +15,7 @@ import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from fiscalsafe.errors import MalformedError
+from fiscalsafe.errors import MalformedError, OperationalError, UnsupportedVersionError
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.archive import MAX_ARCHIVE_BYTES
 from fiscalsafe.verify.archives import ArchiveResult, verify_archive, verify_archive_chain
@@ -106,23 +106,38 @@ class FiscalChecker:
             self._futures.append(pool.submit(_archive_task, name, arg, self._key_state, self.tz))
 
     def add_journal(
-        self, file: str, data: bytes | None, head_file: str, head: bytes | None
+        self, file: str, data: bytes | Path | None, head_file: str, head: bytes | None
     ) -> None:
+        """The journal as bytes (streamed out of a backup) or a path (read as a stream)."""
         self.journal_file = file
-        if data is None:
+        if data is None or (isinstance(data, Path) and not data.exists()):
             self.journal = JournalResult()
             self.journal.findings.append(finding("JOURNAL_MISSING", "no event journal", file=file))
             return
         items: list = []
         framing_error = None
+        version_error = None
         try:
-            for item in fj.iter_records(io.BytesIO(data)):
-                items.append(item)
+            with open(data, "rb") if isinstance(data, Path) else io.BytesIO(data) as stream:
+                for item in fj.iter_records(stream):
+                    items.append(item)
+        except UnsupportedVersionError as exc:
+            version_error = str(exc)
         except MalformedError as exc:
             framing_error = str(exc)
-            if not items:
-                items = ["?"]
-        self.journal = verify_journal(file, items, head_file, head, self.keys, framing_error)
+        except OSError as exc:
+            raise OperationalError(f"cannot read {file}: {exc.strerror}") from None
+        if version_error is not None:
+            self.journal = JournalResult()
+            self.journal.findings.append(
+                finding("JOURNAL_VERSION_UNSUPPORTED", version_error, file=file)
+            )
+            return
+        if not items:
+            items = ["?"]
+        self.journal = verify_journal(
+            file, items, head_file, head, self.keys, framing_error, dossier_id=self.dossier_id
+        )
 
     def finish(self, report: CheckReport, as_of: dt.datetime, years: int) -> CheckReport:
         results = self._inline + [f.result() for f in self._futures]

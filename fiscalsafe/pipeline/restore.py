@@ -33,13 +33,12 @@ class StagingExtractor(Extractor):
         fd = os.open(target, flags, 0o600)
         return os.fdopen(fd, "wb")
 
-    def close(self, relpath: str, fh: BinaryIO, mode: int, mtime: float) -> None:
+    def close(self, relpath: str, fh: BinaryIO, mode: int, mtime_ns: int) -> None:
         fh.flush()
         os.fsync(fh.fileno())
         fh.close()
         target = self.root.joinpath(*relpath.split("/"))
         os.chmod(target, mode & 0o777)
-        mtime_ns = int(round(mtime * 1_000_000_000))
         os.utime(target, ns=(mtime_ns, mtime_ns))
         self.written += 1
 

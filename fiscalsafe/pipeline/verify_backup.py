@@ -54,6 +54,11 @@ CHUNK = 1024 * 1024
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_TAG_BYTES = 64 * 1024 * 1024
 MAX_FISCAL_FILE = 256 * 1024 * 1024
+#: All fiscal files held in memory at once, waiting for the fiscal check. A fiscalsafe
+#: backup puts the identity and the editor key first, so archives go to the checker as
+#: they arrive; a hostile stream may instead declare many large fiscal files that compress
+#: to nothing, and must then fail with a finding, not exhaust memory.
+MAX_HELD_FISCAL = 512 * 1024 * 1024
 PART_SUFFIX = re.compile(r"\.(\d{3})$")
 
 VERIFY_FORMAT = "fiscalsafe-verify-report"
@@ -200,7 +205,7 @@ class Extractor:
         raise NotImplementedError
 
     def close(
-        self, relpath: str, fh: BinaryIO, mode: int, mtime: float
+        self, relpath: str, fh: BinaryIO, mode: int, mtime_ns: int
     ) -> None:  # pragma: no cover
         raise NotImplementedError
 
@@ -242,7 +247,7 @@ def verify_stream(
         if compressed
         else raw
     )
-    state = _StreamState(profile, extractor)
+    state = _StreamState(profile, extractor, trust, workers)
     tar = TarReader(stream)
     container_ok = True
     # (2) and (3): one pass over the members.
@@ -257,6 +262,9 @@ def verify_stream(
         container_ok = False
         code = "CONTAINER_TRUNCATED" if "ends inside" in str(exc) else "CONTAINER_CORRUPT"
         add(finding(code, str(exc), file=report.target, offset=tar.offset))
+    except BaseException:
+        state.close()  # the fiscal checker may already run worker processes
+        raise
     if container_ok:
         # Drain what the decompressor still holds, so the frame walker sees every byte.
         try:
@@ -264,6 +272,11 @@ def verify_stream(
                 pass
         except OSError:
             pass
+        except MalformedError as exc:  # bad frames after the tar's end (a stray part...)
+            add(finding("CONTAINER_CORRUPT", str(exc), file=report.target, offset=tee.total))
+            walker = tee._walker = None
+            while tee.readinto(bytearray(CHUNK)):
+                pass
         if not tar.end_marker:
             add(
                 finding(
@@ -288,7 +301,10 @@ def verify_stream(
             except MalformedError as exc:
                 add(finding("CONTAINER_TRUNCATED", str(exc), file=report.target))
     else:
-        # Keep hashing to the end, so the sidecar verdict is about the whole file.
+        # Keep hashing to the end, so the sidecar verdict is about the whole file. The
+        # container is already reported damaged: the frame walker has nothing to add, and
+        # must not raise on the rest (a missing part leaves the next one mid-frame).
+        tee._walker = None
         while tee.readinto(bytearray(CHUNK)):
             pass
     report.payload_bytes = state.payload_bytes
@@ -312,9 +328,10 @@ def verify_stream(
                 file=MANIFEST_PATH,
             )
         )
-    # (6) Completeness against the signed manifest.
+    # (6) Completeness against the signed manifest; how the backup was made.
     if report.manifest is not None:
         _check_completeness(report.manifest, state, add)
+        _note_how_made(report.manifest, add)
     # (7) and (8): fiscal content, from the verified stream.
     if report.manifest is not None and report.manifest.kind != "photos":
         created = _parse_created(report.manifest.created)
@@ -554,12 +571,53 @@ def _check_completeness(manifest: Manifest, state: _StreamState, add) -> None:
         )
 
 
+def _note_how_made(manifest: Manifest, add) -> None:
+    """Overrides recorded in the signed manifest stay visible to whoever verifies later."""
+    check = manifest.check
+    if manifest.forced:
+        locks = [str(lock) for lock in check.get("locks") or []]
+        add(
+            finding(
+                "BACKUP_FORCED",
+                "made with --force while the shop application was open"
+                + (f" ({', '.join(locks)})" if locks else "")
+                + ": files may have been changing",
+                file=MANIFEST_PATH,
+            )
+        )
+    if manifest.allow_findings and check.get("verdict") != "proven":
+        counts = check.get("counts") if isinstance(check.get("counts"), dict) else {}
+        recorded = sorted(
+            {str(f.get("code")) for f in check.get("findings") or [] if isinstance(f, dict)}
+        )
+        add(
+            finding(
+                "BACKUP_WITH_FINDINGS",
+                f"made with --allow-findings although the fiscal check reported "
+                f"{counts.get('error', '?')} error(s), recorded in the signed manifest",
+                file=MANIFEST_PATH,
+                found=", ".join(recorded[:8]) or None,
+            )
+        )
+
+
 class _StreamState:
     """Everything the one pass over the members collects."""
 
-    def __init__(self, profile: Profile, extractor: Extractor | None):
+    def __init__(
+        self,
+        profile: Profile,
+        extractor: Extractor | None,
+        trust: list[Path] | None = None,
+        workers: int | None = None,
+    ):
         self.profile = profile
         self.extractor = extractor
+        self.trust = list(trust or [])
+        self.workers = workers
+        self.held = 0  # bytes of fiscal files kept in memory, not yet given to the checker
+        self.identity = None
+        self._early_start_tried = False
         self.bag = BagValidator(algorithms=("sha256",))
         self.bag_name: str | None = None
         self.names: set[str] = set()
@@ -605,13 +663,24 @@ class _StreamState:
                 self.bag.add_directory(rel)
             return
         if rel.startswith("data/"):
-            self._payload(rel[5:], m, tar)
+            self._payload(rel[5:], m, tar, add)
         else:
             self._tag(rel, m, tar, add)
 
-    def _payload(self, path: str, m, tar: TarReader) -> None:
+    def _payload(self, path: str, m, tar: TarReader, add) -> None:
         digest = hashlib.sha256()
-        keep = self._is_fiscal(path) and m.size <= MAX_FISCAL_FILE
+        fiscal = self._is_fiscal(path)
+        keep = fiscal and m.size <= MAX_FISCAL_FILE and self.held + m.size <= MAX_HELD_FISCAL
+        if fiscal and not keep:
+            add(
+                finding(
+                    "MEMBER_UNSAFE",
+                    f"fiscal file of {m.size} bytes not checked: more than fiscalsafe holds "
+                    "in memory",
+                    file=m.name,
+                    offset=m.offset,
+                )
+            )
         kept = bytearray() if keep else None
         out = self.extractor.open(path, m.mode) if self.extractor else None
         size = 0
@@ -623,12 +692,13 @@ class _StreamState:
             if out is not None:
                 out.write(chunk)
         if out is not None:
-            self.extractor.close(path, out, m.mode, m.mtime)
+            self.extractor.close(path, out, m.mode, m.mtime_ns)
         hexdigest = digest.hexdigest()
         self.payload[path] = (size, hexdigest)
         self.payload_bytes += size
         self.bag.add_file(f"data/{path}", size, {"sha256": hexdigest})
         if kept is not None:
+            self.held += len(kept)
             self._fiscal(path, bytes(kept))
 
     def _tag(self, rel: str, m, tar: TarReader, add) -> None:
@@ -660,12 +730,22 @@ class _StreamState:
 
     def _fiscal(self, path: str, data: bytes) -> None:
         if fnmatch.fnmatchcase(path, self.profile.archives):
+            if self.checker is None and not self._early_start_tried and self._keys_seen():
+                self._early_start_tried = True
+                self.start_checker(self.trust, self.workers)
             if self.checker is not None:
                 self.checker.add_archive(path, data)
+                self.held -= len(data)
             else:
                 self.archives_pending.append((path, data))
         else:
             self.fiscal_files[path] = data
+
+    def _keys_seen(self) -> bool:
+        p = self.profile
+        return p.identity in self.fiscal_files and (
+            bool(self.trust) or p.editor_key in self.fiscal_files
+        )
 
     # Archives are checked while the stream goes on, once the identity and keys are known.
     def start_checker(self, trust: list[Path], workers: int | None) -> tuple[Any, list[Finding]]:
@@ -688,11 +768,16 @@ class _StreamState:
         self.checker.extra_findings.extend(trust_findings)
         for path, data in self.archives_pending:
             self.checker.add_archive(path, data)
+            self.held -= len(data)
         self.archives_pending = []
+        self.identity = identity
         return identity, []
 
     def finish_fiscal(self, trust, require_trust, as_of, years, workers) -> CheckReport | None:
-        identity, problems = self.start_checker(trust, workers)
+        if self.checker is not None:
+            identity, problems = self.identity, []
+        else:
+            identity, problems = self.start_checker(trust, workers)
         if identity is None:
             report = CheckReport("?", "", as_of.isoformat(), years, {}, None)
             report.findings.extend(problems)

@@ -104,6 +104,7 @@ class ArchiveResult:
     signatures_checked: int = 0
     closures: tuple[fa.Closure, ...] = ()
     day_sums: dict[dt.date, VatSums] = field(default_factory=dict)
+    day_counts: dict[dt.date, int] = field(default_factory=dict)
 
     @property
     def proven(self) -> bool:
@@ -297,6 +298,7 @@ def _verify_tickets(
     result.last_ticket_seq = prev_seq
     result.last_ticket_sig = prev_sig
     result.day_sums = {day: vat_sums(lines) for day, lines in by_day.items()}
+    result.day_counts = {day: len(lines) for day, lines in by_day.items()}
     if body.gt_close != body.gt_open + total:
         add(
             finding(
@@ -313,7 +315,31 @@ def _verify_closures(result: ArchiveResult, body: fa.ArchiveBody) -> None:
     # (8) Closures: day within month within year, sums and grand totals.
     add = result.findings.append
     file = result.file
-    days = {c.start: c for c in body.closures if c.kind == "day"}
+    days: dict[dt.date, fa.Closure] = {}
+    for c in body.closures:
+        if c.kind != "day":
+            continue
+        if c.start in days:
+            add(
+                finding(
+                    "CLOSURE_NESTING",
+                    f"two day closures for {c.start}",
+                    file=file,
+                    found=str(c.start),
+                )
+            )
+        days[c.start] = c
+        expected_count = result.day_counts.get(c.start, 0)
+        if c.tickets != expected_count:
+            add(
+                finding(
+                    "CLOSURE_TOTAL_MISMATCH",
+                    f"day closure {c.start}: ticket count differs",
+                    file=file,
+                    expected=expected_count,
+                    found=c.tickets,
+                )
+            )
     months = [c for c in body.closures if c.kind == "month"]
     years = [c for c in body.closures if c.kind == "year"]
     for day in sorted(result.day_sums):
@@ -366,6 +392,16 @@ def _verify_closures(result: ArchiveResult, body: fa.ArchiveBody) -> None:
         )
     for month in months:
         where = f"month closure {month.start}..{month.end}"
+        if month.tickets != result.ticket_count:
+            add(
+                finding(
+                    "CLOSURE_TOTAL_MISMATCH",
+                    f"{where}: ticket count differs",
+                    file=file,
+                    expected=result.ticket_count,
+                    found=month.tickets,
+                )
+            )
         if (month.start, month.end) != (body.period_start, body.period_end):
             add(
                 finding(
@@ -460,6 +496,7 @@ def verify_archive_chain(results: list[ArchiveResult], dossier_id: str, tz: str)
     parsed = sorted((r for r in results if r.parsed), key=lambda r: (r.number, r.file))
     seen: dict[int, str] = {}
     previous: ArchiveResult | None = None
+    last_seq: int | None = None  # last ticket sequence so far, across archives without tickets
     for index, r in enumerate(parsed):
         if r.dossier != dossier_id:
             out.append(
@@ -483,6 +520,37 @@ def verify_archive_chain(results: list[ArchiveResult], dossier_id: str, tz: str)
             )
             continue
         seen[r.number] = r.file
+        if index == 0 and r.first:
+            # The genesis archive starts everything from zero.
+            if r.number != 1:
+                out.append(
+                    finding(
+                        "ARCHIVE_NUMBER_GAP",
+                        "the first archive is not number 1",
+                        file=r.file,
+                        expected=1,
+                        found=r.number,
+                    )
+                )
+            if r.gt_open != 0:
+                out.append(
+                    finding(
+                        "GRAND_TOTAL_NOT_CARRIED",
+                        "the first archive's opening grand total is not zero",
+                        file=r.file,
+                        expected=0,
+                        found=r.gt_open,
+                    )
+                )
+            if r.ticket_prev:
+                out.append(
+                    finding(
+                        "TICKET_CHAIN_BROKEN",
+                        "the first archive's first ticket links to a predecessor",
+                        file=r.file,
+                        record=r.first_ticket_seq,
+                    )
+                )
         is_first = index == 0
         if r.first != is_first or (is_first and r.prev):
             out.append(
@@ -560,8 +628,8 @@ def verify_archive_chain(results: list[ArchiveResult], dossier_id: str, tz: str)
                 )
             if (
                 r.first_ticket_seq is not None
-                and previous.last_ticket_seq is not None
-                and r.first_ticket_seq != previous.last_ticket_seq + 1
+                and last_seq is not None
+                and r.first_ticket_seq != last_seq + 1
             ):
                 out.append(
                     finding(
@@ -569,11 +637,13 @@ def verify_archive_chain(results: list[ArchiveResult], dossier_id: str, tz: str)
                         "ticket sequence is not carried across archives",
                         file=r.file,
                         record=r.first_ticket_seq,
-                        expected=previous.last_ticket_seq + 1,
+                        expected=last_seq + 1,
                         found=r.first_ticket_seq,
                     )
                 )
         previous = r
+        if r.last_ticket_seq is not None:
+            last_seq = r.last_ticket_seq
     out.extend(_verify_year_closures(parsed))
     return out
 
@@ -582,8 +652,10 @@ def _verify_year_closures(parsed: list[ArchiveResult]) -> list[Finding]:
     """Year closures sum tickets from up to twelve archives: checked once all are read."""
     out: list[Finding] = []
     all_days: dict[dt.date, VatSums] = {}
+    all_counts: dict[dt.date, int] = {}
     for r in parsed:
         all_days.update(r.day_sums)
+        all_counts.update(r.day_counts)
     spans = sorted(
         (r.period_start, r.period_end) for r in parsed if r.period_start and r.period_end
     )
@@ -606,6 +678,17 @@ def _verify_year_closures(parsed: list[ArchiveResult]) -> list[Finding]:
                 {k: tuple(v) for k, v in expected.items()},
                 year,
             )
+            count = sum(n for day, n in all_counts.items() if year.start <= day <= year.end)
+            if year.tickets != count:
+                out.append(
+                    finding(
+                        "CLOSURE_TOTAL_MISMATCH",
+                        f"year closure {year.start}..{year.end}: ticket count differs",
+                        file=r.file,
+                        expected=count,
+                        found=year.tickets,
+                    )
+                )
     return out
 
 

@@ -57,6 +57,7 @@ CODES: dict[str, tuple[str, str]] = {
     "JOURNAL_GENESIS_MISSING": ("error", "the journal's first entry is not a genesis entry"),
     "JOURNAL_UNKNOWN_EVENT": ("warning", "a journal entry has an event code outside the JET list"),
     "JOURNAL_INTEGRITY_EVENT": ("warning", "the journal itself records an integrity failure"),
+    "JOURNAL_DOSSIER_MISMATCH": ("error", "the journal or its head names another dossier"),
     # Journal <-> archive cross-checks.
     "ARCHIVE_EVENT_MISSING": ("error", "an archive has no 'archive created' journal entry"),
     "ARCHIVE_DIGEST_MISMATCH": ("error", "an archive file's digest differs from the journal's"),

@@ -18,7 +18,11 @@ def cross_check(
             created[e.data["archive"]] = e
         elif e.code in fj.CLOSING_CODES:
             d = e.data
-            closings.add((d.get("kind"), d.get("start"), d.get("end"), d.get("ttc"), d.get("gt")))
+            # Year closings are logged with code 60, day and month closings with 50.
+            if (e.code == 60) == (d.get("kind") == "year"):
+                closings.add(
+                    (d.get("kind"), d.get("start"), d.get("end"), d.get("ttc"), d.get("gt"))
+                )
     parsed = [r for r in archives if r.parsed]
     numbers = {r.number for r in parsed}
     for r in parsed:

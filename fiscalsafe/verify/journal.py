@@ -39,12 +39,24 @@ def verify_journal(
     head_bytes: bytes | None,
     keys: TrustedKeys,
     framing_error: str | None = None,
+    dossier_id: str | None = None,
 ) -> JournalResult:
     """``items`` is what ``formats.journal.iter_records`` yielded (header id first)."""
     result = JournalResult()
     add = result.findings.append
     if framing_error:
         add(finding("JOURNAL_MALFORMED", framing_error, file=file))
+    # The header is not signed: its dossier id must at least be the dossier's own.
+    if dossier_id is not None and items and items[0] not in ("?", dossier_id):
+        add(
+            finding(
+                "JOURNAL_DOSSIER_MISMATCH",
+                "the journal header names another dossier",
+                file=file,
+                expected=dossier_id,
+                found=str(items[0]),
+            )
+        )
     records = [i for i in items[1:] if not isinstance(i, str)]
     prev_sig = b""
     prev_seq = 0
@@ -125,7 +137,7 @@ def verify_journal(
             result.verified_until = entry.seq
         prev_seq, prev_sig, prev_ts = entry.seq, entry.signature, entry.ts
         result.last_ts = entry.ts
-    _verify_head(result, head_file, head_bytes, keys, prev_seq, prev_sig)
+    _verify_head(result, head_file, head_bytes, keys, prev_seq, prev_sig, dossier_id)
     return result
 
 
@@ -159,6 +171,7 @@ def _verify_head(
     keys: TrustedKeys,
     last_seq: int,
     last_sig: bytes,
+    dossier_id: str | None,
 ) -> None:
     # (3) The signed head names the last record: fewer records means a cut tail.
     add = result.findings.append
@@ -186,7 +199,7 @@ def _verify_head(
         return
     key = keys.lookup(head.key_id)
     result.signatures_checked += 1
-    if key is None or not key.verify(head.signature, head.body):
+    if key is None or key.algorithm != head.alg or not key.verify(head.signature, head.body):
         add(
             finding(
                 "JOURNAL_HEAD_INVALID",
@@ -196,6 +209,16 @@ def _verify_head(
         )
         return
     result.head_seq, result.head_ts = head.seq, head.ts
+    if dossier_id is not None and head.dossier != dossier_id:
+        add(
+            finding(
+                "JOURNAL_DOSSIER_MISMATCH",
+                "the signed head names another dossier",
+                file=head_file,
+                expected=dossier_id,
+                found=head.dossier,
+            )
+        )
     if head.seq > last_seq:
         add(
             finding(
@@ -223,5 +246,16 @@ def _verify_head(
                 "last record is not the one the signed head names",
                 file=head_file,
                 record=last_seq,
+            )
+        )
+    elif result.last_ts is not None and head.ts != result.last_ts:
+        add(
+            finding(
+                "JOURNAL_HEAD_INVALID",
+                "the signed head's time differs from the last record's",
+                file=head_file,
+                record=last_seq,
+                expected=result.last_ts,
+                found=head.ts,
             )
         )
