@@ -5,8 +5,9 @@
 
 Generated parts sit between ``<!-- generated:NAME -->`` and ``<!-- end:NAME -->`` lines in
 the Markdown files; in ``finding.schema.json`` the code enum and the code -> severity rules
-are generated. Everything else is written by hand. ``tests/test_schemas.py`` fails when a
-generated part is stale, so a new finding code, JET code or format change cannot slip
+are generated, in ``manifest.schema.json`` the enum of backup kinds. Everything else is
+written by hand. ``tests/test_schemas.py`` and ``tests/test_output_schemas.py`` fail when
+a generated part is stale, so a new finding code, JET code or format change cannot slip
 past the documentation.
 
 The annotated dumps walk msgpack with the small reader below, written from the msgpack
@@ -323,12 +324,89 @@ def section_algorithms() -> str:
     )
 
 
+def _size(n: int) -> str:
+    """Bytes as the pages write them: an exact binary multiple, with the byte count."""
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor} {unit} ({n:,} bytes)".replace(",", " ")
+    return f"{n:,} bytes".replace(",", " ")
+
+
+def section_weekdays() -> str:
+    from fiscalsafe.pipeline import media
+
+    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    rows = ["| local weekday | stamp |", "|---|---|"]
+    rows += [f"| {en} | `{fr}` |" for en, fr in zip(days, media.WEEKDAYS_FR, strict=True)]
+    return "\n".join(rows)
+
+
+def section_reserved_names() -> str:
+    from fiscalsafe.pipeline import media
+
+    names = sorted(media.WINDOWS_RESERVED, key=lambda n: (len(n), n))
+    return "Reserved device names: " + ", ".join(f"`{n}`" for n in names) + "."
+
+
+def section_backup_codes() -> str:
+    from fiscalsafe.verify.codes import CODES
+
+    group = next(cs for g, cs in _code_groups() if g.lower().startswith("backup"))
+    rows = ["| code | severity | meaning |", "|---|---|---|"]
+    rows += [f"| `{c}` | {CODES[c][0]} | {CODES[c][1]} |" for c in group]
+    return "\n".join(rows)
+
+
+def section_backup_limits() -> str:
+    from fiscalsafe import minisign
+    from fiscalsafe.formats import manifest, tarstream, zstdframes
+    from fiscalsafe.pipeline import media, tarwrite, verify_backup
+
+    rows = [
+        ("tar record (the archive's length is a multiple of it)", _size(tarwrite.RECORD)),
+        ("pax or GNU long-name header, read", _size(tarstream.MAX_META_BYTES)),
+        ("zstd block, read", _size(zstdframes.MAX_BLOCK)),
+        (
+            "a tag file, the manifest included, read by `verify` (larger: `MEMBER_UNSAFE`)",
+            _size(verify_backup.MAX_TAG_BYTES),
+        ),
+        ("`fiscalsafe/manifest.json`, parsed (`list`)", _size(manifest.MAX_MANIFEST_BYTES)),
+        ("one fiscal file checked (larger: `MEMBER_UNSAFE`)", _size(verify_backup.MAX_FISCAL_FILE)),
+        (
+            "fiscal files held at once, waiting for the identity and keys",
+            _size(verify_backup.MAX_HELD_FISCAL),
+        ),
+        ("a `.minisig` file, read", _size(minisign.MAX_FILE_BYTES)),
+        ("a trusted comment, written", f"{minisign.MAX_TRUSTED_COMMENT_BYTES} bytes"),
+        ("split part on a FAT file system (automatic)", _size(media.FAT32_PART_SIZE)),
+    ]
+    out = ["| limit | value |", "|---|---|"]
+    out += [f"| {what} | {value} |" for what, value in rows]
+    return "\n".join(out)
+
+
+def manifest_schema() -> dict[str, Any]:
+    """``manifest.schema.json`` with its kind enum from ``formats/manifest.py``."""
+    from fiscalsafe.formats.manifest import KINDS
+
+    path = SCHEMAS / "manifest.schema.json"
+    schema = json.loads(path.read_text())
+    schema["$defs"]["kind"]["enum"] = list(KINDS)
+    return schema
+
+
 SECTIONS: dict[str, dict[str, Callable[[], str]]] = {
     "journal.md": {"jet-codes": section_jet_codes, "journal-dump": section_journal_dump},
     "fiscal-archive.md": {"archive-dump": section_archive_dump},
     "findings.md": {"finding-codes": section_finding_codes},
     "profile.md": {"default-profile": section_default_profile},
     "keys.md": {"algorithms": section_algorithms},
+    "backup-format.md": {
+        "weekdays": section_weekdays,
+        "reserved-names": section_reserved_names,
+        "backup-codes": section_backup_codes,
+        "backup-limits": section_backup_limits,
+    },
 }
 
 
@@ -372,6 +450,13 @@ def render_all() -> dict[Path, str]:
             text = fill(text, name, make())
         out[path] = text
     out[SCHEMAS / "finding.schema.json"] = json.dumps(finding_schema(), indent=2) + "\n"
+    manifest_path = SCHEMAS / "manifest.schema.json"
+    current = json.loads(manifest_path.read_text())
+    wanted = manifest_schema()
+    # Hand-formatted: rewritten (as indent=2) only when the generated part changed.
+    out[manifest_path] = (
+        manifest_path.read_text() if current == wanted else json.dumps(wanted, indent=2) + "\n"
+    )
     return out
 
 

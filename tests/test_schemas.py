@@ -49,6 +49,12 @@ EXPECTED_SCHEMAS = {
     "journal-record",
     "journal-head",
     "fiscal-archive",
+    "manifest",
+    "backup-result",
+    "verify-report",
+    "restore-result",
+    "list",
+    "evidence",
 }
 AS_OF = "2026-11-27"
 

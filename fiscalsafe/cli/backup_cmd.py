@@ -19,6 +19,7 @@ from rich.progress import (
 from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.options import parse_size
 from fiscalsafe.cli.render import console, err_console, print_findings, print_json
+from fiscalsafe.cli.trust import editor_trust
 from fiscalsafe.errors import FiscalsafeError, UsageError
 
 
@@ -101,7 +102,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             level=level,
             split_size=parse_size(split) if split else None,
             years=years,
-            trust=list(trust or []),
+            trust=editor_trust(trust),
             require_trust=require_trust,
         )
         dossiers = find_dossiers(source, prof.identity) if all_dossiers else [source]
@@ -129,13 +130,17 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 if not json_out:
                     err_console.print(f"[bold red]REFUSED[/] {exc}", markup=True)
                     print_findings([f for f in exc.report.findings if f.severity == "error"], 5)
-            except FiscalsafeError as exc:
-                if not all_dossiers:
+            except (FiscalsafeError, OSError) as exc:
+                # One dossier on its own: the plain one-line error (exit code from the
+                # table). With --json, CI still gets a document describing the failure.
+                if not all_dossiers and not json_out:
                     raise
                 failures.append(
                     {"dossier": str(dossier), "error": str(exc), "code": exitcodes.for_error(exc)}
                 )
-                if not json_out:
+                if json_out:
+                    err_console.print(f"error: {exc}", markup=False)
+                else:
                     err_console.print(f"[bold red]FAILED[/] {dossier}: {exc}", markup=True)
         code = max([f["code"] for f in failures], default=exitcodes.OK)
         if json_out:

@@ -168,11 +168,20 @@ def check(
 
     if years < 1:
         raise UsageError("--years must be at least 1")
+    from fiscalsafe.cli.trust import editor_trust
+
+    trusted = editor_trust(trust)
+    for key_path in trusted:
+        if dossier.resolve() in key_path.resolve().parents:
+            raise UsageError(
+                f"{key_path} lies inside the dossier being checked: it cannot vouch for it "
+                "(leave out --trust to check against the dossier's own key, reported as such)"
+            )
     report = check_dossier(
         dossier,
         as_of=parse_as_of(as_of, now_utc()),
         years=years,
-        trust=trust,
+        trust=trusted,
         require_trust=require_trust,
         profile=load_profile(profile),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,35 +11,8 @@ import typer
 from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.options import parse_as_of
 from fiscalsafe.cli.render import console, print_findings, print_json
+from fiscalsafe.cli.trust import editor_trust, load_shop_keys, trust_dir
 from fiscalsafe.errors import UsageError
-
-TRUST_DIR_ENV = "FISCALSAFE_TRUST_DIR"
-
-
-def trust_dir() -> Path:
-    env = os.environ.get(TRUST_DIR_ENV)
-    return Path(env) if env else Path.home() / ".config" / "fiscalsafe" / "trust"
-
-
-def load_shop_keys(paths: list[Path] | None):
-    """Shop public keys: ``--key`` files, else the documented trust directory's ``shop/``."""
-    from fiscalsafe import minisign
-
-    if paths:
-        return [minisign.load_public_key(p) for p in paths]
-    folder = trust_dir() / "shop"
-    return (
-        [minisign.load_public_key(p) for p in sorted(folder.glob("*.pub"))]
-        if folder.is_dir()
-        else []
-    )
-
-
-def editor_trust(paths: list[Path] | None) -> list[Path]:
-    if paths:
-        return list(paths)
-    folder = trust_dir() / "editor"
-    return sorted(folder.glob("*.pub")) if folder.is_dir() else []
 
 
 def pick_key(keys, files: list[Path]):
@@ -59,6 +31,15 @@ def pick_key(keys, files: list[Path]):
     except Exception:  # noqa: BLE001 - a missing or bad sidecar is reported by verify
         pass
     return keys[0]
+
+
+def looks_like_bag(folder: Path) -> bool:
+    """A folder is validated as a bag when it has a declaration, or the rest of one (a
+    payload folder and tag files): a missing bagit.txt is then a finding, not a usage error."""
+    if (folder / "bagit.txt").exists():
+        return True
+    tags = any(folder.glob("manifest-*.txt")) or (folder / "bag-info.txt").exists()
+    return tags and (folder / "data").is_dir()
 
 
 def find_backups(folder: Path) -> list[list[Path]]:
@@ -131,7 +112,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         groups: list[list[Path]] = []
         bags: list[Path] = []
         for target in targets:
-            if target.is_dir() and (target / "bagit.txt").exists():
+            if target.is_dir() and looks_like_bag(target):
                 bags.append(target)
             elif target.is_dir():
                 found = find_backups(target)

@@ -18,9 +18,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import msgpack
+
 from fiscalsafe.errors import MalformedError
 from fiscalsafe.formats.packing import (
     MAX_TIMESTAMP_US,
+    SMALL_LIMITS,
     check_timestamp,
     check_version,
     pack,
@@ -176,6 +179,60 @@ def decode_ticket(body: bytes, signature: bytes, index: int) -> Ticket:
             f"ticket #{index}: a field is missing, has the wrong type or an impossible timestamp"
         ) from None
     return Ticket(seq, ts, ws, op, _vat_lines(vat, f"ticket #{index}"), ttc, prev, body, signature)
+
+
+def decode_ticket_docs(raw_tickets: tuple[tuple[bytes, bytes], ...]) -> list[Any]:
+    """Decode every ticket body of an archive: a list of maps, or ``MalformedError`` items.
+
+    Fast path: the bodies are decoded in one streaming pass over their concatenation, and
+    each object must end exactly where its body ends. Any misfit (a body holding zero, two
+    or a truncated object) falls back to decoding each body on its own.
+    """
+    bodies = [b for b, _ in raw_tickets]
+    joined = b"".join(bodies)
+    reader = msgpack.Unpacker(
+        raw=False, strict_map_key=False, max_buffer_size=max(1, len(joined)), **SMALL_LIMITS
+    )
+    reader.feed(joined)
+    docs: list[Any] = []
+    end = 0
+    try:
+        for b in bodies:
+            end += len(b)
+            docs.append(reader.unpack())
+            if reader.tell() != end:
+                raise ValueError("misaligned")
+    except (ValueError, TypeError, msgpack.UnpackException, msgpack.OutOfData):
+        docs = []
+        for index, b in enumerate(bodies):
+            try:
+                docs.append(unpack(b, f"ticket #{index}"))
+            except MalformedError as exc:
+                docs.append(exc)
+    return docs
+
+
+def ticket_fields(doc: Any, index: int) -> tuple[int, int, list, int, bytes]:
+    """(seq, ts, vat, ttc, prev) of a decoded ticket map, types checked (VAT lines are
+    checked by the caller, which sums them anyway)."""
+    try:
+        seq, ts, vat, ttc, prev = doc["seq"], doc["ts"], doc["vat"], doc["ttc"], doc["prev"]
+        if not (
+            type(seq) is int
+            and type(ts) is int
+            and type(vat) is list
+            and type(ttc) is int
+            and type(prev) is bytes
+            and type(doc["ws"]) is str
+            and type(doc["op"]) is str
+            and 0 <= ts < MAX_TIMESTAMP_US
+        ):
+            raise TypeError
+    except (KeyError, TypeError):
+        raise MalformedError(
+            f"ticket #{index}: a field is missing, has the wrong type or an impossible timestamp"
+        ) from None
+    return seq, ts, vat, ttc, prev
 
 
 def encode_closure(closure: Closure) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def _limits(size: int) -> dict[str, int]:
 SMALL_DOCUMENT = 64 * 1024
 # Records (tickets, journal entries) are small and decoded by the hundred thousand: their
 # limits are computed once.
-_SMALL_LIMITS = {k: v for k, v in _limits(SMALL_DOCUMENT).items() if k != "max_buffer_size"}
+SMALL_LIMITS = {k: v for k, v in _limits(SMALL_DOCUMENT).items() if k != "max_buffer_size"}
 
 
 def unpack(data: bytes, what: str) -> Any:
@@ -46,7 +46,7 @@ def unpack(data: bytes, what: str) -> Any:
         raise MalformedError(f"{what}: {len(data)} bytes exceeds the {MAX_DOCUMENT_BYTES} limit")
     try:
         if len(data) <= SMALL_DOCUMENT:
-            limits = _SMALL_LIMITS
+            limits = SMALL_LIMITS
         else:
             limits = _limits(len(data))
             del limits["max_buffer_size"]  # unpackb takes the whole buffer at once

@@ -8,10 +8,14 @@ the calling process parses and checks the journal.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import multiprocessing
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
@@ -45,6 +49,43 @@ def _archive_task(name: str, source: bytes | str, key_state: tuple, tz: str) -> 
         )
         return result
     return verify_archive(name, data, keys, tz)
+
+
+def _init_worker() -> None:
+    """Worker initializer: Ctrl-C is the parent's to handle, and leave with the parent.
+
+    A terminal sends Ctrl-C to every process of the job: the parent stops the pool and
+    cleans up; workers printing their own KeyboardInterrupt tracebacks would only bury
+    its message. Pool workers also wait for tasks forever: if fiscalsafe is killed
+    (SIGKILL, the OOM killer) they would live on, holding its stdout and stderr open, and
+    whatever waits for that output (cron, a CI log, a pipe) would wait forever too.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="fiscalsafe-parent-watch", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while ``submit`` may start worker processes.
+
+    Interrupted half-way, a start leaves a worker the pool does not know about (or kills
+    the forkserver while it imports), which then prints a traceback after our clean
+    "interrupted" message. Children inherit the mask, so the workers and the forkserver
+    never act on these signals: the parent handles them, and the workers leave with it.
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def default_workers() -> int:
@@ -85,7 +126,9 @@ class FiscalChecker:
             return None
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self._workers, mp_context=multiprocessing.get_context("forkserver")
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_init_worker,
             )
         return self._pool
 
@@ -103,7 +146,9 @@ class FiscalChecker:
             running = [f for f in self._futures if not f.done()]
             if len(running) >= 2 * self._workers:
                 wait(running, return_when=FIRST_COMPLETED)
-            self._futures.append(pool.submit(_archive_task, name, arg, self._key_state, self.tz))
+            with _signals_held():
+                future = pool.submit(_archive_task, name, arg, self._key_state, self.tz)
+            self._futures.append(future)
 
     def add_journal(
         self, file: str, data: bytes | Path | None, head_file: str, head: bytes | None

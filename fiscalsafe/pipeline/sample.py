@@ -133,7 +133,10 @@ def write_sample(
             put(dossier / "ycar" / "POSTE-02.lck", b"POSTE-02\nKARIM\n")
         dossiers.append(dossier)
 
+    secrets = {keys["shop_secret"], keys["editor_secret"]}
     for path in written:
+        # Fixed modes and times: the same seed gives the same tree whatever the umask.
+        os.chmod(path, 0o600 if path in secrets else 0o644)
         os.utime(path, (mtime, mtime))
     return SampleResult(root, dossiers, keys, sorted(written), tickets)
 

@@ -1,0 +1,54 @@
+"""`fiscalsafe verify BAG` on the whole Library of Congress conformance suite, through the
+command line: valid -> exit 0 and no finding; invalid -> exit 1 naming the problem;
+warning -> exit 0 with the warning printed."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from test_bagit_conformance import EXPECTED, SUITE
+from typer.testing import CliRunner
+
+from fiscalsafe.cli.main import app
+
+if not SUITE.is_dir():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"the BagIt conformance suite is missing at {SUITE} (CI needs it)")
+    pytest.skip(f"BagIt conformance suite not found at {SUITE}", allow_module_level=True)
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_verify_command_gets_every_verdict_right(name):
+    category, code = EXPECTED[name]
+    result = runner.invoke(app, ["verify", str(SUITE / name), "--json"])
+    doc = json.loads(result.stdout)
+    findings = doc["reports"][0]["findings"]
+    errors = [f["code"] for f in findings if f["severity"] == "error"]
+    warnings = [f["code"] for f in findings if f["severity"] == "warning"]
+    if category == "valid":
+        assert result.exit_code == 0 and not findings, findings
+    elif category == "invalid":
+        assert result.exit_code == 1
+        assert code in errors
+    else:
+        assert result.exit_code == 0 and not errors
+        assert code in warnings
+        text = runner.invoke(app, ["verify", str(SUITE / name)])
+        assert text.exit_code == 0 and code in text.stdout and "warning" in text.stdout
+
+
+def test_every_bag_of_the_suite_is_in_the_table():
+    bags = {
+        f"{version.name}/{category.name}/{bag.name}"
+        for version in SUITE.iterdir()
+        if version.is_dir()
+        for category in version.iterdir()
+        if category.is_dir()
+        for bag in category.iterdir()
+        if bag.is_dir()
+    }
+    assert bags == set(EXPECTED)
