@@ -522,6 +522,20 @@ def verify_digest(
         )
 
 
+def verify_trusted_comment(public: PublicKey, sig: Signature) -> None:
+    """Check only that ``public`` signed ``sig``'s trusted comment (its global signature).
+
+    This authenticates what a signature *claims* (file name, dates...) without reading the
+    file it covers; the file itself still needs :func:`verify_digest`.
+    """
+    if not hmac.compare_digest(sig.key_id, public.key_id):
+        raise VerificationError(f"signed by key {sig.fingerprint}, expected {public.fingerprint}")
+    if not _ed25519_verify(
+        public, sig.signature + sig.trusted_comment.encode(), sig.global_signature
+    ):
+        raise VerificationError("bad global signature: the trusted comment was altered")
+
+
 def verify_bytes(public: PublicKey, sig_file_bytes: bytes, data: bytes) -> Signature:
     """Parse a ``.minisig`` file and verify it against ``data``; returns the signature."""
     sig = parse_signature(sig_file_bytes)

@@ -258,5 +258,13 @@ def test_evidence_matches_its_json_schema(w, tmp_path):
     foreign.write_bytes(minisign.generate_keypair(seed=b"\2" * 32).public_key().to_file_bytes())
     r = bs.invoke("verify", w.archive, "--key", foreign, "--years", "1", "--evidence", bad)
     assert r.code == 1, r
+    from referencing import Registry, Resource
+
+    # The evidence schema refers to its siblings (finding, check-report...) by $id.
+    registry = Registry().with_resources(
+        (doc["$id"], Resource.from_contents(doc))
+        for doc in (json.loads(p.read_text()) for p in SCHEMA.parent.glob("*.schema.json"))
+    )
+    validator = jsonschema.Draft202012Validator(schema, registry=registry)
     for path in (good, bad):
-        jsonschema.validate(read_evidence(path), schema)
+        validator.validate(read_evidence(path))

@@ -19,7 +19,7 @@ from rich.progress import (
 from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.options import parse_size
 from fiscalsafe.cli.render import console, err_console, print_findings, print_json
-from fiscalsafe.cli.trust import editor_trust
+from fiscalsafe.cli.trust import editor_trust, load_key_file
 from fiscalsafe.errors import FiscalsafeError, UsageError
 
 
@@ -91,7 +91,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         if keep is not None and keep < 1:
             raise UsageError("--keep must be at least 1")
         prof = load_profile(profile)
-        secret = minisign.load_secret_key(key, read_passphrase(passphrase_env))
+        secret = load_key_file(minisign.load_secret_key, key, read_passphrase(passphrase_env))
         opts = BackupOptions(
             kind=kind,
             name=name,

@@ -20,14 +20,20 @@ def load_shop_keys(paths: list[Path] | None):
     """Shop public keys: ``--key`` files, else the documented trust directory's ``shop/``."""
     from fiscalsafe import minisign
 
-    if paths:
-        return [minisign.load_public_key(p) for p in paths]
-    folder = trust_dir() / "shop"
-    return (
-        [minisign.load_public_key(p) for p in sorted(folder.glob("*.pub"))]
-        if folder.is_dir()
-        else []
-    )
+    if not paths:
+        folder = trust_dir() / "shop"
+        paths = sorted(folder.glob("*.pub")) if folder.is_dir() else []
+    return [load_key_file(minisign.load_public_key, p) for p in paths]
+
+
+def load_key_file(loader, path: Path, *args):
+    """A key file the user named: if it does not parse, that is a usage error (exit 2)."""
+    from fiscalsafe.errors import MalformedError, UsageError
+
+    try:
+        return loader(path, *args)
+    except MalformedError as exc:
+        raise UsageError(f"key file {path}: {exc}") from None
 
 
 def editor_trust(paths: list[Path] | None) -> list[Path]:

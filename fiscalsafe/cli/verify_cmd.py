@@ -11,7 +11,7 @@ import typer
 from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.options import parse_as_of
 from fiscalsafe.cli.render import console, print_findings, print_json
-from fiscalsafe.cli.trust import editor_trust, load_shop_keys, trust_dir
+from fiscalsafe.cli.trust import editor_trust, load_key_file, load_shop_keys, trust_dir
 from fiscalsafe.errors import UsageError
 
 
@@ -105,7 +105,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         editors = editor_trust(trust)
         as_of_time = parse_as_of(as_of, now_utc()) if as_of else None
         auditor = (
-            minisign.load_secret_key(auditor_key, read_passphrase(passphrase_env))
+            load_key_file(minisign.load_secret_key, auditor_key, read_passphrase(passphrase_env))
             if auditor_key
             else None
         )

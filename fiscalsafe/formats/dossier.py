@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -81,6 +82,9 @@ def _field(doc: Any, key: str, kind: type, what: str) -> Any:
     return doc[key]
 
 
+_DOSSIER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+
+
 def parse_identity(data: bytes) -> DossierIdentity:
     what = "dossier.json"
     doc = load_json_document(data, what)
@@ -98,8 +102,13 @@ def parse_identity(data: bytes) -> DossierIdentity:
         dt.date(2001, month, day)  # a non-leap year: 02-29 would make years irregular
     except ValueError:
         raise MalformedError(f"{what}: fiscal_year_start {fy!r} is not MM-DD") from None
+    dossier_id = _field(doc, "id", str, what)
+    # The id names backup files and travels in signed comments: keep it to portable
+    # characters so it can never be mistaken for another field or another dossier.
+    if not _DOSSIER_ID.fullmatch(dossier_id):
+        raise MalformedError(f"{what}: id {dossier_id!r} must be 1-64 of A-Z a-z 0-9 . _ -")
     return DossierIdentity(
-        dossier_id=_field(doc, "id", str, what),
+        dossier_id=dossier_id,
         shop_name=_field(doc, "shop", str, what),
         siret=_field(doc, "siret", str, what),
         tz=tz,

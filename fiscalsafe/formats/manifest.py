@@ -9,8 +9,10 @@ Layout: ``schemas/manifest.md`` and ``schemas/manifest.schema.json``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +117,20 @@ def _get(doc: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
     return value
 
 
+_CREATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", re.ASCII)
+
+
+def _created(text: str, what: str) -> str:
+    """The signed creation time: ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), a real instant."""
+    if not _CREATED.fullmatch(text):
+        raise MalformedError(f"{what}: created {text!r} is not YYYY-MM-DDTHH:MM:SSZ")
+    try:
+        dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise MalformedError(f"{what}: created {text!r} is not a real date and time") from None
+    return text
+
+
 def parse_manifest(data: bytes) -> Manifest:
     what = "manifest"
     if len(data) > MAX_MANIFEST_BYTES:
@@ -170,7 +186,7 @@ def parse_manifest(data: bytes) -> Manifest:
     return Manifest(
         version=version,
         tool=_get(doc, "tool", str, what),
-        created=_get(doc, "created", str, what),
+        created=_created(_get(doc, "created", str, what), what),
         bag=safe_relpath(_get(doc, "bag", str, what), what),
         kind=kind,
         dossier=_get(doc, "dossier", dict, what),

@@ -27,8 +27,19 @@ class FrameWalker:
         self._last = False
         self.offset = 0  # compressed bytes consumed
         self.frames = 0
+        self.error: MalformedError | None = None
 
     def feed(self, data: bytes | memoryview) -> None:
+        """Walk ``data``. A structural error is remembered, not raised: the decompressor
+        reads ahead, and raising here would hide members that came before the damage."""
+        if self.error is not None:
+            return
+        try:
+            self._feed(data)
+        except MalformedError as exc:
+            self.error = exc
+
+    def _feed(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while view:
             if self._skip:
@@ -103,6 +114,8 @@ class FrameWalker:
 
     def finish(self) -> None:
         """Raise ``MalformedError`` unless the input ended right after a whole frame."""
+        if self.error is not None:
+            raise self.error
         if self._state == "end-of-frame" and not self._skip:
             self._frame_done()
         if self._state != "magic" or self._buf or self._skip or self.frames == 0:

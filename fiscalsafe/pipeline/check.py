@@ -38,6 +38,10 @@ def walk_dossier(dossier: Path, profile: Profile) -> list[DossierFile]:
     files: list[DossierFile] = []
     try:
         for top, dirs, names in os.walk(dossier, onerror=_raise):
+            for name in dirs:
+                if (Path(top) / name).is_symlink():
+                    rel = (Path(top) / name).relative_to(dossier).as_posix()
+                    raise UsageError(f"{rel}: a linked folder (links are refused in a dossier)")
             dirs.sort()
             for name in sorted(names):
                 path = Path(top) / name

@@ -51,7 +51,9 @@ class BackupEntry:
         }
 
 
-def list_backups(folder: Path) -> list[BackupEntry]:
+def list_backups(folder: Path, trusted: minisign.PublicKey | None = None) -> list[BackupEntry]:
+    """Backups in ``folder``. With ``trusted``, only those whose sidecar comments that key
+    signed: rotation must never delete a backup because of a planted sidecar."""
     entries: dict[str, BackupEntry] = {}
     for sidecar in sorted(folder.glob("*.minisig")):
         if sidecar.name.startswith("."):
@@ -60,6 +62,11 @@ def list_backups(folder: Path) -> list[BackupEntry]:
             sig = minisign.parse_signature(sidecar.read_bytes()[: minisign.MAX_FILE_BYTES + 1])
         except (FiscalsafeError, OSError):
             continue
+        if trusted is not None:
+            try:
+                minisign.verify_trusted_comment(trusted, sig)
+            except FiscalsafeError:
+                continue
         fields = parse_comment(sig.trusted_comment)
         if not fields or "file" not in fields:
             continue

@@ -85,12 +85,14 @@ def restore_backup(
 
 
 def _publish(staging: Path, dest: Path) -> None:
-    if not dest.exists():
+    if not dest.exists() or not any(dest.iterdir()):
+        if dest.exists():
+            os.rmdir(dest)
         os.rename(staging, dest)
-        return
-    if not any(dest.iterdir()):
-        os.rmdir(dest)
-        os.rename(staging, dest)
+        # The staging folder was private (0700) while unproven; the result is ordinary.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(dest, 0o777 & ~umask)
         return
     # --force into a non-empty folder: move each restored entry over what is there.
     for entry in sorted(staging.iterdir()):
