@@ -68,7 +68,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         force: Annotated[
             bool, typer.Option(help="Back up although the application is open (recorded).")
         ] = False,
-        level: Annotated[int, typer.Option(help="zstd compression level (1-19).")] = 3,
+        level: Annotated[
+            int, typer.Option(help="zstd compression level (1-22; 3 is the default, see README).")
+        ] = 3,
         split: Annotated[
             str | None, typer.Option(help="Write parts of at most SIZE (e.g. 4000MB).")
         ] = None,

@@ -109,36 +109,35 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             if auditor_key
             else None
         )
-        groups: list[list[Path]] = []
-        bags: list[Path] = []
+        # Everything to verify, in command-line order: bag folders and backups (or sets).
+        items: list[tuple[str, list[Path]]] = []
         for target in targets:
             if target.is_dir() and looks_like_bag(target):
-                bags.append(target)
+                items.append(("bag", [target]))
             elif target.is_dir():
                 found = find_backups(target)
                 if not found:
                     raise UsageError(f"no backup found in {target}")
-                groups.extend(found)
+                items.extend(("backup", files) for files in found)
             elif target.exists():
-                groups.extend(discover([target]))
+                items.extend(("backup", files) for files in discover([target]))
             else:
                 raise UsageError(f"{target} does not exist")
-        reports: list[VerifyReport] = []
-        for bag in bags:
-            r = VerifyReport(target=str(bag), files=[], mode="bag")
-            r.findings.extend(validate_bag_directory(bag))
-            reports.append(r)
-        for files in groups:
-            is_backup = Path(str(files[0]) + ".minisig").exists() or files[0].name.endswith(
-                ".tar.zst"
-            )
-            if is_backup and not shop_keys:
+        # Refuse before any work: a fiscalsafe backup is never verified without a shop key.
+        for kind, files in items:
+            signed = Path(str(files[0]) + ".minisig").exists() or ".tar.zst" in files[0].name
+            if kind == "backup" and signed and not shop_keys:
                 raise UsageError(
                     f"{files[0].name} is a fiscalsafe backup: pass the shop's public key with "
                     f"--key (or put it in {trust_dir() / 'shop'})"
                 )
-            reports.append(
-                verify_stream(
+        reports: list[VerifyReport] = []
+        for kind, files in items:
+            if kind == "bag":
+                r = VerifyReport(target=str(files[0]), files=[], mode="bag")
+                r.findings.extend(validate_bag_directory(files[0]))
+            else:
+                r = verify_stream(
                     files,
                     shop_key=pick_key(shop_keys, files),
                     trust=editors,
@@ -147,7 +146,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                     require_trust=require_trust,
                     profile=prof,
                 )
-            )
+            reports.append(r)
+            if not json_out:
+                render_verify(r, detailed=len(items) == 1)
         if evidence is not None:
             doc = build_evidence(reports, now=now_utc(), auditor=auditor)
             written = write_evidence(evidence, doc, auditor)
@@ -159,8 +160,6 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 }
             )
         else:
-            for r in reports:
-                render_verify(r, detailed=len(reports) == 1)
             if len(reports) > 1:
                 good = sum(r.ok for r in reports)
                 console.print(f"{good} of {len(reports)} proven")

@@ -31,6 +31,8 @@ from fiscalsafe.verify.report import CheckReport
 from fiscalsafe.verify.trust import TrustedKeys
 
 _worker_keys: dict[tuple, TrustedKeys] = {}
+MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024
+MAX_TASKS_IN_FLIGHT = 256
 
 
 def _archive_task(name: str, source: bytes | str, key_state: tuple, tz: str) -> ArchiveResult:
@@ -105,6 +107,7 @@ class FiscalChecker:
         self._workers = workers or default_workers()
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future] = []
+        self._sizes: dict[int, int] = {}
         self._inline: list[ArchiveResult] = []
         self.journal: JournalResult | None = None
         self.journal_file = "jet/journal.jet"
@@ -142,12 +145,24 @@ class FiscalChecker:
         if pool is None:
             self._inline.append(_archive_task(name, arg, self._key_state, self.tz))
         else:
-            # Bound the archives in flight, so a streamed backup never piles them up in memory.
-            running = [f for f in self._futures if not f.done()]
-            if len(running) >= 2 * self._workers:
+            # Bound the archive bytes in flight: enough that a streamed verify moves on to the
+            # bulk data while the workers still check signatures, never so much that memory
+            # grows with the dossier.
+            size = len(arg) if isinstance(arg, bytes) else 0
+            while True:
+                running = [f for f in self._futures if not f.done()]
+                queued = sum(self._sizes.get(id(f), 0) for f in running)
+                if not running or (
+                    queued + size <= MAX_BYTES_IN_FLIGHT and len(running) < MAX_TASKS_IN_FLIGHT
+                ):
+                    break
                 wait(running, return_when=FIRST_COMPLETED)
+            for f in self._futures:
+                if f.done():
+                    self._sizes.pop(id(f), None)
             with _signals_held():
                 future = pool.submit(_archive_task, name, arg, self._key_state, self.tz)
+            self._sizes[id(future)] = size
             self._futures.append(future)
 
     def add_journal(
