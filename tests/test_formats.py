@@ -175,8 +175,12 @@ ZONES = ("Europe/Paris", "UTC", "America/Guadeloupe", "Indian/Reunion", "Pacific
 YEAR_DAYS = [(d.month, d.day) for d in (dt.date(2001, 1, 1) + dt.timedelta(n) for n in range(365))]
 
 
+#: Dossier ids are portable names (they name backup files and travel in signed comments).
+dossier_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", fullmatch=True)
+
+
 @SETTINGS
-@given(texts, texts, texts, st.sampled_from(ZONES), st.sampled_from(YEAR_DAYS))
+@given(dossier_ids, texts, texts, st.sampled_from(ZONES), st.sampled_from(YEAR_DAYS))
 def test_identity_round_trip(dossier_id, shop, siret, tz, fy_start):
     identity = DossierIdentity(dossier_id, shop, siret, tz, fy_start)
     data = json.dumps(identity.to_json()).encode()
@@ -822,3 +826,18 @@ def test_impossible_timestamps_are_refused_by_every_decoder(ts):
     )
     with pytest.raises(MalformedError, match="timestamp"):
         fj.parse_head(pack([head, b"s"]))
+
+
+@pytest.mark.parametrize("bad_id", ["", "MAG 002", "MAG002 x=y", "../x", "-lead", "é", "a" * 65])
+def test_unportable_dossier_ids_are_refused(bad_id):
+    doc = {
+        "format": "fiscalsafe-dossier",
+        "version": [1, 0],
+        "id": bad_id,
+        "shop": "S",
+        "siret": "1",
+        "tz": "Europe/Paris",
+        "fiscal_year_start": "01-01",
+    }
+    with pytest.raises(MalformedError, match="id"):
+        parse_identity(json.dumps(doc).encode())

@@ -94,8 +94,9 @@ def parse_identity(data: bytes) -> DossierIdentity:
     tz = _field(doc, "tz", str, what)
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise MalformedError(f"{what}: unknown time zone {tz!r}") from None
+    # OSError too: a key naming a folder of the database ("Europe") or far too long.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise MalformedError(f"{what}: unknown time zone {tz[:64]!r}") from None
     fy = _field(doc, "fiscal_year_start", str, what)
     try:
         month, day = (int(x) for x in fy.split("-"))

@@ -19,6 +19,9 @@ BLOCK = 512
 MAX_META_BYTES = 1024 * 1024  # pax / GNU long-name headers
 READ_CHUNK = 1024 * 1024
 #: A pax time: decimal seconds, optional fraction (POSIX); parsed exactly, to the ns.
+#: Member times past the year 9999, either way, are refused: no real file has one, and the
+#: operating system cannot set them on a restored file (``os.utime`` overflows).
+MAX_MTIME_SECONDS = 253_402_300_799
 _PAX_TIME = re.compile(r"(-?)(\d{1,20})(?:\.(\d{0,30}))?")
 
 REGULAR, DIRECTORY = "file", "dir"
@@ -213,6 +216,8 @@ class TarReader:
             if "mtime" in pax:
                 mtime_ns = _pax_time_ns(pax["mtime"], start)
                 mtime = mtime_ns / 1_000_000_000
+            if abs(mtime_ns) > MAX_MTIME_SECONDS * 1_000_000_000:
+                raise MalformedError(f"tar: mtime out of range in header at byte {start}")
             kind = TYPE_NAMES.get(typeflag, f"type-{typeflag!r}")
             member = Member(
                 name=name,

@@ -11,6 +11,7 @@ everything back from the medium; (7) only then rename over any previous backup;
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -313,7 +314,8 @@ def backup_dossier(
     except BaseException:
         sink.abort()
         for leftover in dest.glob(f".{file_name}*.partial"):
-            leftover.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # see OutputSink.abort
+                leftover.unlink(missing_ok=True)
         raise
 
     removed = rotate_keep(dest, identity.dossier_id, opts.keep) if opts.keep else []

@@ -16,12 +16,23 @@ from fiscalsafe.errors import FiscalsafeError
 
 COMMENT_PREFIX = "fiscalsafe-backup v1 "
 _FIELD = re.compile(r"(\w+)=(\S*)")
+_PART = re.compile(r"[0-9]{1,4}/[0-9]{1,4}")
 
 
 def parse_comment(comment: str) -> dict[str, str] | None:
     if not comment.startswith(COMMENT_PREFIX):
         return None
-    return dict(_FIELD.findall(comment[len(COMMENT_PREFIX) :]))
+    fields = dict(_FIELD.findall(comment[len(COMMENT_PREFIX) :]))
+    # The comment is read before its signature is checked: a part number must be plain
+    # ASCII digits of sane length before anyone calls int() on it.
+    if "part" in fields and not _PART.fullmatch(fields["part"]):
+        fields["part"] = "?/?"
+    return fields
+
+
+def _plain_name(name: str) -> bool:
+    """A file name in the listed folder itself: no path, not hidden."""
+    return bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")
 
 
 @dataclass
@@ -68,8 +79,8 @@ def list_backups(folder: Path, trusted: minisign.PublicKey | None = None) -> lis
             except FiscalsafeError:
                 continue
         fields = parse_comment(sig.trusted_comment)
-        if not fields or "file" not in fields:
-            continue
+        if not fields or not _plain_name(fields.get("file", "")):
+            continue  # no file, or one elsewhere: rotation must never delete outside
         archive = folder / fields["file"]
         base = re.sub(r"\.\d{3}$", "", fields["file"])
         part, _, total = fields.get("part", "1/1").partition("/")

@@ -128,7 +128,10 @@ class OutputSink:
                 self._fh.close()
             self._fh = None
         for part in self.parts:
-            part.partial.unlink(missing_ok=True)
+            # A read-only or failing medium may refuse this too: the error that made us
+            # abort is the one to report, not the clean-up's.
+            with contextlib.suppress(OSError):
+                part.partial.unlink(missing_ok=True)
 
 
 def fsync_dir(path: Path) -> None:

@@ -622,6 +622,8 @@ class _StreamState:
         self.bag_name: str | None = None
         self.names: set[str] = set()
         self.folded: dict[str, str] = {}
+        self.folded_files: set[str] = set()
+        self.folded_folders: set[str] = set()
         self.payload: dict[str, tuple[int, str]] = {}
         self.payload_bytes = 0
         self.tags: dict[str, bytes] = {}
@@ -658,6 +660,16 @@ class _StreamState:
             )
             return
         self.folded[folded] = m.name.rstrip("/")
+        # A file below a file, or a file where a folder was implied, cannot be extracted.
+        ancestors = [folded.rsplit("/", n)[0] for n in range(1, folded.count("/") + 1)]
+        if any(a in self.folded_files for a in ancestors) or (
+            m.type != DIRECTORY and folded in self.folded_folders
+        ):
+            add(finding("MEMBER_UNSAFE", "a file and a folder share this name; not read", **where))
+            self.bag.reject_member(rel, "a file and a folder share this name")
+            return
+        self.folded_folders.update(ancestors)
+        (self.folded_folders if m.type == DIRECTORY else self.folded_files).add(folded)
         if m.type == DIRECTORY or not rel:
             if rel:
                 self.bag.add_directory(rel)
