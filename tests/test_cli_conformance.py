@@ -52,3 +52,32 @@ def test_every_bag_of_the_suite_is_in_the_table():
         if bag.is_dir()
     }
     assert bags == set(EXPECTED)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["tar", "tar.zst"])
+@pytest.mark.parametrize(
+    "name, exit_code",
+    [("v1.0/valid/basicBag", 0), ("v0.97/invalid/corrupt-data-file", 1)],
+)
+def test_a_bag_packed_as_a_tar_gets_the_same_verdict_without_a_key(
+    tmp_path, name, exit_code, compress
+):
+    import tarfile
+
+    import zstandard
+
+    archive = tmp_path / ("bag.tar.zst" if compress else "bag.tar")
+    raw = tmp_path / "bag.tar"
+    with tarfile.open(raw, "w", format=tarfile.PAX_FORMAT) as tar:
+        tar.add(SUITE / name, arcname="bag")
+    if compress:
+        archive.write_bytes(zstandard.ZstdCompressor().compress(raw.read_bytes()))
+    result = runner.invoke(app, ["verify", str(archive), "--json"])
+    if compress:
+        # A .tar.zst looks like a fiscalsafe backup: without --key it is refused, never
+        # silently checked as a plain bag.
+        assert result.exit_code == 2
+        return
+    assert result.exit_code == exit_code, result.stdout
+    findings = json.loads(result.stdout)["reports"][0]["findings"]
+    assert all(f["code"] != "SIDECAR_MISSING" for f in findings)

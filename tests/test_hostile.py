@@ -30,6 +30,7 @@ from fiscalsafe.crypto import load_signing_key_pem
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, DossierIdentity
+from fiscalsafe.formats.manifest import MAX_MANIFEST_BYTES
 from fiscalsafe.formats.packing import pack
 from fiscalsafe.pipeline.backup import BackupOptions, backup_dossier
 from fiscalsafe.pipeline.check import check_dossier
@@ -419,7 +420,7 @@ def test_signed_manifest_with_hostile_content(seeds: Seeds, box: Box, case: str)
 
 def test_oversized_tag_member_is_not_read_into_memory(seeds: Seeds, box: Box) -> None:
     members, doc = tiny_members(seeds)
-    manifest = (json.dumps(doc) + " " * (65 * 1024 * 1024)).encode()
+    manifest = (json.dumps(doc) + " " * (MAX_MANIFEST_BYTES + 1)).encode()
     archive = craft_backup(box.medium, seeds.secret, members, manifest_bytes=manifest)
     found = refused_cleanly(seeds, box, archive)
     assert "MEMBER_UNSAFE" in found and "MANIFEST_MISSING" in found

@@ -21,7 +21,7 @@ from fiscalsafe.formats.packing import check_version
 
 MANIFEST_FORMAT = "fiscalsafe-manifest"
 MAJOR, MINOR = 1, 0
-MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+MAX_MANIFEST_BYTES = 128 * 1024 * 1024  # ~600,000 files; writer and reader agree
 KINDS = ("full", "no-index", "photos")
 
 

@@ -33,7 +33,13 @@ from fiscalsafe.formats.dossier import (
     DossierIdentity,
     Profile,
 )
-from fiscalsafe.formats.manifest import KINDS, Manifest, ManifestFile, OmittedFile
+from fiscalsafe.formats.manifest import (
+    KINDS,
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    ManifestFile,
+    OmittedFile,
+)
 from fiscalsafe.pipeline import media
 from fiscalsafe.pipeline.check import DossierFile, check_dossier, load_identity, walk_dossier
 from fiscalsafe.pipeline.sink import OutputSink, fsync_dir
@@ -44,6 +50,7 @@ from fiscalsafe.verify.report import CheckReport
 CHUNK = 1024 * 1024
 EXTENSION = ".tar.zst"
 SIDECAR = ".minisig"
+MAX_PARTS = 999  # part suffixes have three digits
 MANIFEST_PATH = "fiscalsafe/manifest.json"
 REPORT_PATH = "fiscalsafe/check-report.json"
 #: Small fiscal files first, so a one-pass verifier meets the keys and journal early.
@@ -264,6 +271,11 @@ def backup_dossier(
     split = opts.split_size
     if split is None and media.needs_split(dest):
         split = media.FAT32_PART_SIZE
+    if split is not None and needed // max(1, split) >= MAX_PARTS:
+        raise UsageError(
+            f"--split {split} would make about {needed // split + 1} parts; the most is "
+            f"{MAX_PARTS} (.001 to .999): choose a larger size"
+        )
     sink = OutputSink(dest, file_name, split)
     total_bytes = sum(f.size for f in chosen)
     try:
@@ -286,7 +298,8 @@ def backup_dossier(
             sink.close()
             # (5) Sidecar signatures over each written file, tied to the manifest's digest.
             set_id = hashlib.sha256(manifest_bytes).hexdigest()[:32]
-            cov = report.coverage
+            # A photos backup holds no fiscal file: it claims no coverage.
+            cov = report.coverage if opts.kind != "photos" else None
             covered = (
                 f"{cov.covered[0][0]}..{cov.covered[-1][1]}" if cov and cov.covered else "none"
             )
@@ -305,7 +318,7 @@ def backup_dossier(
             # (6) Read back from the medium before anything old is replaced.
             sink.readback()
             # (7) Commit: archive parts first, then their sidecars; then the folder entry.
-            _remove_stale_parts(dest, file_name, len(sink.parts))
+            _remove_stale_parts(dest, file_name, len(sink.parts) if split else 0)
             for part in sink.parts:
                 os.replace(part.partial, part.final)
             for partial, final in sidecars:
@@ -318,7 +331,9 @@ def backup_dossier(
                 leftover.unlink(missing_ok=True)
         raise
 
-    removed = rotate_keep(dest, identity.dossier_id, opts.keep) if opts.keep else []
+    removed = (
+        rotate_keep(dest, identity.dossier_id, opts.keep, secret.public_key()) if opts.keep else []
+    )
     archive_bytes = sum(p.size for p in sink.parts)
     return BackupResult(
         dossier=identity.dossier_id,
@@ -330,7 +345,7 @@ def backup_dossier(
         payload_bytes=payload_bytes,
         archive_bytes=archive_bytes,
         sha256=[p.sha256 for p in sink.parts],
-        coverage=report.coverage.to_json() if report.coverage else None,
+        coverage=report.coverage.to_json() if report.coverage and opts.kind != "photos" else None,
         check_verdict="proven" if report.ok else "findings",
         check_counts=report.counts(),
         findings_recorded=not report.ok,
@@ -423,6 +438,11 @@ def _write_archive(
             shop_key=secret.fingerprint,
         )
         manifest_bytes = manifest.to_bytes()
+        if len(manifest_bytes) > MAX_MANIFEST_BYTES:
+            raise OperationalError(
+                f"{len(entries)} files make a manifest larger than a verifier reads "
+                f"({MAX_MANIFEST_BYTES} bytes); back this dossier up in parts"
+            )
         manifest_sig = minisign.sign_bytes(
             secret,
             manifest_bytes,
@@ -501,15 +521,16 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _remove_stale_parts(dest: Path, file_name: str, keep_parts: int) -> None:
-    """A previous backup of the same name split into more parts: drop its extra parts,
-    which would otherwise look like members of the new set (and be reported as extra)."""
+def _remove_stale_parts(dest: Path, file_name: str, new_parts: int) -> None:
+    """Files of a previous backup of the same name that the new one will not replace: its
+    extra parts (or all its parts, when the new backup is one file, ``new_parts == 0``),
+    or its single file when the new backup is split. Left behind, they would look like
+    members of the new set."""
     for old in dest.glob(f"{file_name}.[0-9][0-9][0-9]"):
-        index = int(old.suffix[1:])
-        if index > keep_parts or keep_parts == 1:
+        if int(old.suffix[1:]) > new_parts:
             old.unlink(missing_ok=True)
             Path(str(old) + SIDECAR).unlink(missing_ok=True)
-    if keep_parts > 1:
+    if new_parts:
         (dest / file_name).unlink(missing_ok=True)
         (dest / f"{file_name}{SIDECAR}").unlink(missing_ok=True)
 
@@ -535,14 +556,17 @@ class _interrupts_as_errors:
         return False
 
 
-def rotate_keep(dest: Path, dossier_id: str, keep: int) -> list[Path]:
+def rotate_keep(dest: Path, dossier_id: str, keep: int, shop_key: minisign.PublicKey) -> list[Path]:
     """Keep the ``keep`` newest backups of this dossier in ``dest``; remove older ones.
 
-    Age comes from the signed creation time in each sidecar's trusted comment.
+    Age comes from the creation time in each sidecar's trusted comment, and only sidecars
+    this shop key signed count: a planted sidecar can never make rotation delete a backup.
     """
     from fiscalsafe.pipeline.listing import list_backups
 
-    mine = [b for b in list_backups(dest) if b.dossier == dossier_id and b.created]
+    mine = [
+        b for b in list_backups(dest, trusted=shop_key) if b.dossier == dossier_id and b.created
+    ]
     mine.sort(key=lambda b: b.created, reverse=True)
     removed: list[Path] = []
     for old in mine[keep:]:

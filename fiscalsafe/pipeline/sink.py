@@ -49,6 +49,9 @@ class OutputSink:
     def _open_next(self) -> None:
         self._close_current()
         index = len(self.parts) + 1 if self.split_size else None
+        if index is not None and index > 999:
+            # Part names have three digits; a verifier would not recognise a 1000th part.
+            raise OperationalError("the backup needs more than 999 parts: use a larger --split")
         name = part_name(self.file_name, index)
         part = Part(final=self.dest / name, partial=self.dest / f".{name}.partial")
         part._b2 = hashlib.blake2b(digest_size=64)

@@ -38,8 +38,9 @@ from fiscalsafe.errors import (
     UnsupportedVersionError,
     VerificationError,
 )
+from fiscalsafe.formats.bagit import SUPPORTED_ALGORITHMS
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile, parse_identity
-from fiscalsafe.formats.manifest import Manifest, parse_manifest
+from fiscalsafe.formats.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from fiscalsafe.formats.tarstream import DIRECTORY, REGULAR, TarReader
 from fiscalsafe.formats.zstdframes import FrameWalker
 from fiscalsafe.pipeline.backup import MANIFEST_PATH, SIDECAR
@@ -231,7 +232,8 @@ def verify_stream(
     report.shop_key = shop_key.fingerprint if shop_key else None
 
     # (1) Sidecars: parsed now, verified once the bytes are hashed.
-    sidecars = _read_sidecars(files, add)
+    # A plain BagIt tar (no key given) has no sidecar to miss.
+    sidecars = _read_sidecars(files, add if shop_key is not None else (lambda _f: None))
     _check_part_set(files, sidecars, add)
 
     try:
@@ -247,7 +249,7 @@ def verify_stream(
         if compressed
         else raw
     )
-    state = _StreamState(profile, extractor, trust, workers)
+    state = _StreamState(profile, extractor, trust, workers, bag_only=shop_key is None)
     tar = TarReader(stream)
     container_ok = True
     # (2) and (3): one pass over the members.
@@ -414,7 +416,7 @@ def _check_part_set(files: list[Path], sidecars: list, add) -> None:
                     f"{path.name} is part {number}, given in position {position}",
                     file=path.name,
                     expected=position,
-                    found=number,
+                    found=int(number),
                 )
             )
     if len(files) < total:
@@ -610,6 +612,7 @@ class _StreamState:
         extractor: Extractor | None,
         trust: list[Path] | None = None,
         workers: int | None = None,
+        bag_only: bool = False,
     ):
         self.profile = profile
         self.extractor = extractor
@@ -618,7 +621,9 @@ class _StreamState:
         self.held = 0  # bytes of fiscal files kept in memory, not yet given to the checker
         self.identity = None
         self._early_start_tried = False
-        self.bag = BagValidator(algorithms=("sha256",))
+        # A fiscalsafe backup lists SHA-256 only; any other bag may use any algorithm.
+        self.algorithms = tuple(sorted(SUPPORTED_ALGORITHMS)) if bag_only else ("sha256",)
+        self.bag = BagValidator(algorithms=self.algorithms)
         self.bag_name: str | None = None
         self.names: set[str] = set()
         self.folded: dict[str, str] = {}
@@ -679,8 +684,12 @@ class _StreamState:
         else:
             self._tag(rel, m, tar, add)
 
+    def _hashers(self) -> dict[str, Any]:
+        return {alg: hashlib.new(alg, usedforsecurity=False) for alg in self.algorithms}
+
     def _payload(self, path: str, m, tar: TarReader, add) -> None:
-        digest = hashlib.sha256()
+        hashers = self._hashers()
+        digest = hashers["sha256"]
         fiscal = self._is_fiscal(path)
         keep = fiscal and m.size <= MAX_FISCAL_FILE and self.held + m.size <= MAX_HELD_FISCAL
         if fiscal and not keep:
@@ -696,8 +705,11 @@ class _StreamState:
         kept = bytearray() if keep else None
         out = self.extractor.open(path, m.mode) if self.extractor else None
         size = 0
+        others = [h for alg, h in hashers.items() if alg != "sha256"]
         while chunk := tar.read(CHUNK):
             digest.update(chunk)
+            for other in others:
+                other.update(chunk)
             size += len(chunk)
             if kept is not None:
                 kept += chunk
@@ -708,13 +720,14 @@ class _StreamState:
         hexdigest = digest.hexdigest()
         self.payload[path] = (size, hexdigest)
         self.payload_bytes += size
-        self.bag.add_file(f"data/{path}", size, {"sha256": hexdigest})
+        self.bag.add_file(f"data/{path}", size, {alg: h.hexdigest() for alg, h in hashers.items()})
         if kept is not None:
             self.held += len(kept)
             self._fiscal(path, bytes(kept))
 
     def _tag(self, rel: str, m, tar: TarReader, add) -> None:
-        if m.size > MAX_TAG_BYTES:
+        limit = MAX_MANIFEST_BYTES if rel == MANIFEST_PATH else MAX_TAG_BYTES
+        if m.size > limit:
             add(
                 finding(
                     "MEMBER_UNSAFE",
@@ -730,9 +743,8 @@ class _StreamState:
             data += chunk
         content = bytes(data)
         self.tags[rel] = content
-        self.bag.add_file(
-            rel, len(content), {"sha256": hashlib.sha256(content).hexdigest()}, content=content
-        )
+        digests = {alg: hashlib.new(alg, content).hexdigest() for alg in self.algorithms}
+        self.bag.add_file(rel, len(content), digests, content=content)
 
     def _is_fiscal(self, path: str) -> bool:
         p = self.profile
