@@ -128,9 +128,13 @@ class FiscalChecker:
         if self._workers <= 1:
             return None
         if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            # Workers fork from a server that already imported the checker: no per-worker
+            # import time before the first signature.
+            context.set_forkserver_preload(["fiscalsafe.pipeline.fiscal"])
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
-                mp_context=multiprocessing.get_context("forkserver"),
+                mp_context=context,
                 initializer=_init_worker,
             )
         return self._pool
