@@ -26,7 +26,7 @@ STAMP = VENV / ".fiscalsafe-installed"
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on any system python
         sys.exit("fiscalsafe needs Python 3.11 or newer")
     if not PYTHON.exists():
         print("creating .venv ...", flush=True)
@@ -35,8 +35,16 @@ def ensure_venv() -> None:
     if not STAMP.exists() or STAMP.stat().st_mtime < pyproject.stat().st_mtime:
         print("installing fiscalsafe and its test dependencies into .venv ...", flush=True)
         subprocess.run(
-            [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-e", f"{ROOT}[test]"],
+            [
+                str(PYTHON),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-e",
+                f"{ROOT}[test]",
+            ],
             check=True,
         )
         STAMP.touch()
@@ -58,8 +66,16 @@ def demo() -> int:
     steps = [
         ("sample", str(out / "sample"), "--until", today, "--size", "16MB"),
         ("check", str(dossier), "--trust", str(keys / "editor.pub")),
-        ("backup", str(dossier), "--to", str(usb), "--key", str(keys / "shop.key"),
-         "--trust", str(keys / "editor.pub")),
+        (
+            "backup",
+            str(dossier),
+            "--to",
+            str(usb),
+            "--key",
+            str(keys / "shop.key"),
+            "--trust",
+            str(keys / "editor.pub"),
+        ),
         ("verify", str(usb), "--key", str(keys / "shop.pub"), "--trust", str(keys / "editor.pub")),
     ]
     for step in steps:
@@ -84,7 +100,9 @@ def main() -> int:
         return 2
     ensure_venv()
     if sys.argv[1] == "bench":
-        return subprocess.run([str(PYTHON), str(ROOT / "bench" / "bench.py"), *sys.argv[2:]]).returncode
+        return subprocess.run(
+            [str(PYTHON), str(ROOT / "bench" / "bench.py"), *sys.argv[2:]]
+        ).returncode
     return demo() if sys.argv[1] == "demo" else test(sys.argv[2:])
 
 

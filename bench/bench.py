@@ -92,7 +92,8 @@ def make_sample(work: Path, size: int, tickets: int, years: int) -> Path:
         shutil.rmtree(root, ignore_errors=True)
         t = time.perf_counter()
         print(
-            f"generating a {size / 2**30:.2f} GiB sample, {tickets} tickets/day over {years} years ...",
+            f"generating a {size / 2**30:.2f} GiB sample, {tickets} tickets/day "
+            f"over {years} years ...",
             flush=True,
         )
         write_sample(
@@ -125,7 +126,8 @@ def bench_size(work: Path, size: int, args) -> dict:
         row["raw_single_rate"] = single_n / run_loop(pem, pairs[:single_n], 1)
         row["raw_all_cores_s"] = run_loop(pem, pairs, cores)
         row["tar_zstd_s"] = timed(
-            f"tar -cf - -C {dossier.parent} {dossier.name} | zstd -T0 -{args.level} -q -o {out}/stock.tar.zst",
+            f"tar -cf - -C {dossier.parent} {dossier.name} | zstd -T0 -{args.level} "
+            f"-q -o {out}/stock.tar.zst",
             shell=True,
         )["seconds"]
         backup = timed(
@@ -298,25 +300,31 @@ def main() -> int:
 
 def print_table(doc: dict) -> None:
     print(
-        "\nsize     dossier  sigs     backup s (ratio)   verify s (ratio)   check sig/s (ratio)   peak RSS MB b/v/c"
+        "\nsize     dossier  sigs     backup s (ratio)   verify s (ratio)   "
+        "check sig/s (ratio)   peak RSS MB b/v/c"
     )
     for res in doc["sizes"]:
         m = res["median"]
         print(
-            f"{res['size'] / 2**30:5.2f}G {m['dossier_bytes'] / 2**30:6.2f}G {int(m['signatures']):8d} "
-            f"{m['backup_s']:7.2f} ({m['backup_ratio']:.3f})   {m['verify_s']:7.2f} ({m['verify_ratio']:.3f})   "
+            f"{res['size'] / 2**30:5.2f}G {m['dossier_bytes'] / 2**30:6.2f}G "
+            f"{int(m['signatures']):8d} "
+            f"{m['backup_s']:7.2f} ({m['backup_ratio']:.3f})   {m['verify_s']:7.2f} "
+            f"({m['verify_ratio']:.3f})   "
             f"{m['check_rate']:9.0f} ({m['check_ratio']:.3f})   "
             f"{m['backup_rss_mb']:.0f}/{m['verify_rss_mb']:.0f}/{m['check_rss_mb']:.0f}"
         )
         print(
-            f"         baselines: tar|zstd {m['tar_zstd_s']:.2f}s  zstd -dc|openssl {m['zstd_sha256_s']:.2f}s  "
-            f"raw sig loop all cores {m['raw_all_cores_s']:.2f}s  raw 1-core {m['raw_single_rate']:.0f} sig/s"
+            f"         baselines: tar|zstd {m['tar_zstd_s']:.2f}s  zstd -dc|openssl "
+            f"{m['zstd_sha256_s']:.2f}s  "
+            f"raw sig loop all cores {m['raw_all_cores_s']:.2f}s  raw 1-core "
+            f"{m['raw_single_rate']:.0f} sig/s"
         )
     if doc["levels"]:
         print("\nzstd level  MB/s   ratio  (fixtures ratio)")
         for row in doc["levels"]:
             print(
-                f"  {row['level']:3d}     {row['mb_per_s']:6.0f}  {row['ratio']:5.2f}  ({row.get('fixtures_ratio', 0):.2f})"
+                f"  {row['level']:3d}     {row['mb_per_s']:6.0f}  {row['ratio']:5.2f}  "
+                f"({row.get('fixtures_ratio', 0):.2f})"
             )
 
 
