@@ -280,21 +280,10 @@ def backup_dossier(
     total_bytes = sum(f.size for f in chosen)
     try:
         with _interrupts_as_errors():
-            manifest_bytes, payload_bytes = _write_archive(
-                sink,
-                name,
-                chosen,
-                omitted,
-                identity,
-                report,
-                secret,
-                now,
-                profile,
-                opts,
-                locks,
-                total_bytes,
-                progress,
+            plan = PackagePlan(
+                name, chosen, omitted, identity, report, secret, now, profile, opts, locks
             )
+            manifest_bytes, payload_bytes = _write_archive(sink, plan, total_bytes, progress)
             sink.close()
             # (5) Sidecar signatures over each written file, tied to the manifest's digest.
             set_id = hashlib.sha256(manifest_bytes).hexdigest()[:32]
@@ -356,21 +345,30 @@ def backup_dossier(
     )
 
 
+@dataclass(frozen=True)
+class PackagePlan:
+    """Everything pre-flight decided, for the one packaging pass."""
+
+    name: str  # the bag's folder and the file's base name
+    chosen: list[DossierFile]
+    omitted: list[OmittedFile]
+    identity: DossierIdentity
+    report: CheckReport
+    secret: minisign.SecretKey
+    now: dt.datetime
+    profile: Profile
+    opts: BackupOptions
+    locks: list[str]
+
+
 def _write_archive(
-    sink,
-    name,
-    chosen,
-    omitted,
-    identity,
-    report,
-    secret,
-    now,
-    profile,
-    opts,
-    locks,
-    total_bytes,
-    progress,
+    sink: OutputSink, plan: PackagePlan, total_bytes: int, progress
 ) -> tuple[bytes, int]:
+    """Write the whole tar stream; return the manifest's bytes and the payload size."""
+    name, chosen, omitted, identity = plan.name, plan.chosen, plan.omitted, plan.identity
+    report, secret, now, profile, opts, locks = (
+        plan.report, plan.secret, plan.now, plan.profile, plan.opts, plan.locks
+    )  # fmt: skip
     # (3) One pass: read, hash, tar, compress.
     cctx = zstandard.ZstdCompressor(level=opts.level, threads=opts.threads, write_checksum=True)
     mtime_ns = int(now.timestamp()) * 1_000_000_000
