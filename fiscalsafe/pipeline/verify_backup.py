@@ -19,7 +19,6 @@ import datetime as dt
 import fnmatch
 import hashlib
 import io
-import os
 import posixpath
 import re
 import unicodedata
@@ -31,7 +30,6 @@ from typing import Any, BinaryIO
 import zstandard
 
 from fiscalsafe import __version__, minisign
-from fiscalsafe.crypto import load_public_key_pem
 from fiscalsafe.errors import (
     FiscalsafeError,
     MalformedError,
@@ -830,10 +828,6 @@ class _StreamState:
             self.checker.close()
 
 
-def load_editor_key_bytes(path: Path) -> bytes:
-    return load_public_key_pem(path.read_bytes()).to_pem()
-
-
 def discover(targets: list[Path]) -> list[list[Path]]:
     """Group the command line's files into backups: single files and split sets."""
     groups: dict[str, list[Path]] = {}
@@ -858,7 +852,3 @@ def discover(targets: list[Path]) -> list[list[Path]]:
 
 def glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
-
-
-def os_path_exists(path: Path) -> bool:
-    return os.path.exists(path)
