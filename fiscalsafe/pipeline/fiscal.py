@@ -31,7 +31,7 @@ from fiscalsafe.verify.report import CheckReport
 from fiscalsafe.verify.trust import TrustedKeys
 
 _worker_keys: dict[tuple, TrustedKeys] = {}
-MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024
+MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024
 MAX_TASKS_IN_FLIGHT = 256
 
 
@@ -129,9 +129,6 @@ class FiscalChecker:
             return None
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
-            # Workers fork from a server that already imported the checker: no per-worker
-            # import time before the first signature.
-            context.set_forkserver_preload(["fiscalsafe.pipeline.fiscal"])
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
                 mp_context=context,
