@@ -195,6 +195,7 @@ def bench_size(work: Path, size: int, args) -> dict:
         row.update(
             check_s=check["seconds"],
             check_rss_mb=check["peak_rss_mb"],
+            check_tree_rss_mb=check["peak_tree_rss_mb"],
             signatures=stats["signatures_verified"],
             check_rate=stats["signatures_verified"] / check["seconds"],
         )
