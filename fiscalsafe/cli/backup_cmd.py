@@ -21,14 +21,7 @@ from fiscalsafe.cli.options import parse_size
 from fiscalsafe.cli.render import console, err_console, print_findings, print_json
 from fiscalsafe.cli.trust import editor_trust, load_key_file
 from fiscalsafe.errors import FiscalsafeError, UsageError
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
+from fiscalsafe.pipeline.backup import human_size
 
 
 def find_dossiers(root: Path, identity_name: str) -> list[Path]:
@@ -168,7 +161,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             for e in entries:
                 parts = f", {len(e.paths)}/{e.parts_expected} parts" if e.parts_expected > 1 else ""
                 console.print(
-                    f"{e.dossier:10} {e.kind:9} {e.created:21} {human(e.size):>10}  "
+                    f"{e.dossier:10} {e.kind:9} {e.created:21} {human_size(e.size):>10}  "
                     f"coverage {e.coverage:24} {e.name}{parts}"
                 )
             console.print(
@@ -187,10 +180,11 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 f"{m['kind']} backup created {m['created']} by {m['tool']}"
             )
             for f in doc["files"]:
-                console.print(f"  {f['category']:18} {human(f['size']):>10}  {f['path']}")
+                console.print(f"  {f['category']:18} {human_size(f['size']):>10}  {f['path']}")
             for o in m["omitted"]:
                 console.print(
-                    f"  {'(omitted: ' + o['reason'] + ')':18} {human(o['size']):>10}  {o['path']}"
+                    f"  {'(omitted: ' + o['reason'] + ')':18} "
+                    f"{human_size(o['size']):>10}  {o['path']}"
                 )
             console.print(
                 "(manifest not authenticated by 'list'; run 'fiscalsafe verify --key' to prove it)"
@@ -278,7 +272,8 @@ def _summary(r) -> None:
         markup=True,
     )
     console.print(
-        f"  {r.payload_files} files, {human(r.payload_bytes)} -> {human(r.archive_bytes)} "
+        f"  {r.payload_files} files, {human_size(r.payload_bytes)} -> "
+        f"{human_size(r.archive_bytes)} "
         f"(ratio {ratio:.2f}), {r.omitted} left out, {r.seconds:.1f} s; read back and verified"
     )
     console.print(f"  fiscal coverage {covered}")

@@ -209,7 +209,8 @@ def preflight_locks(files: list[DossierFile], force: bool) -> list[str]:
     return names
 
 
-def _human(n: float) -> str:
+def human_size(n: float) -> str:
+    """A byte count for people: '5.7 MB'."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if abs(n) < 1024 or unit == "TB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
@@ -242,8 +243,8 @@ def backup_dossier(
     available = media.free_bytes(dest)
     if needed > available:
         raise RefusedError(
-            f"not enough space on {dest}: the backup needs about {_human(needed)}, "
-            f"{_human(available)} available"
+            f"not enough space on {dest}: the backup needs about {human_size(needed)}, "
+            f"{human_size(available)} available"
         )
     report = check_dossier(
         dossier,
@@ -399,7 +400,7 @@ def _write_archive(
                     ("Bagging-Date", now.astimezone(identity.zone).date().isoformat()),
                     ("Bag-Software-Agent", f"fiscalsafe {__version__}"),
                     ("Payload-Oxum", bagit.payload_oxum(payload_bytes, len(entries))),
-                    ("Bag-Size", _human(payload_bytes)),
+                    ("Bag-Size", human_size(payload_bytes)),
                     ("SIRET", identity.siret),
                     ("Fiscalsafe-Kind", opts.kind),
                     ("Fiscalsafe-Created", now.strftime("%Y-%m-%dT%H:%M:%SZ")),

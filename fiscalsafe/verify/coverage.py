@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from fiscalsafe.verify.archives import EPOCH, ArchiveResult
+from fiscalsafe.verify.archives import ArchiveResult, local_date
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.journal import JournalResult
 
@@ -61,10 +61,6 @@ def years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def _date(ts: int, zone: ZoneInfo) -> dt.date:
-    return (EPOCH + dt.timedelta(microseconds=ts)).astimezone(zone).date()
-
-
 def compute_coverage(
     archives: list[ArchiveResult],
     journal: JournalResult,
@@ -87,10 +83,10 @@ def compute_coverage(
     # (3) The journal's verified tail after the last archive.
     verified = [e for e in journal.entries if e.seq <= journal.verified_until]
     if verified:
-        last_journal_day = _date(verified[-1].ts, zone)
+        last_journal_day = local_date(verified[-1].ts, zone)
         cov.last_operation = last_journal_day
         archived_end = periods[-1][1] if periods else None
-        tail_start = (archived_end + one) if archived_end else _date(verified[0].ts, zone)
+        tail_start = (archived_end + one) if archived_end else local_date(verified[0].ts, zone)
         if tail_start <= last_journal_day:
             periods.append((tail_start, last_journal_day))
         if archived_end and (last_journal_day - archived_end).days > OVERDUE_DAYS:
@@ -113,7 +109,7 @@ def compute_coverage(
     # (4) A dossier younger than the range: complete since its verified genesis.
     first = min((r for r in archives if r.proven), key=lambda r: r.number, default=None)
     if journal.genesis_ts is not None and journal.verified_until >= 1:
-        cov.genesis = _date(journal.genesis_ts, zone)
+        cov.genesis = local_date(journal.genesis_ts, zone)
     required_start = cov.required_start
     if (
         cov.genesis is not None
