@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -800,6 +801,27 @@ def test_ecdsa_signatures_are_raw_deterministic_and_checked():
     assert public.key_id == hashlib.sha256(public.der).digest()[:8]
     assert public.fingerprint == "SHA256:" + hashlib.sha256(public.der).hexdigest()
     assert crypto.load_public_key_pem(public.to_pem()).der == public.der
+
+
+@given(
+    st.binary(min_size=64, max_size=64)
+    | st.tuples(st.integers(0, 31), st.integers(0, 32), st.binary(min_size=64, max_size=64)).map(
+        lambda t: bytes(t[0]) + b"\x80" + t[2][t[0] + 1 : 32] + bytes(t[1]) + t[2][32 + t[1] :]
+    )
+)
+def test_p1363_to_der_matches_the_integer_encoding(sig):
+    # The hot-loop DER builder must give exactly cryptography's encoding, including the
+    # edge cases: leading zero bytes stripped, a 0x00 pad before a high bit, r or s zero.
+    assert len(sig) == 64
+    r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+    assert crypto.p1363_to_der(sig) == encode_dss_signature(r, s)
+
+
+@pytest.mark.parametrize("sig", [bytes(64), b"\xff" * 64, bytes(31) + b"\x01" + bytes(32)])
+def test_p1363_to_der_edge_cases(sig):
+    r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+    assert crypto.p1363_to_der(sig) == encode_dss_signature(r, s)
+    assert not crypto.derive_signing_key(b"edge").public_key().verifier()(sig, b"data")
 
 
 def test_ed25519_keys_sign_and_verify():

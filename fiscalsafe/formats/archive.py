@@ -212,29 +212,6 @@ def decode_ticket_docs(raw_tickets: tuple[tuple[bytes, bytes], ...]) -> list[Any
     return docs
 
 
-def ticket_fields(doc: Any, index: int) -> tuple[int, int, list, int, bytes]:
-    """(seq, ts, vat, ttc, prev) of a decoded ticket map, types checked (VAT lines are
-    checked by the caller, which sums them anyway)."""
-    try:
-        seq, ts, vat, ttc, prev = doc["seq"], doc["ts"], doc["vat"], doc["ttc"], doc["prev"]
-        if not (
-            type(seq) is int
-            and type(ts) is int
-            and type(vat) is list
-            and type(ttc) is int
-            and type(prev) is bytes
-            and type(doc["ws"]) is str
-            and type(doc["op"]) is str
-            and 0 <= ts < MAX_TIMESTAMP_US
-        ):
-            raise TypeError
-    except (KeyError, TypeError):
-        raise MalformedError(
-            f"ticket #{index}: a field is missing, has the wrong type or an impossible timestamp"
-        ) from None
-    return seq, ts, vat, ttc, prev
-
-
 def encode_closure(closure: Closure) -> dict[str, Any]:
     return {
         "kind": closure.kind,
