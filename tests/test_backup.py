@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import backup_support as bs
@@ -21,6 +22,7 @@ import bagit
 import pytest
 
 from fiscalsafe.errors import OperationalError, UsageError
+from fiscalsafe.pipeline import backup as backup_module
 from fiscalsafe.pipeline import media
 from fiscalsafe.pipeline.backup import ChangedDuringBackup, FindingsRefusal, RefusedError
 from fiscalsafe.pipeline.contents import list_archive
@@ -298,6 +300,38 @@ def test_fiscal_findings_refuse_the_backup(w, mine, usb, monkeypatch):
     )  # fmt: skip
     assert r.code == 1, r
     assert "REFUSED" in r.err and "--allow-findings" in r.err
+    assert bs.entries(usb) == set()
+
+
+def test_a_failed_check_stops_the_packaging_as_soon_as_it_is_known(w, mine, usb, monkeypatch):
+    # The check runs in worker processes while the dossier is packaged: once it has failed,
+    # the packaging stops (a USB stick need not be written for nothing) and leaves nothing.
+    bs.freeze_clock(monkeypatch)
+    dossier = mine.dossiers[0]
+    remove_middle_archive(dossier)
+    monkeypatch.setattr(backup_module, "CHUNK", 1024)  # many chunks, many polls
+    started: list = []
+    real_start = backup_module.start_check
+
+    def start_check(*args, **kwargs):
+        started.append(real_start(*args, workers=2, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(backup_module, "start_check", start_check)
+    seen: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        if not seen:  # hold the packaging until the workers have finished the check
+            deadline = time.monotonic() + 60
+            while not started[0].done() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        seen.append((done, total))
+
+    with pytest.raises(FindingsRefusal) as caught:
+        bs.make_backup(w, dossier, usb, progress=progress)
+    assert "ARCHIVE_NUMBER_GAP" in {f.code for f in caught.value.report.findings}
+    done, total = seen[-1]
+    assert done < total / 2, (done, total)
     assert bs.entries(usb) == set()
 
 

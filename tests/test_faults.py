@@ -301,9 +301,9 @@ def test_source_file_modified_during_the_copy(world: World, monkeypatch, how: st
     current: list = [None]
     original_copy = backup_module._copy_member
 
-    def tracking_copy(tar, f, member, progress, done, total):
+    def tracking_copy(tar, f, member, progress, done, total, *rest):
         current[0] = f
-        return original_copy(tar, f, member, progress, done, total)
+        return original_copy(tar, f, member, progress, done, total, *rest)
 
     monkeypatch.setattr(backup_module, "_copy_member", tracking_copy)
     changed: list[Path] = []

@@ -237,6 +237,11 @@ def _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier):
             if progress is not None:
                 progress.update(task, completed=done, total=total)
 
+        def stage(what: str) -> None:
+            # "checking": packaging is done, the signatures are still being verified.
+            if progress is not None:
+                progress.update(task, description=f"{what} {dossier.name}")
+
         def on_report(report) -> None:
             if not json_out and not report.ok:
                 err_console.print(
@@ -255,6 +260,7 @@ def _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier):
             opts=opts,
             progress=tick,
             on_report=on_report,
+            on_stage=stage,
         )
 
 

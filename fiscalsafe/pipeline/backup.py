@@ -2,11 +2,19 @@
 
 Plan (each step tagged ``# (n):`` below):
 (1) select files by kind; (2) pre-flight, before a byte is written: lock files, free
-space, fiscal check; (3) one pass: read each file once, hash it, write it as a pax tar
-member into a multithreaded zstd stream, under hidden ``.partial`` names; (4) tag files,
-the signed manifest; (5) flush, fsync, sign the archive (minisign sidecars); (6) read
-everything back from the medium; (7) only then rename over any previous backup;
-(8) rotation. Any failure removes the partial files; the previous backup is untouched.
+space; the fiscal check is started (its signatures are verified by worker processes);
+(3) one pass: read each file once, hash it, write it as a pax tar member into a
+multithreaded zstd stream, under hidden ``.partial`` names, while the check runs; (4) the
+gate: the check's verdict, then the tag files and the signed manifest that records it;
+(5) flush, fsync, sign the archive (minisign sidecars); (6) read everything back from the
+medium; (7) only then rename over any previous backup; (8) rotation. Any failure, and a
+failed check, removes the partial files; the previous backup is untouched.
+
+Why the check overlaps the packaging instead of preceding it: signature checking is
+CPU-bound and writing to a USB medium is I/O-bound, so together they take little more
+than the longer of the two. The check still gates everything that matters: a failed
+check stops the packaging as soon as it is known and deletes the partial file, so a
+refused backup leaves nothing on the medium and never replaces a previous backup.
 """
 
 from __future__ import annotations
@@ -41,7 +49,13 @@ from fiscalsafe.formats.manifest import (
     OmittedFile,
 )
 from fiscalsafe.pipeline import media
-from fiscalsafe.pipeline.check import DossierFile, check_dossier, load_identity, walk_dossier
+from fiscalsafe.pipeline.check import (
+    DossierFile,
+    PendingCheck,
+    load_identity,
+    start_check,
+    walk_dossier,
+)
 from fiscalsafe.pipeline.sink import OutputSink, fsync_dir
 from fiscalsafe.pipeline.tarwrite import TarWriter, member_header, padding
 from fiscalsafe.verify.findings import Severity
@@ -228,8 +242,12 @@ def backup_dossier(
     opts: BackupOptions,
     progress: Callable[[int, int], None] | None = None,
     on_report: Callable[[CheckReport], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> BackupResult:
-    """Back up one dossier into ``dest``. Raises on refusal or failure, leaving no partial."""
+    """Back up one dossier into ``dest``. Raises on refusal or failure, leaving no partial.
+
+    ``on_stage`` is told what the long wait is about: "packaging", "checking", "reading
+    back"."""
     started = dt.datetime.now(dt.UTC)
     if not dest.is_dir():
         raise UsageError(f"destination {dest} is not a folder")
@@ -246,27 +264,6 @@ def backup_dossier(
             f"not enough space on {dest}: the backup needs about {human_size(needed)}, "
             f"{human_size(available)} available"
         )
-    report = check_dossier(
-        dossier,
-        as_of=now,
-        years=opts.years,
-        trust=opts.trust,
-        require_trust=opts.require_trust,
-        profile=profile,
-    )
-    if on_report:
-        on_report(report)
-    if not report.ok and not opts.allow_findings:
-        counts = report.counts()
-        codes = sorted({f.code for f in report.findings if f.severity is Severity.ERROR})
-        raise FindingsRefusal(
-            f"dossier {identity.dossier_id} failed the fiscal check ({counts['error']} "
-            f"error(s): {', '.join(codes[:8])}); nothing was written. Run 'fiscalsafe check' "
-            "for details, or pass --allow-findings to back it up anyway with the findings "
-            "recorded in the signed manifest",
-            report,
-        )
-
     name = backup_name(identity, opts, now)
     file_name = name + EXTENSION
     split = opts.split_size
@@ -277,50 +274,23 @@ def backup_dossier(
             f"--split {split} would make about {needed // split + 1} parts; the most is "
             f"{MAX_PARTS} (.001 to .999): choose a larger size"
         )
-    sink = OutputSink(dest, file_name, split)
-    total_bytes = sum(f.size for f in chosen)
-    try:
-        with _interrupts_as_errors():
-            plan = PackagePlan(
-                name, chosen, omitted, identity, report, secret, now, profile, opts, locks
-            )
-            manifest_bytes, payload_bytes = _write_archive(sink, plan, total_bytes, progress)
-            sink.close()
-            # (5) Sidecar signatures over each written file, tied to the manifest's digest.
-            set_id = hashlib.sha256(manifest_bytes).hexdigest()[:32]
-            # A photos backup holds no fiscal file: it claims no coverage.
-            cov = report.coverage if opts.kind != "photos" else None
-            covered = (
-                f"{cov.covered[0][0]}..{cov.covered[-1][1]}" if cov and cov.covered else "none"
-            )
-            sidecars = []
-            for index, part in enumerate(sink.parts, 1):
-                comment = (
-                    f"fiscalsafe-backup v1 file={part.final.name} bag={name} "
-                    f"dossier={identity.dossier_id} kind={opts.kind} "
-                    f"created={now.strftime('%Y-%m-%dT%H:%M:%SZ')} part={index}/{len(sink.parts)} "
-                    f"set={set_id} coverage={covered}"
-                )
-                sig = minisign.sign_stream(secret, part.blake2b, comment)
-                side_partial = dest / f".{part.final.name}{SIDECAR}.partial"
-                _write_synced(side_partial, sig)
-                sidecars.append((side_partial, dest / f"{part.final.name}{SIDECAR}"))
-            # (6) Read back from the medium before anything old is replaced.
-            sink.readback()
-            # (7) Commit: archive parts first, then their sidecars; then the folder entry.
-            _remove_stale_parts(dest, file_name, len(sink.parts) if split else 0)
-            for part in sink.parts:
-                os.replace(part.partial, part.final)
-            for partial, final in sidecars:
-                os.replace(partial, final)
-            fsync_dir(dest)
-    except BaseException:
-        sink.abort()
-        for leftover in dest.glob(f".{file_name}*.partial"):
-            with contextlib.suppress(OSError):  # see OutputSink.abort
-                leftover.unlink(missing_ok=True)
-        raise
-
+    # The fiscal check: started here, awaited by the gate before the manifest is written.
+    with (
+        _interrupts_as_errors(),
+        start_check(
+            dossier,
+            as_of=now,
+            years=opts.years,
+            trust=opts.trust,
+            require_trust=opts.require_trust,
+            profile=profile,
+        ) as pending,
+    ):
+        gate = CheckGate(pending, identity.dossier_id, opts.allow_findings, on_report)
+        plan = PackagePlan(name, chosen, omitted, identity, gate, secret, now, profile, opts, locks)
+        sink, manifest_bytes, payload_bytes, report = _commit_archive(
+            dest, file_name, split, plan, progress, on_stage
+        )
     removed = (
         rotate_keep(dest, identity.dossier_id, opts.keep, secret.public_key()) if opts.keep else []
     )
@@ -346,6 +316,56 @@ def backup_dossier(
     )
 
 
+class CheckGate:
+    """The fiscal check's verdict, as the gate of a backup.
+
+    ``poll`` is cheap and runs while packaging: once the check is over, a failed one
+    stops the backup at once instead of after the whole dossier is written. ``verdict``
+    waits for the check; it raises ``FindingsRefusal`` unless the check passed or
+    findings are allowed."""
+
+    def __init__(
+        self,
+        pending: PendingCheck,
+        dossier_id: str,
+        allow_findings: bool,
+        on_report: Callable[[CheckReport], None] | None,
+    ):
+        self._pending = pending
+        self._dossier_id = dossier_id
+        self._allow_findings = allow_findings
+        self._on_report = on_report
+        self._report: CheckReport | None = None
+        self._polls = 0
+
+    def done(self) -> bool:
+        return self._report is not None or self._pending.done()
+
+    def poll(self) -> None:
+        self._polls += 1
+        if self._report is None and self._polls % 16 == 0 and self._pending.done():
+            self.verdict()
+
+    def verdict(self) -> CheckReport:
+        if self._report is not None:
+            return self._report
+        report = self._pending.result()
+        if not report.ok and not self._allow_findings:
+            counts = report.counts()
+            codes = sorted({f.code for f in report.findings if f.severity is Severity.ERROR})
+            raise FindingsRefusal(
+                f"dossier {self._dossier_id} failed the fiscal check ({counts['error']} "
+                f"error(s): {', '.join(codes[:8])}); no backup was written. Run "
+                "'fiscalsafe check' for details, or pass --allow-findings to back it up "
+                "anyway with the findings recorded in the signed manifest",
+                report,
+            )
+        self._report = report
+        if self._on_report:
+            self._on_report(report)
+        return report
+
+
 @dataclass(frozen=True)
 class PackagePlan:
     """Everything pre-flight decided, for the one packaging pass."""
@@ -354,7 +374,7 @@ class PackagePlan:
     chosen: list[DossierFile]
     omitted: list[OmittedFile]
     identity: DossierIdentity
-    report: CheckReport
+    check: CheckGate
     secret: minisign.SecretKey
     now: dt.datetime
     profile: Profile
@@ -362,13 +382,69 @@ class PackagePlan:
     locks: list[str]
 
 
+def _commit_archive(
+    dest: Path,
+    file_name: str,
+    split: int | None,
+    plan: PackagePlan,
+    progress: Callable[[int, int], None] | None,
+    on_stage: Callable[[str], None] | None,
+) -> tuple[OutputSink, bytes, int, CheckReport]:
+    """(3) to (7): write under ``.partial`` names, sign, read back, rename into place."""
+    sink = OutputSink(dest, file_name, split)
+    total_bytes = sum(f.size for f in plan.chosen)
+    name, identity, opts, now, secret = plan.name, plan.identity, plan.opts, plan.now, plan.secret
+    try:
+        if on_stage:
+            on_stage("packaging")
+        manifest_bytes, payload_bytes = _write_archive(sink, plan, total_bytes, progress, on_stage)
+        report = plan.check.verdict()
+        sink.close()
+        # (5) Sidecar signatures over each written file, tied to the manifest's digest.
+        set_id = hashlib.sha256(manifest_bytes).hexdigest()[:32]
+        # A photos backup holds no fiscal file: it claims no coverage.
+        cov = report.coverage if opts.kind != "photos" else None
+        covered = f"{cov.covered[0][0]}..{cov.covered[-1][1]}" if cov and cov.covered else "none"
+        sidecars = []
+        for index, part in enumerate(sink.parts, 1):
+            comment = (
+                f"fiscalsafe-backup v1 file={part.final.name} bag={name} "
+                f"dossier={identity.dossier_id} kind={opts.kind} "
+                f"created={now.strftime('%Y-%m-%dT%H:%M:%SZ')} part={index}/{len(sink.parts)} "
+                f"set={set_id} coverage={covered}"
+            )
+            sig = minisign.sign_stream(secret, part.blake2b, comment)
+            side_partial = dest / f".{part.final.name}{SIDECAR}.partial"
+            _write_synced(side_partial, sig)
+            sidecars.append((side_partial, dest / f"{part.final.name}{SIDECAR}"))
+        # (6) Read back from the medium before anything old is replaced.
+        if on_stage:
+            on_stage("reading back")
+        sink.readback()
+        # (7) Commit: archive parts first, then their sidecars; then the folder entry.
+        _remove_stale_parts(dest, file_name, len(sink.parts) if split else 0)
+        for part in sink.parts:
+            os.replace(part.partial, part.final)
+        for partial, final in sidecars:
+            os.replace(partial, final)
+        fsync_dir(dest)
+    except BaseException:
+        sink.abort()
+        for leftover in dest.glob(f".{file_name}*.partial"):
+            with contextlib.suppress(OSError):  # see OutputSink.abort
+                leftover.unlink(missing_ok=True)
+        raise
+
+    return sink, manifest_bytes, payload_bytes, report
+
+
 def _write_archive(
-    sink: OutputSink, plan: PackagePlan, total_bytes: int, progress
+    sink: OutputSink, plan: PackagePlan, total_bytes: int, progress, on_stage=None
 ) -> tuple[bytes, int]:
     """Write the whole tar stream; return the manifest's bytes and the payload size."""
     name, chosen, omitted, identity = plan.name, plan.chosen, plan.omitted, plan.identity
-    report, secret, now, profile, opts, locks = (
-        plan.report, plan.secret, plan.now, plan.profile, plan.opts, plan.locks
+    secret, now, profile, opts, locks = (
+        plan.secret, plan.now, plan.profile, plan.opts, plan.locks
     )  # fmt: skip
     # (3) One pass: read, hash, tar, compress.
     cctx = zstandard.ZstdCompressor(level=opts.level, threads=opts.threads, write_checksum=True)
@@ -380,10 +456,16 @@ def _write_archive(
         entries: list[ManifestFile] = []
         done = 0
         for f in chosen:
-            digest = _copy_member(tar, f, f"{name}/data/{f.relpath}", progress, done, total_bytes)
+            digest = _copy_member(
+                tar, f, f"{name}/data/{f.relpath}", progress, done, total_bytes, plan.check.poll
+            )
             done += f.size
             entries.append(ManifestFile(f.relpath, f.category, f.size, f.mode, f.mtime_ns, digest))
-        # (4) Tag files: the check report, the BagIt manifests and bag-info, our manifest.
+        # (4) The gate: nothing below is written before the check has a verdict.
+        if on_stage and not plan.check.done():
+            on_stage("checking")
+        report = plan.check.verdict()
+        # Tag files: the check report, the BagIt manifests and bag-info, our manifest.
         report_bytes = (json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
         payload_manifest = bagit.render_manifest([(f"data/{e.path}", e.sha256) for e in entries])
         payload_bytes = sum(e.size for e in entries)
@@ -481,9 +563,17 @@ class ChangedDuringBackup(OperationalError):
 
 
 def _copy_member(
-    tar: TarWriter, f: DossierFile, member: str, progress, done: int, total: int
+    tar: TarWriter,
+    f: DossierFile,
+    member: str,
+    progress,
+    done: int,
+    total: int,
+    poll: Callable[[], None] = lambda: None,
 ) -> str:
-    """Stream one file into the tar, hashing it; fail if it changes while copied."""
+    """Stream one file into the tar, hashing it; fail if it changes while copied.
+
+    ``poll`` runs between chunks: it raises to stop the packaging (a failed check)."""
     digest = hashlib.sha256()
     try:
         fh = open(f.path, "rb")  # noqa: SIM115 - closed by the with below
@@ -504,6 +594,7 @@ def _copy_member(
             left -= len(chunk)
             if progress:
                 progress(done + f.size - left, total)
+            poll()
         if fh.read(1):
             raise ChangedDuringBackup(f"{f.relpath} grew during the backup; run it again")
         tar.write(padding(f.size))

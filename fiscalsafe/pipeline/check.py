@@ -156,7 +156,42 @@ def trust_json(keys: TrustedKeys) -> dict:
     return {"self_asserted": keys.self_asserted, "fingerprints": keys.fingerprints}
 
 
-def check_dossier(
+class PendingCheck:
+    """A fiscal check whose signatures are being verified by worker processes.
+
+    ``start_check`` does the quick part (identity, walk, trust) and queues the rest; the
+    caller may work meanwhile (a backup packages the dossier) and asks for ``result``
+    when it needs the verdict. Closing it early cancels what has not run yet.
+    """
+
+    def __init__(self, checker: FiscalChecker, report: CheckReport, as_of: dt.datetime, years: int):
+        self._checker = checker
+        self._report = report
+        self._as_of = as_of
+        self._years = years
+        self._done = False
+
+    def done(self) -> bool:
+        """True when ``result`` would not wait."""
+        return self._done or self._checker.done()
+
+    def result(self) -> CheckReport:
+        if not self._done:
+            self._checker.finish(self._report, self._as_of, self._years)
+            self._done = True
+        return self._report
+
+    def close(self) -> None:
+        self._checker.close()
+
+    def __enter__(self) -> PendingCheck:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def start_check(
     dossier: Path,
     *,
     as_of: dt.datetime,
@@ -165,8 +200,11 @@ def check_dossier(
     require_trust: bool = False,
     profile: Profile = DEFAULT_PROFILE,
     workers: int | None = None,
-) -> CheckReport:
-    """Check one dossier without writing anything to it."""
+) -> PendingCheck:
+    """Start checking one dossier without writing anything to it.
+
+    Usage errors (no dossier, a bad ``--trust`` key) are raised here, before any work is
+    queued. Without worker processes the whole check runs here."""
     if not dossier.is_dir():
         raise UsageError(f"{dossier} is not a folder")
     identity = load_identity(dossier, profile)
@@ -185,13 +223,41 @@ def check_dossier(
         trust=trust_json(keys),
         coverage=None,
     )
-    with FiscalChecker(identity.dossier_id, identity.tz, keys, workers) as checker:
+    checker = FiscalChecker(identity.dossier_id, identity.tz, keys, workers)
+    try:
         checker.extra_findings.extend(trust_findings)
         checker.extra_findings.extend(lock_findings(files))
-        # Largest first, so the workers finish together instead of one waiting on the last.
+        # The journal is the longest single task: it goes first. Then the archives,
+        # largest first, so the workers finish together instead of one waiting on the last.
+        head = read_small(dossier / profile.journal_head, profile.journal_head)
+        checker.add_journal(profile.journal, dossier / profile.journal, profile.journal_head, head)
         archives = [f for f in files if fnmatch.fnmatchcase(f.relpath, profile.archives)]
         for f in sorted(archives, key=lambda f: -f.size):
             checker.add_archive(f.relpath, f.path)
-        head = read_small(dossier / profile.journal_head, profile.journal_head)
-        checker.add_journal(profile.journal, dossier / profile.journal, profile.journal_head, head)
-        return checker.finish(report, as_of, years)
+    except BaseException:
+        checker.close()
+        raise
+    return PendingCheck(checker, report, as_of, years)
+
+
+def check_dossier(
+    dossier: Path,
+    *,
+    as_of: dt.datetime,
+    years: int = 6,
+    trust: list[Path] | None = None,
+    require_trust: bool = False,
+    profile: Profile = DEFAULT_PROFILE,
+    workers: int | None = None,
+) -> CheckReport:
+    """Check one dossier without writing anything to it."""
+    with start_check(
+        dossier,
+        as_of=as_of,
+        years=years,
+        trust=trust,
+        require_trust=require_trust,
+        profile=profile,
+        workers=workers,
+    ) as pending:
+        return pending.result()

@@ -35,10 +35,15 @@ MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024
 MAX_TASKS_IN_FLIGHT = 256
 
 
-def _archive_task(name: str, source: bytes | str, key_state: tuple, tz: str) -> ArchiveResult:
+def _keys(key_state: tuple) -> TrustedKeys:
     keys = _worker_keys.get(key_state)
     if keys is None:
         keys = _worker_keys[key_state] = TrustedKeys.from_der(key_state)
+    return keys
+
+
+def _archive_task(name: str, source: bytes | str, key_state: tuple, tz: str) -> ArchiveResult:
+    keys = _keys(key_state)
     if isinstance(source, str):
         with open(source, "rb") as fh:
             data = fh.read(MAX_ARCHIVE_BYTES + 1)
@@ -51,6 +56,52 @@ def _archive_task(name: str, source: bytes | str, key_state: tuple, tz: str) -> 
         )
         return result
     return verify_archive(name, data, keys, tz)
+
+
+def _journal_task(
+    file: str,
+    data: bytes | Path,
+    head_file: str,
+    head: bytes | None,
+    key_state: tuple,
+    dossier: str,
+) -> JournalResult:
+    return check_journal(file, data, head_file, head, _keys(key_state), dossier)
+
+
+def check_journal(
+    file: str,
+    data: bytes | Path | None,
+    head_file: str,
+    head: bytes | None,
+    keys: TrustedKeys,
+    dossier_id: str,
+) -> JournalResult:
+    """Read and verify the event journal, given as bytes or as a path read as a stream."""
+    if data is None or (isinstance(data, Path) and not data.exists()):
+        result = JournalResult()
+        result.findings.append(finding("JOURNAL_MISSING", "no event journal", file=file))
+        return result
+    items: list = []
+    framing_error = None
+    version_error = None
+    try:
+        with open(data, "rb") if isinstance(data, Path) else io.BytesIO(data) as stream:
+            for item in fj.iter_records(stream):
+                items.append(item)
+    except UnsupportedVersionError as exc:
+        version_error = str(exc)
+    except MalformedError as exc:
+        framing_error = str(exc)
+    except OSError as exc:
+        raise OperationalError(f"cannot read {file}: {exc.strerror}") from None
+    if version_error is not None:
+        result = JournalResult()
+        result.findings.append(finding("JOURNAL_VERSION_UNSUPPORTED", version_error, file=file))
+        return result
+    if not items:
+        items = ["?"]
+    return verify_journal(file, items, head_file, head, keys, framing_error, dossier_id=dossier_id)
 
 
 def _init_worker() -> None:
@@ -110,6 +161,7 @@ class FiscalChecker:
         self._sizes: dict[int, int] = {}
         self._inline: list[ArchiveResult] = []
         self.journal: JournalResult | None = None
+        self._journal_future: Future | None = None
         self.journal_file = "jet/journal.jet"
         self.extra_findings: list[Finding] = []
 
@@ -148,9 +200,10 @@ class FiscalChecker:
         else:
             # Bound the archive bytes in flight: enough that a streamed verify moves on to the
             # bulk data while the workers still check signatures, never so much that memory
-            # grows with the dossier.
+            # grows with the dossier. A path costs nothing to queue, and never waits: a backup
+            # queues every archive, then packages while the workers verify.
             size = len(arg) if isinstance(arg, bytes) else 0
-            while True:
+            while size:
                 running = [f for f in self._futures if not f.done()]
                 queued = sum(self._sizes.get(id(f), 0) for f in running)
                 if not running or (
@@ -169,39 +222,30 @@ class FiscalChecker:
     def add_journal(
         self, file: str, data: bytes | Path | None, head_file: str, head: bytes | None
     ) -> None:
-        """The journal as bytes (streamed out of a backup) or a path (read as a stream)."""
+        """The journal as bytes (streamed out of a backup) or a path (read as a stream).
+
+        With workers it is one more task, so the calling process stays free (a backup
+        packages the dossier meanwhile)."""
         self.journal_file = file
-        if data is None or (isinstance(data, Path) and not data.exists()):
-            self.journal = JournalResult()
-            self.journal.findings.append(finding("JOURNAL_MISSING", "no event journal", file=file))
+        pool = self._get_pool() if data is not None else None
+        if pool is None:
+            self.journal = check_journal(file, data, head_file, head, self.keys, self.dossier_id)
             return
-        items: list = []
-        framing_error = None
-        version_error = None
-        try:
-            with open(data, "rb") if isinstance(data, Path) else io.BytesIO(data) as stream:
-                for item in fj.iter_records(stream):
-                    items.append(item)
-        except UnsupportedVersionError as exc:
-            version_error = str(exc)
-        except MalformedError as exc:
-            framing_error = str(exc)
-        except OSError as exc:
-            raise OperationalError(f"cannot read {file}: {exc.strerror}") from None
-        if version_error is not None:
-            self.journal = JournalResult()
-            self.journal.findings.append(
-                finding("JOURNAL_VERSION_UNSUPPORTED", version_error, file=file)
+        with _signals_held():
+            self._journal_future = pool.submit(
+                _journal_task, file, data, head_file, head, self._key_state, self.dossier_id
             )
-            return
-        if not items:
-            items = ["?"]
-        self.journal = verify_journal(
-            file, items, head_file, head, self.keys, framing_error, dossier_id=self.dossier_id
+
+    def done(self) -> bool:
+        """True once every queued task has finished: ``finish`` will not wait."""
+        return all(f.done() for f in self._futures) and (
+            self._journal_future is None or self._journal_future.done()
         )
 
     def finish(self, report: CheckReport, as_of: dt.datetime, years: int) -> CheckReport:
         results = self._inline + [f.result() for f in self._futures]
+        if self._journal_future is not None:
+            self.journal = self._journal_future.result()
         self.close()
         results.sort(key=lambda r: r.file)
         journal = self.journal or JournalResult()
