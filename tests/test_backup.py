@@ -8,6 +8,7 @@ byte is written": the destination folder, hidden partial files included, stays a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -333,6 +334,27 @@ def test_a_failed_check_stops_the_packaging_as_soon_as_it_is_known(w, mine, usb,
     done, total = seen[-1]
     assert done < total / 2, (done, total)
     assert bs.entries(usb) == set()
+
+
+@pytest.mark.parametrize("split", [None, bs.SPLIT_SIZE])
+def test_backup_overlapping_a_slow_check_reads_back_early_and_verifies(w, usb, split, monkeypatch):
+    # The workers still verifying when the payload is written: the backup reads back what
+    # is on the medium while it waits for the verdict, then finishes the read-back.
+    monkeypatch.setattr(backup_module.PendingCheck, "done", lambda self: False)
+    early: list[int] = []
+    real = backup_module.OutputSink.read_back_written
+
+    def read_back_written(self):
+        real(self)
+        early.append(sum(p._read for p in self.parts))
+
+    monkeypatch.setattr(backup_module.OutputSink, "read_back_written", read_back_written)
+    result = bs.make_backup(w, w.dossier, usb, split_size=split)
+    assert early and 0 < early[0] < result.archive_bytes
+    assert result.check_verdict == "proven"
+    assert bs.verify(w, result).ok
+    for path, digest in zip(result.files, result.sha256, strict=True):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 
 
 def test_allow_findings_records_them_in_the_signed_manifest_and_says_so(w, mine, usb, monkeypatch):

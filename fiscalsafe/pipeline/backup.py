@@ -461,9 +461,13 @@ def _write_archive(
             )
             done += f.size
             entries.append(ManifestFile(f.relpath, f.category, f.size, f.mode, f.mtime_ns, digest))
-        # (4) The gate: nothing below is written before the check has a verdict.
-        if on_stage and not plan.check.done():
-            on_stage("checking")
+        # (4) The gate: nothing below is written before the check has a verdict. While
+        # the workers finish it, read back what is already on the medium.
+        if not plan.check.done():
+            if on_stage:
+                on_stage("checking")
+            zout.flush(zstandard.FLUSH_BLOCK)  # the whole payload, out of zstd's buffers
+            sink.read_back_written()
         report = plan.check.verdict()
         # Tag files: the check report, the BagIt manifests and bag-info, our manifest.
         report_bytes = (json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
