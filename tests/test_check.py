@@ -22,11 +22,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from fiscalsafe.crypto import load_public_key_pem
+from fiscalsafe.errors import OperationalError
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.pipeline.check import check_dossier
+from fiscalsafe.pipeline.fiscal import FiscalChecker
 from fiscalsafe.pipeline.sample import SampleResult
 from fiscalsafe.pipeline.tamper import apply_tamper
 from fiscalsafe.verify.findings import Severity
+from fiscalsafe.verify.report import CheckReport
+from fiscalsafe.verify.trust import TrustedKeys
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 REPORT_SCHEMA = SCHEMAS / "check-report.schema.json"
@@ -343,3 +347,15 @@ def test_open_application_is_a_warning(make_sample) -> None:
     assert all(f.severity is Severity.WARNING for f in locked)
     assert "MARIE" in locked[0].message
     assert report.ok  # a warning: the fiscal evidence itself is proven
+
+
+def test_a_dead_worker_is_an_operational_error_not_a_traceback():
+    # The out-of-memory killer takes a worker: no verdict, a clear error (exit 3).
+    keys = TrustedKeys((), self_asserted=True)
+    report = CheckReport(
+        dossier="MAG001", path="x", as_of=AS_OF.isoformat(), years=6, trust={}, coverage=None
+    )
+    with FiscalChecker("MAG001", "Europe/Paris", keys, workers=2) as checker:
+        checker._futures.append(checker._submit(checker._get_pool(), os._exit, 9))
+        with pytest.raises(OperationalError, match="worker process died"):
+            checker.finish(report, AS_OF, 6)

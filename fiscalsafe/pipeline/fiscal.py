@@ -16,7 +16,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from fiscalsafe.errors import MalformedError, OperationalError, UnsupportedVersionError
@@ -141,6 +141,15 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+def _worker_died() -> OperationalError:
+    # A worker died under us (the out-of-memory killer, a kill -9): what it held was never
+    # verified, so there is no verdict to give.
+    return OperationalError(
+        "a signature-verification worker process died (out of memory, or killed); "
+        "nothing was proven: run it again"
+    )
+
+
 def default_workers() -> int:
     return max(
         1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -188,6 +197,14 @@ class FiscalChecker:
             )
         return self._pool
 
+    @staticmethod
+    def _submit(pool: ProcessPoolExecutor, fn, *args) -> Future:
+        try:
+            with _signals_held():
+                return pool.submit(fn, *args)
+        except BrokenExecutor:
+            raise _worker_died() from None
+
     def pending(self) -> int:
         return sum(1 for f in self._futures if not f.done())
 
@@ -214,8 +231,7 @@ class FiscalChecker:
             for f in self._futures:
                 if f.done():
                     self._sizes.pop(id(f), None)
-            with _signals_held():
-                future = pool.submit(_archive_task, name, arg, self._key_state, self.tz)
+            future = self._submit(pool, _archive_task, name, arg, self._key_state, self.tz)
             self._sizes[id(future)] = size
             self._futures.append(future)
 
@@ -231,10 +247,9 @@ class FiscalChecker:
         if pool is None:
             self.journal = check_journal(file, data, head_file, head, self.keys, self.dossier_id)
             return
-        with _signals_held():
-            self._journal_future = pool.submit(
-                _journal_task, file, data, head_file, head, self._key_state, self.dossier_id
-            )
+        self._journal_future = self._submit(
+            pool, _journal_task, file, data, head_file, head, self._key_state, self.dossier_id
+        )
 
     def done(self) -> bool:
         """True once every queued task has finished: ``finish`` will not wait."""
@@ -243,9 +258,12 @@ class FiscalChecker:
         )
 
     def finish(self, report: CheckReport, as_of: dt.datetime, years: int) -> CheckReport:
-        results = self._inline + [f.result() for f in self._futures]
-        if self._journal_future is not None:
-            self.journal = self._journal_future.result()
+        try:
+            results = self._inline + [f.result() for f in self._futures]
+            if self._journal_future is not None:
+                self.journal = self._journal_future.result()
+        except BrokenExecutor:
+            raise _worker_died() from None
         self.close()
         results.sort(key=lambda r: r.file)
         journal = self.journal or JournalResult()
