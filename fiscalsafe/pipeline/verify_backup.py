@@ -125,6 +125,7 @@ class VerifyReport:
                 "years": self.fiscal.years,
                 "trust": self.fiscal.trust,
                 "coverage": self.fiscal.coverage.to_json() if self.fiscal.coverage else None,
+                "journal_head": self.fiscal.journal_head,
                 "stats": self.fiscal.stats,
             },
             "members": self.members,
