@@ -9,7 +9,7 @@ and RSA keys under 2048 bits. Minisign (backup signatures) lives in ``minisign.p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -140,6 +140,11 @@ class FiscalPublicKey:
             return True
 
         return verify_p256
+
+    def verify_many(self, signatures: Sequence[bytes], messages: Sequence[bytes]) -> list[bool]:
+        """``verify`` of each signature over its message, for a whole archive at once: one
+        tight loop, so the signature code stays hot in the CPU caches."""
+        return list(map(self.verifier(), signatures, messages))
 
     def to_pem(self) -> bytes:
         return serialization.load_der_public_key(self.der).public_bytes(

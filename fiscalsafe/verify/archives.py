@@ -209,7 +209,6 @@ def _verify_tickets(
     # and leaves every rare case (a finding) to a helper, so its own cost stays ~1 µs.
     add = result.findings.append
     file = result.file
-    verify = key.verifier()
     day_of = LocalDays(zone)
     period_start, period_end = body.period_start, body.period_end
     prev_sig = body.ticket_prev
@@ -220,8 +219,12 @@ def _verify_tickets(
     current_day: dt.date | None = None
     acc: dict[int, list[int]] = {}
     total = 0
-    docs = fa.decode_ticket_docs(body.raw_tickets)
-    for index, ((raw_body, raw_sig), doc) in enumerate(zip(body.raw_tickets, docs, strict=True)):
+    raw_tickets = body.raw_tickets
+    # Every signature first, in one batch: the signature code and its tables stay hot in
+    # the CPU caches instead of being evicted by the bookkeeping below after each ticket.
+    valid = key.verify_many([sig for _, sig in raw_tickets], [b for b, _ in raw_tickets])
+    docs = fa.decode_ticket_docs(raw_tickets)
+    for index, ((_, raw_sig), doc) in enumerate(zip(raw_tickets, docs, strict=True)):
         try:
             if type(doc) is not dict:
                 raise doc if isinstance(doc, MalformedError) else TypeError
@@ -272,7 +275,7 @@ def _verify_tickets(
                     found=prev[:8].hex(),
                 )
             )
-        if not verify(raw_sig, raw_body):
+        if not valid[index]:
             add(
                 finding(
                     "TICKET_SIGNATURE_INVALID",
