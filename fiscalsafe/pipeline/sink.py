@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fiscalsafe.errors import OperationalError
 
-READBACK_CHUNK = 4 * 1024 * 1024
+READBACK_CHUNK = 1024 * 1024
 
 
 @dataclass
