@@ -46,7 +46,10 @@ def _archive_task(name: str, source: bytes | str, key_state: tuple, tz: str) -> 
     keys = _keys(key_state)
     if isinstance(source, str):
         with open(source, "rb") as fh:
-            data = fh.read(MAX_ARCHIVE_BYTES + 1)
+            # read(n) allocates n bytes up front: ask for what the file holds, plus one
+            # byte to notice a file larger than the limit (or growing).
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(min(size, MAX_ARCHIVE_BYTES) + 1)
     else:
         data = source
     if len(data) > MAX_ARCHIVE_BYTES:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fiscalsafe.crypto import FiscalPublicKey, check_algorithm
@@ -24,6 +26,7 @@ from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.trust import TrustedKeys
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+TICKET_BLOCK = 1024
 VatSums = dict[int, tuple[int, int, int]]
 
 
@@ -219,12 +222,7 @@ def _verify_tickets(
     current_day: dt.date | None = None
     acc: dict[int, list[int]] = {}
     total = 0
-    raw_tickets = body.raw_tickets
-    # Every signature first, in one batch: the signature code and its tables stay hot in
-    # the CPU caches instead of being evicted by the bookkeeping below after each ticket.
-    valid = key.verify_many([sig for _, sig in raw_tickets], [b for b, _ in raw_tickets])
-    docs = fa.decode_ticket_docs(raw_tickets)
-    for index, ((_, raw_sig), doc) in enumerate(zip(raw_tickets, docs, strict=True)):
+    for index, raw_sig, valid, doc in _checked_tickets(body.raw_tickets, key):
         try:
             if type(doc) is not dict:
                 raise doc if isinstance(doc, MalformedError) else TypeError
@@ -275,7 +273,7 @@ def _verify_tickets(
                     found=prev[:8].hex(),
                 )
             )
-        if not valid[index]:
+        if not valid:
             add(
                 finding(
                     "TICKET_SIGNATURE_INVALID",
@@ -358,6 +356,22 @@ def _verify_tickets(
                 found=body.gt_close,
             )
         )
+
+
+def _checked_tickets(
+    raw_tickets: tuple[tuple[bytes, bytes], ...], key: FiscalPublicKey
+) -> Iterator[tuple[int, bytes, bool, Any]]:
+    """(index, signature, signature valid, decoded body) of each ticket, a block at a time.
+
+    Each block's signatures are checked in one batch before its bookkeeping, so the
+    signature code stays hot in the CPU caches; blocks keep the decoded maps of only a
+    thousand tickets in memory at once, whatever the archive's size."""
+    for start in range(0, len(raw_tickets), TICKET_BLOCK):
+        block = raw_tickets[start : start + TICKET_BLOCK]
+        valid = key.verify_many([sig for _, sig in block], [b for b, _ in block])
+        docs = fa.decode_ticket_docs(block)
+        for offset, ((_, sig), ok, doc) in enumerate(zip(block, valid, docs, strict=True)):
+            yield start + offset, sig, ok, doc
 
 
 def _vat_line_mismatch(add, file: str, seq: int, rate: int, expected: int, found: int) -> None:
