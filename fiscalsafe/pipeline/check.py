@@ -7,6 +7,7 @@ import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fiscalsafe.crypto import load_public_key_pem
 from fiscalsafe.errors import FiscalsafeError, MalformedError, OperationalError, UsageError
@@ -240,24 +241,8 @@ def start_check(
     return PendingCheck(checker, report, as_of, years)
 
 
-def check_dossier(
-    dossier: Path,
-    *,
-    as_of: dt.datetime,
-    years: int = 6,
-    trust: list[Path] | None = None,
-    require_trust: bool = False,
-    profile: Profile = DEFAULT_PROFILE,
-    workers: int | None = None,
-) -> CheckReport:
-    """Check one dossier without writing anything to it."""
-    with start_check(
-        dossier,
-        as_of=as_of,
-        years=years,
-        trust=trust,
-        require_trust=require_trust,
-        profile=profile,
-        workers=workers,
-    ) as pending:
+def check_dossier(dossier: Path, **options: Any) -> CheckReport:
+    """Check one dossier without writing anything to it (``start_check``'s options), and
+    wait for the verdict."""
+    with start_check(dossier, **options) as pending:
         return pending.result()
