@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +18,7 @@ from fiscalsafe.cli.options import parse_as_of, parse_date, parse_size
 from fiscalsafe.cli.render import console, print_error, print_findings, print_json
 from fiscalsafe.errors import FiscalsafeError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile, parse_profile
+from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
 
 app = typer.Typer(
     name="fiscalsafe",
@@ -41,32 +40,13 @@ ProfileOpt = Annotated[
 ]
 
 
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a service manager, ``timeout``, a CI job cancelled) ends a command the way
-    Ctrl-C does: clean-up runs and the exit code is 3, not a bare signal death."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (an embedding program): leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def guarded(command: Callable[..., int]) -> Callable[..., None]:
     """Map a command's outcome to the documented exit codes, never a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs) -> None:
         try:
-            with _terminate_as_interrupt():
+            with terminate_as_interrupt():
                 code = command(*args, **kwargs)
         except KeyboardInterrupt:
             print_error("interrupted; nothing was left that looks complete")

@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +55,7 @@ from fiscalsafe.pipeline.check import (
     start_check,
     walk_dossier,
 )
+from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
 from fiscalsafe.pipeline.sink import OutputSink, fsync_dir
 from fiscalsafe.pipeline.tarwrite import TarWriter, member_header, padding
 from fiscalsafe.verify.findings import Severity
@@ -281,7 +281,7 @@ def backup_dossier(
         )
     # The fiscal check: started here, awaited by the gate before the manifest is written.
     with (
-        _interrupts_as_errors(),
+        terminate_as_interrupt(),
         start_check(
             dossier,
             as_of=now,
@@ -635,27 +635,6 @@ def _remove_stale_parts(dest: Path, file_name: str, new_parts: int) -> None:
     if new_parts:
         (dest / file_name).unlink(missing_ok=True)
         (dest / f"{file_name}{SIDECAR}").unlink(missing_ok=True)
-
-
-class _interrupts_as_errors:
-    """SIGTERM behaves like Ctrl-C, so the partial files are removed either way."""
-
-    def __enter__(self):
-        self._old = None
-        try:
-            self._old = signal.signal(signal.SIGTERM, self._handler)
-        except ValueError:  # not the main thread
-            self._old = None
-        return self
-
-    @staticmethod
-    def _handler(signum, frame):
-        raise KeyboardInterrupt
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
-        return False
 
 
 def rotate_keep(dest: Path, dossier_id: str, keep: int, shop_key: minisign.PublicKey) -> list[Path]:
