@@ -142,8 +142,8 @@ class FiscalPublicKey:
         return verify_p256
 
     def verify_many(self, signatures: Sequence[bytes], messages: Sequence[bytes]) -> list[bool]:
-        """``verify`` of each signature over its message, for a whole archive at once: one
-        tight loop, so the signature code stays hot in the CPU caches."""
+        """``verify`` of each signature over its message, a batch at a time: one tight
+        loop, so the signature code stays hot in the CPU caches."""
         return list(map(self.verifier(), signatures, messages))
 
     def to_pem(self) -> bytes:

@@ -402,8 +402,9 @@ def _commit_archive(
     try:
         if on_stage:
             on_stage("packaging")
-        manifest_bytes, payload_bytes = _write_archive(sink, plan, total_bytes, progress, on_stage)
-        report = plan.check.verdict()
+        manifest_bytes, payload_bytes, report = _write_archive(
+            sink, plan, total_bytes, progress, on_stage
+        )
         sink.close()
         # (5) Sidecar signatures over each written file, tied to the manifest's digest.
         set_id = hashlib.sha256(manifest_bytes).hexdigest()[:32]
@@ -445,8 +446,9 @@ def _commit_archive(
 
 def _write_archive(
     sink: OutputSink, plan: PackagePlan, total_bytes: int, progress, on_stage=None
-) -> tuple[bytes, int]:
-    """Write the whole tar stream; return the manifest's bytes and the payload size."""
+) -> tuple[bytes, int, CheckReport]:
+    """Write the whole tar stream; return the manifest's bytes, the payload size and the
+    check report the gate let through."""
     name, chosen, omitted, identity = plan.name, plan.chosen, plan.omitted, plan.identity
     secret, now, profile, opts, locks = (
         plan.secret, plan.now, plan.profile, plan.opts, plan.locks
@@ -551,7 +553,7 @@ def _write_archive(
             f"{name}/tagmanifest-sha256.txt", bagit.render_manifest(tag_entries), mtime_ns=mtime_ns
         )
         tar.end()
-    return manifest_bytes, payload_bytes
+    return manifest_bytes, payload_bytes, report
 
 
 def _check_summary(report: CheckReport, locks: list[str]) -> dict:

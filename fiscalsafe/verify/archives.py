@@ -208,8 +208,8 @@ def _verify_tickets(
 ) -> None:
     # (6) and (7): chain, signatures, totals, period. This loop runs once per ticket of
     # the whole history, next to a ~45 µs signature check: it works on the decoded maps
-    # directly, keeps the current day's VAT sums in locals (tickets come in time order)
-    # and leaves every rare case (a finding) to a helper, so its own cost stays ~1 µs.
+    # directly and keeps the current day's VAT sums in locals (tickets come in time
+    # order), so its own cost stays ~2.5 µs a ticket (measured on the 2 GB sample).
     add = result.findings.append
     file = result.file
     day_of = LocalDays(zone)
