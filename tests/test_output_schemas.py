@@ -295,6 +295,7 @@ def test_verify_without_identity_json(outputs):
     assert_valid("verify-report", doc)
     fiscal = doc["reports"][0]["fiscal"]
     assert fiscal["trust"] == {} and fiscal["stats"] == {} and fiscal["dossier"] == "?"
+    assert fiscal["journal_head"] is None
     codes = {f["code"] for f in doc["reports"][0]["findings"]}
     assert "DOSSIER_MALFORMED" in codes
 

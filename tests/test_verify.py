@@ -60,6 +60,10 @@ def test_right_key_proves_the_backup_json(w):
     assert rep["backup"]["kind"] == "full" and rep["backup"]["dossier"]["id"] == "MAG001"
     assert rep["fiscal"]["coverage"]["complete"] is True
     assert rep["fiscal"]["trust"]["self_asserted"] is False
+    assert rep["version"] == [1, 1]
+    # The journal head verified from the streamed bytes is the one the backup recorded.
+    manifest_check = list_archive(w.archive)["manifest"]["check"]
+    assert rep["fiscal"]["journal_head"] == manifest_check["journal_head"] is not None
     assert rep["files"][0]["sha256"] == w.backup.sha256[0]
 
 

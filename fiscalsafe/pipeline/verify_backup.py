@@ -61,6 +61,8 @@ MAX_HELD_FISCAL = 512 * 1024 * 1024
 PART_SUFFIX = re.compile(r"\.(\d{3})$")
 
 VERIFY_FORMAT = "fiscalsafe-verify-report"
+#: 1.1 added ``fiscal.journal_head``.
+VERIFY_VERSION = [1, 1]
 
 
 @dataclass
@@ -94,7 +96,7 @@ class VerifyReport:
         m = self.manifest
         return {
             "format": VERIFY_FORMAT,
-            "version": [1, 0],
+            "version": VERIFY_VERSION,
             "tool": f"fiscalsafe {__version__}",
             "target": self.target,
             "mode": self.mode,
