@@ -9,8 +9,10 @@ and RSA keys under 2048 bits. Minisign (backup signatures) lives in ``minisign.p
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -143,7 +145,23 @@ class FiscalPublicKey:
 
     def verify_many(self, signatures: Sequence[bytes], messages: Sequence[bytes]) -> list[bool]:
         """``verify`` of each signature over its message, a batch at a time: one tight
-        loop, so the signature code stays hot in the CPU caches."""
+        loop, so the signature code stays hot in the CPU caches.
+
+        ECDSA batches first take a fast path: OpenSSL called straight from ``map``, with
+        no Python frame per signature (about 1 % of the check's time). A batch where any
+        signature fails is verified again one by one to say which."""
+        if (
+            self.algorithm == ECDSA_P256_SHA256
+            and len(signatures) == len(messages)
+            and set(map(len, signatures)) <= {64}
+        ):
+            ders = list(map(p1363_to_der, signatures))
+            try:
+                deque(map(self._key.verify, ders, messages, repeat(_ECDSA_SHA256)), maxlen=0)  # type: ignore[attr-defined]
+            except InvalidSignature:
+                pass
+            else:
+                return [True] * len(ders)
         return list(map(self.verifier(), signatures, messages))
 
     def to_pem(self) -> bytes:

@@ -824,6 +824,33 @@ def test_p1363_to_der_edge_cases(sig):
     assert not crypto.derive_signing_key(b"edge").public_key().verifier()(sig, b"data")
 
 
+@pytest.mark.parametrize("algorithm", [crypto.ECDSA_P256_SHA256, crypto.ED25519])
+def test_verify_many_says_exactly_which_signatures_fail(algorithm):
+    # The ECDSA fast path verifies a whole batch at once; one bad signature anywhere in it
+    # (a forged one, a wrong length, a signature with a leading zero of s dropped) must
+    # still be reported at its own position and nowhere else.
+    signer = crypto.derive_signing_key(b"batch", algorithm)
+    public = signer.public_key()
+    messages = [b"ticket %d" % i for i in range(40)]
+    signatures = [signer.sign(m) for m in messages]
+    assert public.verify_many(signatures, messages) == [True] * 40
+    bad = list(signatures)
+    bad[0] = bytes(64)
+    bad[17] = signatures[17][:-1]
+    bad[39] = signatures[38]
+    expected = [i not in (0, 17, 39) for i in range(40)]
+    assert public.verify_many(bad, messages) == expected
+    assert public.verify_many([], []) == []
+    # A signature whose s starts with a zero byte verifies as 64 bytes, never as 63.
+    message, sig = next(
+        (m, s)
+        for m, s in ((b"zero %d" % i, signer.sign(b"zero %d" % i)) for i in range(5000))
+        if s[32] == 0
+    )
+    assert public.verify_many([sig], [message]) == [True]
+    assert public.verify_many([sig[:32] + sig[33:]], [message]) == [False]
+
+
 def test_ed25519_keys_sign_and_verify():
     signer = crypto.derive_signing_key(b"format tests", crypto.ED25519)
     public = crypto.load_public_key_pem(signer.public_key().to_pem())
