@@ -116,7 +116,7 @@ def test_list_medium_shows_dossier_kind_date_size_and_coverage(w, tmp_path_facto
 
 
 def bs_human(n: int) -> str:
-    from fiscalsafe.pipeline.backup import human_size as human
+    from fiscalsafe.units import human_size as human
 
     return human(n)
 

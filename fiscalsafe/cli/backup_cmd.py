@@ -21,7 +21,7 @@ from fiscalsafe.cli.options import parse_size
 from fiscalsafe.cli.render import console, err_console, print_findings, print_json
 from fiscalsafe.cli.trust import editor_trust, load_key_file
 from fiscalsafe.errors import FiscalsafeError, UsageError
-from fiscalsafe.pipeline.backup import human_size
+from fiscalsafe.units import human_size
 
 
 def find_dossiers(root: Path, identity_name: str) -> list[Path]:

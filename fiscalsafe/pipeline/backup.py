@@ -58,6 +58,7 @@ from fiscalsafe.pipeline.check import (
 from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
 from fiscalsafe.pipeline.sink import OutputSink, fsync_dir
 from fiscalsafe.pipeline.tarwrite import TarWriter, member_header, padding
+from fiscalsafe.units import human_size
 from fiscalsafe.verify.findings import Severity
 from fiscalsafe.verify.report import CheckReport
 
@@ -226,15 +227,6 @@ def preflight_locks(files: list[DossierFile], force: bool) -> list[str]:
             + " (or pass --force, which the manifest records)"
         )
     return names
-
-
-def human_size(n: float) -> str:
-    """A byte count for people: '5.7 MB'."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 
 def backup_dossier(
