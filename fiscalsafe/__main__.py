@@ -1,3 +1,3 @@
-from fiscalsafe.cli.main import run
+from fiscalsafe.cli.entry import run
 
 run()

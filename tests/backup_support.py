@@ -46,7 +46,7 @@ from typer.testing import CliRunner
 
 from fiscalsafe import minisign
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
-from fiscalsafe.pipeline import fiscal
+from fiscalsafe.pipeline import workers
 from fiscalsafe.pipeline.backup import BackupOptions, BackupResult, backup_dossier
 from fiscalsafe.pipeline.sample import SampleResult, write_sample
 from fiscalsafe.pipeline.verify_backup import VerifyReport, verify_stream
@@ -89,7 +89,7 @@ class World:
 @contextlib.contextmanager
 def single_worker() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fiscal, "default_workers", lambda: 1)
+        mp.setattr(workers, "default_workers", lambda: 1)
         yield
 
 

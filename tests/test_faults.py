@@ -34,7 +34,7 @@ from fiscalsafe import minisign
 from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
 from fiscalsafe.pipeline import backup as backup_module
-from fiscalsafe.pipeline import fiscal, media
+from fiscalsafe.pipeline import media, workers
 from fiscalsafe.pipeline import sink as sink_module
 from fiscalsafe.pipeline.backup import (
     BackupOptions,
@@ -98,7 +98,7 @@ class World:
 @pytest.fixture(autouse=True)
 def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process backups check archives inline: same code, no process pool to start."""
-    monkeypatch.setattr(fiscal, "default_workers", lambda: 1)
+    monkeypatch.setattr(workers, "default_workers", lambda: 1)
 
 
 @pytest.fixture
@@ -616,8 +616,9 @@ def _ppid(stat_file: Path) -> int | None:
 
 
 POINTS = {
-    # The check's process pool is up: the archives are being verified.
-    "while-checking": lambda proc, medium: bool(pool_processes(proc.pid)),
+    # The check's workers are up (not just their server, which starts with the command):
+    # the archives are being verified.
+    "while-checking": lambda proc, medium: len(pool_processes(proc.pid)) > 1,
     "archive-created": lambda proc, medium: partial_size(medium) >= 0,
     "archive-half-written": lambda proc, medium: partial_size(medium) >= 256 * 1024,
 }

@@ -2,26 +2,24 @@
 
 Shared by ``check`` (files in a dossier) and ``verify`` (members streamed out of a
 backup): callers feed archives (a path or bytes) and the journal, then ``finish``.
-Archive tasks run in worker processes, so signature verification uses every core while
-the calling process parses and checks the journal.
+The journal and each archive are tasks for worker processes (``workers.py``), so
+signature verification uses every core while the calling process goes on (a backup
+packages the dossier meanwhile).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
-import multiprocessing
 import os
-import signal
-import threading
-from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from fiscalsafe.errors import MalformedError, OperationalError, UnsupportedVersionError
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.archive import MAX_ARCHIVE_BYTES
+from fiscalsafe.pipeline import workers as worker_processes
+from fiscalsafe.pipeline.workers import init_worker, signals_held, start_server, worker_context
 from fiscalsafe.verify.archives import ArchiveResult, verify_archive, verify_archive_chain
 from fiscalsafe.verify.coverage import compute_coverage
 from fiscalsafe.verify.crosscheck import cross_check
@@ -107,55 +105,12 @@ def check_journal(
     return verify_journal(file, items, head_file, head, keys, framing_error, dossier_id=dossier_id)
 
 
-def _init_worker() -> None:
-    """Worker initializer: Ctrl-C is the parent's to handle, and leave with the parent.
-
-    A terminal sends Ctrl-C to every process of the job: the parent stops the pool and
-    cleans up; workers printing their own KeyboardInterrupt tracebacks would only bury
-    its message. Pool workers also wait for tasks forever: if fiscalsafe is killed
-    (SIGKILL, the OOM killer) they would live on, holding its stdout and stderr open, and
-    whatever waits for that output (cron, a CI log, a pipe) would wait forever too.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        parent.join()
-        os._exit(1)
-
-    threading.Thread(target=watch, name="fiscalsafe-parent-watch", daemon=True).start()
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back while ``submit`` may start worker processes.
-
-    Interrupted half-way, a start leaves a worker the pool does not know about (or kills
-    the forkserver while it imports), which then prints a traceback after our clean
-    "interrupted" message. Children inherit the mask, so the workers and the forkserver
-    never act on these signals: the parent handles them, and the workers leave with it.
-    """
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 def _worker_died() -> OperationalError:
     # A worker died under us (the out-of-memory killer, a kill -9): what it held was never
     # verified, so there is no verdict to give.
     return OperationalError(
         "a signature-verification worker process died (out of memory, or killed); "
         "nothing was proven: run it again"
-    )
-
-
-def default_workers() -> int:
-    return max(
-        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     )
 
 
@@ -167,7 +122,7 @@ class FiscalChecker:
         self.tz = tz
         self.keys = keys
         self._key_state = keys.to_der()
-        self._workers = workers or default_workers()
+        self._workers = workers or worker_processes.default_workers()
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future] = []
         self._sizes: dict[int, int] = {}
@@ -192,18 +147,18 @@ class FiscalChecker:
         if self._workers <= 1:
             return None
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
+            start_server()
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
-                mp_context=context,
-                initializer=_init_worker,
+                mp_context=worker_context(),
+                initializer=init_worker,
             )
         return self._pool
 
     @staticmethod
     def _submit(pool: ProcessPoolExecutor, fn, *args) -> Future:
         try:
-            with _signals_held():
+            with signals_held():
                 return pool.submit(fn, *args)
         except BrokenExecutor:
             raise _worker_died() from None

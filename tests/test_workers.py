@@ -1,0 +1,72 @@
+"""The signature workers' server: started early, preloaded, deaf to Ctrl-C while it starts.
+
+Each test runs in a fresh interpreter: a forkserver belongs to the process that started
+it, and these tests look at (and must not disturb) that process's children.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from fiscalsafe.pipeline.workers import WORKER_MODULE
+
+SHOW_SERVER = """
+import os, signal, sys, time
+from pathlib import Path
+from fiscalsafe.pipeline import workers
+workers.default_workers = lambda: 2  # as on any multi-core machine
+workers.prestart()
+own = signal.pthread_sigmask(signal.SIG_BLOCK, set())
+assert signal.SIGINT not in own and signal.SIGTERM not in own, own  # ours is unchanged
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:  # a child shows its own command line once exec'd
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(bytes(1), b" ")
+            if b"multiprocessing.forkserver import main" in cmdline:
+                status = Path(f"/proc/{child}/status").read_text().splitlines()
+                mask = int(next(l for l in status if l.startswith("SigBlk:")).split()[1], 16)
+                print(cmdline.decode())
+                held = [bool(mask >> (s - 1) & 1) for s in (signal.SIGINT, signal.SIGTERM)]
+                print("blocked", *held)
+                sys.exit(0)
+    time.sleep(0.01)
+"""
+
+
+def test_prestart_boots_the_server_preloaded_and_deaf_to_ctrl_c() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", SHOW_SERVER], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2, out.stdout
+    # The server imports the verification code once; workers fork from it ready to go.
+    assert WORKER_MODULE in lines[0]
+    # Regression: multiprocessing's resource tracker unblocks SIGINT and SIGTERM after its
+    # own start; started inside our mask, it let Ctrl-C reach the server mid-import (a
+    # "Fatal Python error" traceback after our clean "interrupted").
+    assert lines[1] == "blocked True True"
+
+
+INTERRUPT_WHILE_LOADING = """
+import sys
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "fiscalsafe.cli.main":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["fiscalsafe", "check", "/nonexistent"]
+from fiscalsafe.cli.entry import run
+run()
+"""
+
+
+def test_ctrl_c_while_the_cli_loads_is_a_clean_interrupt() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_WHILE_LOADING], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 3
+    assert "interrupted" in out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
