@@ -19,7 +19,6 @@ from fiscalsafe.errors import MalformedError, OperationalError, UnsupportedVersi
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.archive import MAX_ARCHIVE_BYTES
 from fiscalsafe.pipeline import workers as worker_processes
-from fiscalsafe.pipeline.workers import init_worker, signals_held, start_server, worker_context
 from fiscalsafe.verify.archives import ArchiveResult, verify_archive, verify_archive_chain
 from fiscalsafe.verify.coverage import compute_coverage
 from fiscalsafe.verify.crosscheck import cross_check
@@ -147,18 +146,17 @@ class FiscalChecker:
         if self._workers <= 1:
             return None
         if self._pool is None:
-            start_server()
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
-                mp_context=worker_context(),
-                initializer=init_worker,
+                mp_context=worker_processes.start_server(),
+                initializer=worker_processes.init_worker,
             )
         return self._pool
 
     @staticmethod
     def _submit(pool: ProcessPoolExecutor, fn, *args) -> Future:
         try:
-            with signals_held():
+            with worker_processes.signals_held():
                 return pool.submit(fn, *args)
         except BrokenExecutor:
             raise _worker_died() from None

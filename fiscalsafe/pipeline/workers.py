@@ -56,8 +56,9 @@ def signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def start_server() -> None:
-    """Start the forkserver (and multiprocessing's resource tracker) if not yet running.
+def start_server() -> multiprocessing.context.BaseContext:
+    """Start the forkserver (and multiprocessing's resource tracker) if not yet running;
+    the context to create worker processes with.
 
     The server must start with Ctrl-C and SIGTERM blocked (see ``signals_held``). The
     resource tracker's own start unblocks both when it is done (CPython's fix for its own
@@ -65,8 +66,9 @@ def start_server() -> None:
     """
     resource_tracker.ensure_running()
     with signals_held():
-        worker_context()
+        context = worker_context()
         multiprocessing.forkserver.ensure_running()
+    return context
 
 
 def prestart() -> None:

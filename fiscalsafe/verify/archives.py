@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fiscalsafe.crypto import FiscalPublicKey, check_algorithm
@@ -214,9 +216,7 @@ def _verify_tickets(
     # the whole history, next to a ~43 µs signature check. Tickets come in time order, so
     # it keeps the current local day's UTC bounds, ticket count and VAT sums in locals and
     # touches the per-day tables only when the day changes; it reads the decoded maps
-    # directly. Each block's signatures are checked in one batch first (``verify_many``:
-    # the signature code stays hot in the CPU caches), and only one block's decoded maps
-    # are in memory at a time, whatever the archive's size.
+    # directly.
     add = result.findings.append
     file = result.file
     day_of = LocalDays(zone)
@@ -232,133 +232,125 @@ def _verify_tickets(
     count = 0  # tickets of current_day seen so far
     acc: dict[int, list[int]] = {}
     total = 0
-    for block_start in range(0, len(raw_tickets), TICKET_BLOCK):
-        block = raw_tickets[block_start : block_start + TICKET_BLOCK]
-        valid = key.verify_many([sig for _, sig in block], [b for b, _ in block])
-        docs = fa.decode_ticket_docs(block)
-        for index, (_, raw_sig), ok, doc in zip(
-            range(block_start, block_start + len(block)), block, valid, docs, strict=True
-        ):
-            try:
-                if type(doc) is not dict:
-                    raise doc if isinstance(doc, MalformedError) else TypeError
-                seq, ts, vat, ttc, prev = doc["seq"], doc["ts"], doc["vat"], doc["ttc"], doc["prev"]
-                if not (
-                    type(seq) is int
-                    and type(ts) is int
-                    and type(vat) is tuple
-                    and type(ttc) is int
-                    and type(prev) is bytes
-                    and type(doc["ws"]) is str
-                    and type(doc["op"]) is str
-                    and 0 <= ts < MAX_TIMESTAMP_US
-                ):
-                    raise TypeError
-            except (KeyError, TypeError):
-                message = "a field is missing, has the wrong type or an impossible timestamp"
-                add(
-                    finding(
-                        "ARCHIVE_MALFORMED", f"ticket #{index}: {message}", file=file, record=index
-                    )
-                )
-                prev_sig = raw_sig
-                continue
-            except MalformedError as exc:
-                add(finding("ARCHIVE_MALFORMED", str(exc), file=file, record=index))
-                prev_sig = raw_sig
-                continue
-            if prev_seq is None:
-                first_seq = seq
-            elif seq != prev_seq + 1:
-                add(
-                    finding(
-                        "TICKET_SEQUENCE_GAP",
-                        "ticket sequence is not consecutive",
-                        file=file,
-                        record=seq,
-                        expected=prev_seq + 1,
-                        found=seq,
-                    )
-                )
-            if prev != prev_sig:
-                add(
-                    finding(
-                        "TICKET_CHAIN_BROKEN",
-                        "ticket does not link to the previous ticket",
-                        file=file,
-                        record=seq,
-                        expected=prev_sig[:8].hex(),
-                        found=prev[:8].hex(),
-                    )
-                )
-            if not ok:
-                add(
-                    finding(
-                        "TICKET_SIGNATURE_INVALID",
-                        "ticket signature does not verify",
-                        file=file,
-                        record=seq,
-                    )
-                )
-            if not day_start <= ts < day_end:
-                if current_day is not None:
-                    day_counts[current_day] += count
-                day = day_of(ts)
-                day_start, day_end = day_of.bounds
-                if not (period_start <= day <= period_end):
-                    add(
-                        finding(
-                            "TICKET_OUTSIDE_PERIOD",
-                            "ticket date is outside the archive period",
-                            file=file,
-                            record=seq,
-                            expected=f"{period_start}..{period_end}",
-                            found=str(day),
-                        )
-                    )
-                current_day = day
-                acc = day_acc.setdefault(day, {})
-                day_counts.setdefault(day, 0)
-                count = 0
-            count += 1
-            line_sum = 0
-            for line in vat:
-                if type(line) is tuple and len(line) == 4:
-                    rate, ht, tva, line_ttc = line
-                    if type(rate) is int and type(ht) is int and type(tva) is int is type(line_ttc):
-                        line_sum += line_ttc
-                        if ht + tva != line_ttc:
-                            _vat_line_mismatch(add, file, seq, rate, ht + tva, line_ttc)
-                        sums = acc.get(rate)
-                        if sums is None:
-                            acc[rate] = [ht, tva, line_ttc]
-                        else:
-                            sums[0] += ht
-                            sums[1] += tva
-                            sums[2] += line_ttc
-                        continue
-                add(
-                    finding(
-                        "ARCHIVE_MALFORMED",
-                        "a VAT line is not [rate_bp, ht, tva, ttc]",
-                        file=file,
-                        record=seq,
-                    )
-                )
-            if line_sum != ttc:
-                add(
-                    finding(
-                        "TICKET_TOTAL_MISMATCH",
-                        "ticket total differs from its VAT lines",
-                        file=file,
-                        record=seq,
-                        expected=line_sum,
-                        found=ttc,
-                    )
-                )
-            total += ttc
-            prev_seq = seq
+    for index, raw_sig, ok, doc in _checked_tickets(raw_tickets, key):
+        try:
+            if type(doc) is not dict:
+                raise doc if isinstance(doc, MalformedError) else TypeError
+            seq, ts, vat, ttc, prev = doc["seq"], doc["ts"], doc["vat"], doc["ttc"], doc["prev"]
+            if not (
+                type(seq) is int
+                and type(ts) is int
+                and type(vat) is tuple
+                and type(ttc) is int
+                and type(prev) is bytes
+                and type(doc["ws"]) is str
+                and type(doc["op"]) is str
+                and 0 <= ts < MAX_TIMESTAMP_US
+            ):
+                raise TypeError
+        except (KeyError, TypeError):
+            message = "a field is missing, has the wrong type or an impossible timestamp"
+            add(
+                finding("ARCHIVE_MALFORMED", f"ticket #{index}: {message}", file=file, record=index)
+            )
             prev_sig = raw_sig
+            continue
+        except MalformedError as exc:
+            add(finding("ARCHIVE_MALFORMED", str(exc), file=file, record=index))
+            prev_sig = raw_sig
+            continue
+        if prev_seq is None:
+            first_seq = seq
+        elif seq != prev_seq + 1:
+            add(
+                finding(
+                    "TICKET_SEQUENCE_GAP",
+                    "ticket sequence is not consecutive",
+                    file=file,
+                    record=seq,
+                    expected=prev_seq + 1,
+                    found=seq,
+                )
+            )
+        if prev != prev_sig:
+            add(
+                finding(
+                    "TICKET_CHAIN_BROKEN",
+                    "ticket does not link to the previous ticket",
+                    file=file,
+                    record=seq,
+                    expected=prev_sig[:8].hex(),
+                    found=prev[:8].hex(),
+                )
+            )
+        if not ok:
+            add(
+                finding(
+                    "TICKET_SIGNATURE_INVALID",
+                    "ticket signature does not verify",
+                    file=file,
+                    record=seq,
+                )
+            )
+        if not day_start <= ts < day_end:
+            if current_day is not None:
+                day_counts[current_day] += count
+            day = day_of(ts)
+            day_start, day_end = day_of.bounds
+            if not (period_start <= day <= period_end):
+                add(
+                    finding(
+                        "TICKET_OUTSIDE_PERIOD",
+                        "ticket date is outside the archive period",
+                        file=file,
+                        record=seq,
+                        expected=f"{period_start}..{period_end}",
+                        found=str(day),
+                    )
+                )
+            current_day = day
+            acc = day_acc.setdefault(day, {})
+            day_counts.setdefault(day, 0)
+            count = 0
+        count += 1
+        line_sum = 0
+        for line in vat:
+            if type(line) is tuple and len(line) == 4:
+                rate, ht, tva, line_ttc = line
+                if type(rate) is int and type(ht) is int and type(tva) is int is type(line_ttc):
+                    line_sum += line_ttc
+                    if ht + tva != line_ttc:
+                        _vat_line_mismatch(add, file, seq, rate, ht + tva, line_ttc)
+                    sums = acc.get(rate)
+                    if sums is None:
+                        acc[rate] = [ht, tva, line_ttc]
+                    else:
+                        sums[0] += ht
+                        sums[1] += tva
+                        sums[2] += line_ttc
+                    continue
+            add(
+                finding(
+                    "ARCHIVE_MALFORMED",
+                    "a VAT line is not [rate_bp, ht, tva, ttc]",
+                    file=file,
+                    record=seq,
+                )
+            )
+        if line_sum != ttc:
+            add(
+                finding(
+                    "TICKET_TOTAL_MISMATCH",
+                    "ticket total differs from its VAT lines",
+                    file=file,
+                    record=seq,
+                    expected=line_sum,
+                    found=ttc,
+                )
+            )
+        total += ttc
+        prev_seq = seq
+        prev_sig = raw_sig
     if current_day is not None:
         day_counts[current_day] += count
     result.signatures_checked += len(raw_tickets)
@@ -380,6 +372,23 @@ def _verify_tickets(
                 found=body.gt_close,
             )
         )
+
+
+def _checked_tickets(
+    raw_tickets: tuple[tuple[bytes, bytes], ...], key: FiscalPublicKey
+) -> Iterator[tuple[int, bytes, bool, Any]]:
+    """(index, signature, signature valid, decoded body) of each ticket, a block at a time.
+
+    Each block's signatures are checked in one batch before its bookkeeping
+    (``verify_many``: the signature code stays hot in the CPU caches), and only one
+    block's decoded maps are in memory at once, whatever the archive's size."""
+    for start in range(0, len(raw_tickets), TICKET_BLOCK):
+        block = raw_tickets[start : start + TICKET_BLOCK]
+        signatures = [sig for _, sig in block]
+        valid = key.verify_many(signatures, [b for b, _ in block])
+        docs = fa.decode_ticket_docs(block)
+        # zip builds the tuples in C: no Python frame per ticket here.
+        yield from zip(range(start, start + len(block)), signatures, valid, docs, strict=True)
 
 
 def _vat_line_mismatch(add, file: str, seq: int, rate: int, expected: int, found: int) -> None:
