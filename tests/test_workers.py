@@ -70,3 +70,50 @@ def test_ctrl_c_while_the_cli_loads_is_a_clean_interrupt() -> None:
     assert out.returncode == 3
     assert "interrupted" in out.stderr
     assert "Traceback" not in out.stderr, out.stderr
+
+
+def test_cyclic_gc_is_paused_for_a_task_and_restored_after() -> None:
+    import gc
+
+    from fiscalsafe.pipeline.workers import cyclic_gc_paused
+
+    assert gc.isenabled()
+    with cyclic_gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    try:
+        with cyclic_gc_paused():
+            raise ValueError("a task that fails")
+    except ValueError:
+        pass
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own choice is left alone
+    finally:
+        gc.enable()
+
+
+SHOW_WORKER_GC = """
+from concurrent.futures import ProcessPoolExecutor
+from fiscalsafe.pipeline import fiscal, workers
+def state():
+    import gc
+    return gc.get_freeze_count() > 0, gc.isenabled()
+if __name__ == "__main__":
+    with ProcessPoolExecutor(1, mp_context=workers.start_server(),
+                             initializer=workers.init_worker) as pool:
+        print(*pool.submit(state).result())
+"""
+
+
+def test_workers_freeze_what_the_server_imported(tmp_path) -> None:
+    script = tmp_path / "show.py"
+    script.write_text(SHOW_WORKER_GC)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    # Frozen: collections in the worker never walk (and so never copy) the server's pages;
+    # the collector itself stays on between tasks.
+    assert out.stdout.split() == ["True", "True"]

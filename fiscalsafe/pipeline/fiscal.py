@@ -40,6 +40,11 @@ def _keys(key_state: tuple) -> TrustedKeys:
 
 
 def _archive_task(name: str, source: bytes | str, key_state: tuple, tz: str) -> ArchiveResult:
+    with worker_processes.cyclic_gc_paused():
+        return _check_archive(name, source, key_state, tz)
+
+
+def _check_archive(name: str, source: bytes | str, key_state: tuple, tz: str) -> ArchiveResult:
     keys = _keys(key_state)
     if isinstance(source, str):
         with open(source, "rb") as fh:
@@ -66,7 +71,8 @@ def _journal_task(
     key_state: tuple,
     dossier: str,
 ) -> JournalResult:
-    return check_journal(file, data, head_file, head, _keys(key_state), dossier)
+    with worker_processes.cyclic_gc_paused():
+        return check_journal(file, data, head_file, head, _keys(key_state), dossier)
 
 
 def check_journal(
