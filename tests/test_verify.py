@@ -108,6 +108,30 @@ def test_backup_signed_by_another_shop_key_fails_on_the_command_line(w, foreign_
     assert ok.code == 0, ok
 
 
+def test_the_journal_is_checked_alongside_the_archives_not_after_them(w, monkeypatch):
+    # A backup stores the journal before the archives: handed to the checker as soon as
+    # it streams by, it no longer runs alone on one core once the archives are done.
+    from fiscalsafe.pipeline.fiscal import FiscalChecker
+
+    order: list[str] = []
+    add_archive, add_journal = FiscalChecker.add_archive, FiscalChecker.add_journal
+
+    def archive(self, name, source):
+        order.append("archive")
+        return add_archive(self, name, source)
+
+    def journal(self, *args):
+        order.append("journal")
+        return add_journal(self, *args)
+
+    monkeypatch.setattr(FiscalChecker, "add_archive", archive)
+    monkeypatch.setattr(FiscalChecker, "add_journal", journal)
+    report = bs.verify(w, w.backup)
+    assert report.ok, report.findings
+    assert order.count("journal") == 1 and order.count("archive") > 1
+    assert order[0] == "journal", order
+
+
 def test_a_fiscalsafe_backup_needs_a_key(w):
     r = bs.invoke("verify", w.archive, "--years", bs.YEARS)
     assert r.code == 2, r

@@ -636,6 +636,7 @@ class _StreamState:
         self.fiscal_files: dict[str, bytes] = {}
         self.archives_pending: list[tuple[str, bytes]] = []
         self.checker: FiscalChecker | None = None
+        self.journal_submitted = False
 
     def member(self, m, tar: TarReader, add) -> None:
         top, _, rel = m.name.partition("/")
@@ -765,6 +766,29 @@ class _StreamState:
                 self.archives_pending.append((path, data))
         else:
             self.fiscal_files[path] = data
+            self._submit_journal(final=False)
+
+    def _submit_journal(self, final: bool) -> None:
+        """Give the journal to the checker as soon as it and its head have both streamed
+        by (a fiscalsafe backup stores them before the archives): checked while the
+        archives are, it no longer runs alone on one core after them. Otherwise at the
+        end, with whatever arrived."""
+        p = self.profile
+        if self.checker is None or self.journal_submitted:
+            return
+        if not final and not (
+            p.journal in self.fiscal_files and p.journal_head in self.fiscal_files
+        ):
+            return
+        self.journal_submitted = True
+        journal = self.fiscal_files.pop(p.journal, None)
+        self.held -= len(journal or b"")
+        self.checker.add_journal(
+            p.journal,
+            journal,
+            p.journal_head,
+            self.fiscal_files.get(p.journal_head),
+        )
 
     def _keys_seen(self) -> bool:
         p = self.profile
@@ -796,6 +820,7 @@ class _StreamState:
             self.held -= len(data)
         self.archives_pending = []
         self.identity = identity
+        self._submit_journal(final=False)
         return identity, []
 
     def finish_fiscal(self, trust, require_trust, as_of, years, workers) -> CheckReport | None:
@@ -814,13 +839,7 @@ class _StreamState:
                     "TRUST_NOT_ESTABLISHED", "--require-trust: pass the editor's key with --trust"
                 )
             )
-        p = self.profile
-        checker.add_journal(
-            p.journal,
-            self.fiscal_files.get(p.journal),
-            p.journal_head,
-            self.fiscal_files.get(p.journal_head),
-        )
+        self._submit_journal(final=True)
         report = CheckReport(
             identity.dossier_id, "", as_of.isoformat(), years, trust_json(checker.keys), None
         )
