@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from fiscalsafe.crypto import load_public_key_pem
-from fiscalsafe.errors import OperationalError
+from fiscalsafe.errors import MalformedError, OperationalError
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.pipeline.check import check_dossier
 from fiscalsafe.pipeline.fiscal import FiscalChecker
@@ -359,3 +359,27 @@ def test_a_dead_worker_is_an_operational_error_not_a_traceback():
         checker._futures.append(checker._submit(checker._get_pool(), os._exit, 9))
         with pytest.raises(OperationalError, match="worker process died"):
             checker.finish(report, AS_OF, 6)
+
+
+def test_small_files_are_read_whole_from_a_file_or_a_pipe(tmp_path):
+    # Sized from the file, not from the 64 MB limit; a pipe (size 0) is read to its end.
+    import threading
+
+    from fiscalsafe.pipeline.check import MAX_SMALL_FILE, read_small
+
+    content = b"-----BEGIN PUBLIC KEY-----\n" + b"A" * 5000 + b"\n-----END PUBLIC KEY-----\n"
+    plain = tmp_path / "editor.pub"
+    plain.write_bytes(content)
+    assert read_small(plain, "key") == content
+    fifo = tmp_path / "fifo.pub"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(content,))
+    writer.start()
+    assert read_small(fifo, "key") == content
+    writer.join()
+    assert read_small(tmp_path / "absent.pub", "key") is None
+    big = tmp_path / "big"
+    with open(big, "wb") as fh:
+        fh.truncate(MAX_SMALL_FILE + 1)
+    with pytest.raises(MalformedError):
+        read_small(big, "big")

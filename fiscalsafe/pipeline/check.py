@@ -79,7 +79,12 @@ def _raise(exc: OSError) -> None:
 def read_small(path: Path, what: str) -> bytes | None:
     try:
         with open(path, "rb") as fh:
-            data = fh.read(MAX_SMALL_FILE + 1)
+            # read(n) allocates n bytes up front: ask for what the file holds, not for the
+            # limit. One byte more shows a file that grew, or a pipe (size 0): read on.
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(min(size, MAX_SMALL_FILE) + 1)
+            if len(data) > size:
+                data += fh.read(MAX_SMALL_FILE + 1 - len(data))
     except FileNotFoundError:
         return None
     except OSError as exc:
