@@ -55,6 +55,7 @@ EXPECTED_SCHEMAS = {
     "restore-result",
     "list",
     "evidence",
+    "bench-result",
 }
 AS_OF = "2026-11-27"
 

@@ -1,0 +1,63 @@
+"""``bench/run``: its result document follows its schema, end to end on a tiny sample.
+
+The figures themselves are not asserted (machines differ; the benchmark is not a timed
+test): what is tested is that one run measures every line the README's table reports,
+and that the committed results stay readable by the same schema.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "schemas" / "bench-result.schema.json").read_text())
+COMMITTED = sorted((ROOT / "bench").glob("results-*.json"))
+
+
+def validate(doc: dict) -> None:
+    errors = list(Draft202012Validator(SCHEMA).iter_errors(doc))
+    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.name)
+def test_committed_results_follow_the_schema(path: Path) -> None:
+    validate(json.loads(path.read_text()))
+
+
+def test_one_tiny_run_measures_every_line(tmp_path: Path) -> None:
+    missing = [t for t in ("tar", "zstd", "openssl") if shutil.which(t) is None]
+    assert not missing, f"the benchmark's baselines need {missing} (.ci/run installs them)"
+    out = subprocess.run(
+        [
+            sys.executable, str(ROOT / "bench" / "bench.py"), "--size", "2MB",
+            "--tickets-per-day", "3", "--years", "1", "--rounds", "2", "--levels", "1,3",
+            "--work", str(tmp_path),
+        ],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    (result,) = tmp_path.glob("result-*.json")
+    doc = json.loads(result.read_text())
+    validate(doc)
+    (size,) = doc["sizes"]
+    assert len(size["rounds"]) == 2
+    median = size["median"]
+    for cmd in ("backup", "verify", "check"):
+        # Every process of the run was seen: the tree holds at least the largest one.
+        assert 0 < median[f"{cmd}_rss_mb"] <= median[f"{cmd}_tree_rss_mb"]
+        assert 0 < median[f"{cmd}_tree_pss_mb"] <= median[f"{cmd}_tree_rss_mb"]
+    assert median["signatures"] > 0 and median["check_rate"] > 0
+    assert median["backup_ratio"] == pytest.approx(
+        median["backup_s"] / (median["tar_zstd_s"] + median["raw_all_cores_s"])
+    )
+    assert [row["level"] for row in doc["levels"]] == [1, 3]
+    assert set(doc["targets_met"]) == {"backup", "verify", "check", "memory"}
+    # The table names each target's verdict.
+    assert "targets: backup " in out.stdout and "tree PSS" in out.stdout
