@@ -1,9 +1,10 @@
 """Where the compressed backup goes: one file or numbered parts, never looking complete
 until committed.
 
-Bytes are written under hidden ``.partial`` names and hashed on the way (BLAKE2b-512, the
-minisign sidecar's prehash); the read-back computes it again from the medium, and the
-SHA-256 reports give. ``commit`` renames into place only after the
+Bytes are written under hidden ``.partial`` names and hashed on the way: BLAKE2b-512 (the
+minisign sidecar's prehash) and SHA-256 (what reports give). The read-back computes the
+SHA-256 again from the medium: equal, the medium holds the bytes the BLAKE2b was taken
+over, without a second, slower BLAKE2b pass. ``commit`` renames into place only after the
 caller has read everything back; ``abort`` removes every partial file.
 """
 
@@ -29,9 +30,9 @@ class Part:
     blake2b: bytes = b""
     sha256: str = ""
     _b2: object = field(default=None, repr=False)
-    # Read-back progress: bytes re-read from the medium so far, and their digests.
+    _sha256: object = field(default=None, repr=False)
+    # Read-back progress: bytes re-read from the medium so far, and their digest.
     _read: int = field(default=0, repr=False)
-    _read_b2: object = field(default=None, repr=False)
     _read_sha256: object = field(default=None, repr=False)
 
 
@@ -60,6 +61,7 @@ class OutputSink:
         name = part_name(self.file_name, index)
         part = Part(final=self.dest / name, partial=self.dest / f".{name}.partial")
         part._b2 = hashlib.blake2b(digest_size=64)
+        part._sha256 = hashlib.sha256()
         self.parts.append(part)
         try:
             self._fh = open(part.partial, "wb")  # noqa: SIM115 - a part outlives this call
@@ -78,6 +80,7 @@ class OutputSink:
             self._fh.write(chunk)
             part = self.parts[-1]
             part._b2.update(chunk)
+            part._sha256.update(chunk)
             part.size += take
             if self._left > 0:
                 self._left -= take
@@ -96,6 +99,7 @@ class OutputSink:
             self._fh = None
             part = self.parts[-1]
             part.blake2b = part._b2.digest()
+            part.sha256 = part._sha256.hexdigest()
 
     def close(self) -> None:
         """Flush and fsync every part. An empty stream still gets one (empty) part."""
@@ -115,7 +119,7 @@ class OutputSink:
         if self._fh is not None:
             self._fh.flush()
             os.fsync(self._fh.fileno())
-        with ThreadPoolExecutor(2, thread_name_prefix="fiscalsafe-readback") as pool:
+        with ThreadPoolExecutor(1, thread_name_prefix="fiscalsafe-readback") as pool:
             for part in self.parts:
                 self._read_back(part, pool)
 
@@ -123,42 +127,36 @@ class OutputSink:
         """Re-read every part from the medium and compare with what was written.
 
         The page cache is dropped first (``POSIX_FADV_DONTNEED`` after fsync) so the bytes
-        come from the device where the kernel allows it, not from memory. The two digests
-        run in threads (hashlib releases the GIL) while the next chunk is read: read-back
-        takes as long as the slower hash, not the sum of the three.
+        come from the device where the kernel allows it, not from memory. The digest
+        runs in a thread (hashlib releases the GIL) while the next chunk is read.
         """
         if not self.closed:
             raise RuntimeError("readback() before close()")
-        with ThreadPoolExecutor(2, thread_name_prefix="fiscalsafe-readback") as pool:
+        with ThreadPoolExecutor(1, thread_name_prefix="fiscalsafe-readback") as pool:
             for part in self.parts:
                 self._read_back(part, pool)
-                if part._read != part.size or part._read_b2.digest() != part.blake2b:
+                if part._read != part.size or part._read_sha256.hexdigest() != part.sha256:
                     raise OperationalError(
                         f"read-back of {part.partial.name} differs from what was written "
                         f"({part._read} bytes read, {part.size} written): the medium is failing"
                     )
-                part.sha256 = part._read_sha256.hexdigest()
 
     def _read_back(self, part: Part, pool: ThreadPoolExecutor) -> None:
         """Continue re-reading ``part`` from where the last read-back stopped to its end."""
-        if part._read_b2 is None:
-            part._read_b2 = hashlib.blake2b(digest_size=64)
+        if part._read_sha256 is None:
             part._read_sha256 = hashlib.sha256()
-        hashing: list[Future] = []
+        hashing: Future | None = None
         with open(part.partial, "rb") as fh:
             fh.seek(part._read)
             if hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(fh.fileno(), part._read, 0, os.POSIX_FADV_DONTNEED)
             while chunk := fh.read(READBACK_CHUNK):
-                for future in hashing:
-                    future.result()
-                hashing = [
-                    pool.submit(part._read_b2.update, chunk),
-                    pool.submit(part._read_sha256.update, chunk),
-                ]
+                if hashing is not None:
+                    hashing.result()
+                hashing = pool.submit(part._read_sha256.update, chunk)
                 part._read += len(chunk)
-        for future in hashing:
-            future.result()
+        if hashing is not None:
+            hashing.result()
 
     def abort(self) -> None:
         if self._fh is not None:
