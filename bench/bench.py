@@ -97,6 +97,10 @@ def tree_memory_peak(pid: int, stop: threading.Event, result: dict) -> None:
 
 
 def timed(cmd: list[str] | str, *, shell: bool = False, memory: bool = False) -> dict:
+    # The previous command's output may still be in the page cache, waiting to be written
+    # (tar | zstd writes ~400 MB without fsync): flushed now, not by the kernel's writeback
+    # threads in the middle of the next measurement.
+    os.sync()
     stop, mem = threading.Event(), {}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, shell=shell, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
