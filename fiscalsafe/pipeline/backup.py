@@ -583,8 +583,8 @@ def _copy_member(
     progress,
     done: int,
     total: int,
-    poll: Callable[[], None] = lambda: None,
-    buffer: bytearray | None = None,
+    poll: Callable[[], None],
+    buffer: bytearray,
 ) -> str:
     """Stream one file into the tar, hashing it; fail if it changes while copied.
 
@@ -598,7 +598,7 @@ def _copy_member(
         fh = open(f.path, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise OperationalError(f"cannot read {f.relpath}: {exc.strerror}") from None
-    view = memoryview(buffer if buffer is not None else bytearray(CHUNK))
+    view = memoryview(buffer)
     with fh:
         st = os.fstat(fh.fileno())
         if st.st_size != f.size or st.st_mtime_ns != f.mtime_ns:
