@@ -13,12 +13,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from operator import methodcaller
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
 from fiscalsafe.errors import MalformedError, UsageError, WeakAlgorithmError
 
@@ -34,6 +35,8 @@ REFUSED_ALGORITHMS = frozenset(
 )
 MIN_RSA_BITS = 2048
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_ECDSA_PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
+_digest = methodcaller("digest")
 KEY_ID_SIZE = 8
 MAX_KEY_FILE_BYTES = 64 * 1024
 
@@ -51,12 +54,40 @@ def check_algorithm(name: str) -> None:
 _DER_LENGTH = [bytes((n,)) for n in range(128)]
 
 
+def _der_heads(r_high: bool, s_high: bool) -> tuple[bytes, bytes]:
+    # SEQUENCE header and r's INTEGER header; s's INTEGER header. An integer whose first
+    # byte has the high bit set takes a 0x00 pad (DER integers are signed).
+    r_len, s_len = 32 + r_high, 32 + s_high
+    return (
+        bytes((0x30, r_len + s_len + 4, 0x02, r_len)) + b"\0" * r_high,
+        bytes((0x02, s_len)) + b"\0" * s_high,
+    )
+
+
+def _der_head_rows() -> list[list[tuple[bytes, bytes]]]:
+    rows = [
+        [_der_heads(r_high, False)] * 128 + [_der_heads(r_high, True)] * 128
+        for r_high in (False, True)
+    ]
+    return [rows[0]] * 128 + [rows[1]] * 128
+
+
+#: ``_DER_HEADS[r[0]][s[0]]``: the bytes around r and s when neither starts with a zero
+#: byte (all but ~1 signature in 128): the high bits alone decide them. Two shared rows.
+_DER_HEADS = _der_head_rows()
+
+
 def p1363_to_der(signature: bytes) -> bytes:
     """A 64-byte r||s ECDSA P-256 signature as the DER SEQUENCE OpenSSL verifies.
 
     Same bytes as ``encode_dss_signature(r, s)``, built without going through integers:
     this runs once per ticket, and the integer route costs twice as much.
     """
+    first_r, first_s = signature[0], signature[32]
+    if first_r and first_s:
+        r_head, s_head = _DER_HEADS[first_r][first_s]
+        return b"".join((r_head, signature[:32], s_head, signature[32:]))
+    # A leading zero byte: DER drops it (and then looks at the next byte's high bit).
     r = signature[:32].lstrip(b"\0") or b"\0"
     s = signature[32:].lstrip(b"\0") or b"\0"
     if r[0] > 127:
@@ -148,7 +179,9 @@ class FiscalPublicKey:
         loop, so the signature code stays hot in the CPU caches.
 
         ECDSA batches first take a fast path: OpenSSL called straight from ``map``, with
-        no Python frame per signature (about 1 % of the check's time). A batch where any
+        no Python frame per signature (about 1 % of the check's time), on SHA-256 digests
+        taken by ``hashlib`` (the same signature check: ECDSA verifies the digest; handing
+        it over saved ~0.4 µs of the ~43 µs a signature, measured). A batch where any
         signature fails is verified again one by one to say which."""
         if (
             self.algorithm == ECDSA_P256_SHA256
@@ -156,8 +189,9 @@ class FiscalPublicKey:
             and set(map(len, signatures)) <= {64}
         ):
             ders = list(map(p1363_to_der, signatures))
+            digests = list(map(_digest, map(hashlib.sha256, messages)))
             try:
-                deque(map(self._key.verify, ders, messages, repeat(_ECDSA_SHA256)), maxlen=0)  # type: ignore[attr-defined]
+                deque(map(self._key.verify, ders, digests, repeat(_ECDSA_PREHASHED)), maxlen=0)  # type: ignore[attr-defined]
             except InvalidSignature:
                 pass
             else:
