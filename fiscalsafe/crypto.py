@@ -196,7 +196,8 @@ class FiscalPublicKey:
                 pass
             else:
                 return [True] * len(ders)
-        return list(map(self.verifier(), signatures, messages))
+        verify = self.verifier()
+        return [verify(sig, message) for sig, message in zip(signatures, messages, strict=True)]
 
     def to_pem(self) -> bytes:
         return serialization.load_der_public_key(self.der).public_bytes(

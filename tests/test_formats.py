@@ -841,6 +841,9 @@ def test_verify_many_says_exactly_which_signatures_fail(algorithm):
     expected = [i not in (0, 17, 39) for i in range(40)]
     assert public.verify_many(bad, messages) == expected
     assert public.verify_many([], []) == []
+    # One list shorter than the other is a caller's bug, never a shorter answer.
+    with pytest.raises(ValueError):
+        public.verify_many(signatures[:2], messages[:1])
     # A signature whose s starts with a zero byte verifies as 64 bytes, never as 63.
     message, sig = next(
         (m, s)
