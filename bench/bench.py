@@ -50,7 +50,8 @@ PSS_EVERY_S = 2.0
 
 
 def _status_kb(pid: int, *fields: str) -> tuple[int, ...]:
-    """Fields of ``/proc/PID/status`` in kB, in the order asked (0 when absent)."""
+    """Fields of ``/proc/PID/status`` in kB, in the order asked (0 when absent). Names
+    are given as the file spells them, colon included: ``"VmRSS:"``."""
     found = dict.fromkeys(fields, 0)
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
@@ -78,10 +79,10 @@ def tree_memory_peak(pid: int, stop: threading.Event, result: dict) -> None:
     high it was read at by 4 MB (new pages: where the PSS peak is; read at every new high
     by a page, it was read ~250 times a backup) and every 2 s (pages that stop being
     shared, copied on write, raise the PSS and not the RSS). The PSS peak may so be low
-    by up to 4 MB.
+    by up to 4 MB of new pages (more if a peak of copied pages lasts under 2 s).
     """
     peak_one = peak_tree = peak_pss = 0
-    pss_mark = 0  # the tree's RSS when the PSS was last read on a new high
+    pss_mark = 0  # the highest tree RSS at which the PSS was read
     last_pss = 0.0
     while not stop.is_set():
         pids, frontier = [], [pid]
