@@ -117,3 +117,49 @@ def test_workers_freeze_what_the_server_imported(tmp_path) -> None:
     # Frozen: collections in the worker never walk (and so never copy) the server's pages;
     # the collector itself stays on between tasks.
     assert out.stdout.split() == ["True", "True"]
+
+
+ORPHANED_SPAWN = """
+import os
+from multiprocessing import forkserver
+from fiscalsafe.pipeline import workers
+workers.start_server()
+# Ask the server for a worker, then never send it its start-up data: what a worker being
+# spawned sees when the command that asked for it is killed (kill -9, the OOM killer).
+status_r, data_w = forkserver._forkserver.connect_to_new_process([])
+os.close(data_w)
+pid = forkserver.read_signed(status_r)
+code = forkserver.read_signed(status_r)
+print("exited", code != 0)
+"""
+
+
+def test_a_worker_whose_command_died_while_it_started_leaves_quietly() -> None:
+    # Regression (seen as a flaky SIGKILL-while-checking fault test): the half-spawned
+    # worker found its start-up pipe empty and printed multiprocessing's EOFError
+    # traceback into the killed command's output.
+    out = subprocess.run(
+        [sys.executable, "-c", ORPHANED_SPAWN], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["exited", "True"]
+    assert "Traceback" not in out.stderr and "EOFError" not in out.stderr, out.stderr
+
+
+SERVER_HOOK = """
+import fiscalsafe.pipeline.worker_server
+raise {error}("the error")
+"""
+
+
+def test_the_server_hook_silences_only_an_orphaned_pipe() -> None:
+    quiet = subprocess.run(
+        [sys.executable, "-c", SERVER_HOOK.format(error="EOFError")], capture_output=True, text=True
+    )
+    assert quiet.returncode == 1 and quiet.stderr == ""
+    loud = subprocess.run(
+        [sys.executable, "-c", SERVER_HOOK.format(error="ValueError")],
+        capture_output=True,
+        text=True,
+    )
+    assert loud.returncode == 1 and "ValueError: the error" in loud.stderr

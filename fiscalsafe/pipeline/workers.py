@@ -23,6 +23,8 @@ from multiprocessing import resource_tracker
 
 #: What every worker runs; the forkserver imports it once, workers inherit it.
 WORKER_MODULE = "fiscalsafe.pipeline.fiscal"
+#: The server's own set-up (imported by it alone): see its docstring.
+SERVER_MODULE = "fiscalsafe.pipeline.worker_server"
 
 
 def default_workers() -> int:
@@ -37,7 +39,7 @@ def worker_context() -> multiprocessing.context.BaseContext:
     Forkserver rather than fork: a backup forks workers while its own threads hash and
     write, and forking a threaded process can copy a held lock into the child."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([WORKER_MODULE])
+    context.set_forkserver_preload([SERVER_MODULE, WORKER_MODULE])
     return context
 
 
