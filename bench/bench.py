@@ -35,25 +35,17 @@ ROOT = Path(__file__).resolve().parent.parent
 UNTIL = dt.date(2026, 11, 27)
 
 
-def _kb(path: str, field: str) -> int:
-    with open(path) as fh:
-        for line in fh:
-            if line.startswith(field):
-                return int(line.split()[1])
-    return 0
-
-
 #: How far the tree's RSS must pass its last high before its PSS is read again.
 PSS_STEP_KB = 4096
 #: ... and how often it is read anyway.
 PSS_EVERY_S = 2.0
 
 
-def _status_kb(pid: int, *fields: str) -> tuple[int, ...]:
-    """Fields of ``/proc/PID/status`` in kB, in the order asked (0 when absent). Names
-    are given as the file spells them, colon included: ``"VmRSS:"``."""
+def _proc_kb(path: str, *fields: str) -> tuple[int, ...]:
+    """kB fields of a ``/proc`` file (``status``, ``smaps_rollup``), in the order asked
+    (0 when absent). Names as the file spells them, colon included: ``"VmRSS:"``."""
     found = dict.fromkeys(fields, 0)
-    with open(f"/proc/{pid}/status") as fh:
+    with open(path) as fh:
         for line in fh:
             name = line.split(None, 1)[0]
             if name in found:
@@ -98,7 +90,7 @@ def tree_memory_peak(pid: int, stop: threading.Event, result: dict) -> None:
         rss = {}
         for p in pids:
             try:
-                rss[p], hwm = _status_kb(p, "VmRSS:", "VmHWM:")
+                rss[p], hwm = _proc_kb(f"/proc/{p}/status", "VmRSS:", "VmHWM:")
             except OSError:  # the process ended between listing and reading
                 continue
             peak_one = max(peak_one, hwm)
@@ -110,7 +102,7 @@ def tree_memory_peak(pid: int, stop: threading.Event, result: dict) -> None:
             pss_total = 0
             for p in rss:
                 try:
-                    pss_total += _kb(f"/proc/{p}/smaps_rollup", "Pss:")
+                    pss_total += _proc_kb(f"/proc/{p}/smaps_rollup", "Pss:")[0]
                 except OSError:
                     continue
             peak_pss = max(peak_pss, pss_total)
