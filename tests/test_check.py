@@ -118,13 +118,21 @@ def test_check_writes_nothing(read_only_dossier: Path, fresh_sample: SampleResul
 # --- trust -------------------------------------------------------------------------------
 
 
-def test_self_asserted_trust_is_a_warning_naming_the_key(sample_root: SampleResult) -> None:
+def test_self_asserted_trust_is_consistent_not_proven(sample_root: SampleResult) -> None:
+    """A key found inside the dossier proves consistency, never origin: no PROVEN, exit 1."""
     code, out, err = run_cli("check", sample_root.dossiers[0], "--as-of", AS_OF_ARG)
-    assert code == 0, (out, err)
-    assert out.splitlines()[0].startswith("PROVEN")
+    assert code == 1, (out, err)
+    assert out.splitlines()[0].startswith("CONSISTENT, ORIGIN NOT PROVEN dossier MAG001")
+    assert "PROVEN dossier" not in out.splitlines()[0].replace("NOT PROVEN", "")
     assert "KEY_SELF_ASSERTED" in out
     assert "self-asserted" in out
     assert fingerprint(sample_root) in out
+    code, out, err = run_cli("check", sample_root.dossiers[0], "--as-of", AS_OF_ARG, "--json")
+    assert code == 1, err
+    doc = json.loads(out)
+    validate_report(doc)
+    assert doc["verdict"] == "consistent"
+    assert doc["counts"]["error"] == 0
 
 
 def test_require_trust_without_trust_fails(sample_root: SampleResult) -> None:

@@ -241,6 +241,12 @@ def test_check_proves_the_golden_dossier():
         "genesis": "2025-03-01",
         "since_genesis": True,
         "last_operation": "2025-04-01",
+        "idle": ["2025-04-02", "2025-04-02"],
+        "idle_excused": "tolerance",
+        "max_idle_days": 45,
+        "end_of_activity": None,
+        "unknowable": None,
+        "stale": False,
         "complete": True,
     }
 

@@ -142,8 +142,9 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     usb.mkdir()
     out: dict[str, Any] = {}
     out["backup"] = cli(
-        "backup", sample.dossiers[0], "--to", usb, "--key", keys["shop_secret"], code=0
-    )
+        "backup", sample.dossiers[0], "--to", usb, "--key", keys["shop_secret"],
+        "--trust", keys["editor_public"], code=0,
+    )  # fmt: skip
     (archive,) = (Path(p) for p in out["backup"]["backups"][0]["files"])
     out["archive"] = archive
     pub = ("--key", keys["shop_public"])
@@ -179,7 +180,10 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "verify", archive, *pub, "--profile", work / "profile.json", code=1
     )
 
-    out["restore_ok"] = cli("restore", archive, work / "restored", *pub, code=0)
+    out["verify_consistent"] = cli("verify", archive, *pub, code=1)
+    out["restore_ok"] = cli(
+        "restore", archive, work / "restored", *pub, "--trust", keys["editor_public"], code=0
+    )
     out["restore_refused"] = cli("restore", bad, work / "refused", *pub, code=1)
     out["refused_dest"] = work / "refused"
 
@@ -277,7 +281,7 @@ def test_verify_failing_json(outputs):
     doc = outputs["verify_failing"]
     assert_valid("verify-report", doc)
     bag, damaged = doc["reports"]
-    assert bag["mode"] == "bag" and bag["verdict"] == "proven"
+    assert bag["mode"] == "bag" and bag["verdict"] == "valid"
     assert damaged["mode"] == "backup" and damaged["verdict"] == "findings"
     assert doc["verdict"] == "findings"
 
@@ -287,6 +291,16 @@ def test_verify_bag_only_json(outputs):
     assert_valid("verify-report", doc)
     (report,) = doc["reports"]
     assert report["mode"] == "bag" and report["shop_key"] is None and report["files"] == []
+
+
+def test_verify_consistent_json(outputs):
+    """A backup verified without the editor key: no error, origin not proven, exit 1."""
+    doc = outputs["verify_consistent"]
+    assert_valid("verify-report", doc)
+    (report,) = doc["reports"]
+    assert doc["verdict"] == report["verdict"] == "consistent"
+    assert report["counts"]["error"] == 0 and report["fiscal"]["trust"]["self_asserted"]
+    assert_invalid("verify-report", doc | {"verdict": "proven"})
 
 
 def test_verify_without_identity_json(outputs):

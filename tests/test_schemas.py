@@ -224,13 +224,13 @@ def run_json(*args: str, code: int = 0) -> Any:
 
 @pytest.fixture(scope="module")
 def self_asserted_report(sample) -> dict:
-    return run_json("check", str(sample.dossiers[0]), "--json", "--as-of", AS_OF)
+    return run_json("check", str(sample.dossiers[0]), "--json", "--as-of", AS_OF, code=1)
 
 
 def test_check_json_self_asserted(self_asserted_report):
     doc = self_asserted_report
     assert_valid("check-report", doc)
-    assert doc["verdict"] == "proven" and doc["trust"]["self_asserted"] is True
+    assert doc["verdict"] == "consistent" and doc["trust"]["self_asserted"] is True
     assert [f["code"] for f in doc["findings"]] == ["KEY_SELF_ASSERTED"]
 
 
@@ -257,6 +257,7 @@ def test_check_json_with_findings(sample, tmp_path):
     data = bytearray(archive.read_bytes())
     data[-5] ^= 0x01  # inside the envelope signature
     archive.write_bytes(bytes(data))
+    (dossier / "archives" / "A000011.fsa").unlink()  # ARCHIVE_FILE_MISSING names its record
     journal = dossier / "jet" / "journal.jet"
     journal.write_bytes(journal.read_bytes()[:-40])  # cut inside the last record
     (dossier / "odeis" / "POSTE-01.lck").write_bytes(b"POSTE-01\nMARIE\n")
@@ -272,6 +273,7 @@ def test_check_json_with_findings(sample, tmp_path):
 def test_report_schema_rejects_inconsistent_reports(self_asserted_report):
     doc = self_asserted_report
     assert_invalid("check-report", doc | {"verdict": "findings"})
+    assert_invalid("check-report", doc | {"verdict": "proven"})  # a self-asserted key
     assert_invalid("check-report", doc | {"counts": doc["counts"] | {"error": 1}})
     assert_invalid("check-report", doc | {"extra": 1})
     bad_finding = doc["findings"][0] | {"severity": "error"}

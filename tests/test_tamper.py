@@ -47,20 +47,27 @@ EXPECTED: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {
     "grand-total-mismatch": (("GRAND_TOTAL_MISMATCH",), ("COVERAGE_GAP",)),
     "vat-sum-mismatch": (("CLOSURE_VAT_MISMATCH",), ("COVERAGE_GAP",)),
     "archive-other-dossier": (("ARCHIVE_DOSSIER_MISMATCH",), ()),
-    # Event journal, damaged without the key.
-    "journal-entry-deleted": (("JOURNAL_SEQUENCE_BROKEN", "JOURNAL_CHAIN_BROKEN"), ()),
+    # Event journal, damaged without the key. Records after a break vouch for nothing, so
+    # the days after the last verified record are a coverage gap.
+    "journal-entry-deleted": (
+        ("JOURNAL_SEQUENCE_BROKEN", "JOURNAL_CHAIN_BROKEN", "COVERAGE_GAP"),
+        (),
+    ),
     "journal-entry-inserted": (
-        ("JOURNAL_SEQUENCE_BROKEN", "JOURNAL_UNTRUSTED_KEY"),
+        ("JOURNAL_SEQUENCE_BROKEN", "JOURNAL_UNTRUSTED_KEY", "COVERAGE_GAP"),
         ("JOURNAL_CHAIN_BROKEN",),
     ),
-    "journal-entry-edited": (("JOURNAL_SIGNATURE_INVALID",), ()),
-    "journal-entry-edited-rehashed": (("JOURNAL_SIGNATURE_INVALID",), ()),
+    "journal-entry-edited": (("JOURNAL_SIGNATURE_INVALID", "COVERAGE_GAP"), ()),
+    "journal-entry-edited-rehashed": (("JOURNAL_SIGNATURE_INVALID", "COVERAGE_GAP"), ()),
     "journal-tail-truncated": (("JOURNAL_TRUNCATED",), ()),
     "journal-cut-mid-record": (("JOURNAL_MALFORMED",), ("JOURNAL_TRUNCATED",)),
     "journal-head-missing": (("JOURNAL_HEAD_MISSING",), ()),
-    "journal-genesis-removed": (("JOURNAL_GENESIS_MISSING",), ()),
+    # Shop owner: an older genuine journal and head. Nothing inside the dossier shows it;
+    # what fiscalsafe proved before does (test_freshness.py).
+    "journal-rolled-back": ((), ()),
+    "journal-genesis-removed": (("JOURNAL_GENESIS_MISSING", "COVERAGE_GAP"), ()),
     # Event journal, re-signed by the shop software: one rule left broken.
-    "decreasing-timestamp": (("JOURNAL_TIME_DECREASING",), ()),
+    "decreasing-timestamp": (("JOURNAL_TIME_DECREASING", "COVERAGE_GAP"), ()),
     "archive-event-missing": (("ARCHIVE_EVENT_MISSING",), ()),
     "closure-event-missing": (("CLOSURE_EVENT_MISSING",), ()),
     "unknown-event-code": (("JOURNAL_UNKNOWN_EVENT",), ()),  # a warning: still proven

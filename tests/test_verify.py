@@ -154,11 +154,13 @@ def test_trust_directory_supplies_shop_and_editor_keys(w, tmp_path):
     (rep,) = json.loads(r.out)["reports"]
     assert rep["shop_key"] == w.public.fingerprint
     assert rep["fiscal"]["trust"]["self_asserted"] is False
-    # Without an editor key anywhere, trust falls back to the key inside: said so.
+    # Without an editor key anywhere, trust falls back to the key inside: said so, and
+    # the verdict is only "consistent" (exit 1), never proven.
     bare = make_trust_dir(tmp_path / "bare", w.shop_pub, None)
     r = bs.invoke("verify", w.archive, "--years", bs.YEARS, "--json", trust_dir=bare)
-    assert r.code == 0, r
+    assert r.code == 1, r
     (rep,) = json.loads(r.out)["reports"]
+    assert rep["verdict"] == "consistent" and rep["counts"]["error"] == 0
     assert rep["fiscal"]["trust"]["self_asserted"] is True
     assert "KEY_SELF_ASSERTED" in {f["code"] for f in rep["findings"]}
 
@@ -328,7 +330,7 @@ def test_a_plain_bagit_directory_is_validated_without_a_key(plain_bag):
     r = bs.invoke("verify", plain_bag, "--json")
     assert r.code == 0, r
     (rep,) = json.loads(r.out)["reports"]
-    assert rep["mode"] == "bag" and rep["verdict"] == "proven"
+    assert rep["mode"] == "bag" and rep["verdict"] == "valid"
     flip_byte(plain_bag / "data" / "ticket.txt", 3)
     r = bs.invoke("verify", plain_bag, "--json")
     assert r.code == 1, r
@@ -341,7 +343,7 @@ def test_a_plain_uncompressed_tar_bag_is_validated_without_a_key(plain_bag, tmp_
         tf.add(plain_bag, arcname="bag")
     r = bs.invoke("verify", tar_path)
     assert r.code == 0, r
-    assert r.out.startswith("PROVEN")
+    assert r.out.startswith("VALID BAG bag.tar (BagIt only")
     # Flip one byte of a payload file inside the tar.
     with tarfile.open(tar_path) as tf:
         member = tf.getmember("bag/data/ticket.txt")

@@ -50,8 +50,10 @@ JET_CODES: dict[int, str] = {
     140: "duplicate ticket printed",
     150: "clock change",
     260: "journal initialisation (genesis)",
+    270: "end of activity (the shop has closed for good)",
 }
 GENESIS_CODE = 260
+END_OF_ACTIVITY_CODE = 270
 ARCHIVE_CODES = (20, 30)
 CLOSING_CODES = (50, 60)
 INTEGRITY_FAILURE_CODE = 90

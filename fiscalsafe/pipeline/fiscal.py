@@ -20,12 +20,13 @@ from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.archive import MAX_ARCHIVE_BYTES
 from fiscalsafe.pipeline import workers as worker_processes
 from fiscalsafe.verify.archives import ArchiveResult, verify_archive, verify_archive_chain
-from fiscalsafe.verify.coverage import compute_coverage
+from fiscalsafe.verify.coverage import MAX_IDLE_DAYS, compute_coverage
 from fiscalsafe.verify.crosscheck import cross_check
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.journal import JournalResult, verify_journal
 from fiscalsafe.verify.report import CheckReport
 from fiscalsafe.verify.trust import TrustedKeys
+from fiscalsafe.verify.verified import proven_archives, verified_journal
 
 _worker_keys: dict[tuple, TrustedKeys] = {}
 MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024
@@ -219,7 +220,15 @@ class FiscalChecker:
             self._journal_future is None or self._journal_future.done()
         )
 
-    def finish(self, report: CheckReport, as_of: dt.datetime, years: int) -> CheckReport:
+    def finish(
+        self,
+        report: CheckReport,
+        as_of: dt.datetime,
+        years: int,
+        *,
+        max_idle_days: int = MAX_IDLE_DAYS,
+        known_until: dt.datetime | None = None,
+    ) -> CheckReport:
         try:
             results = self._inline + [f.result() for f in self._futures]
             if self._journal_future is not None:
@@ -234,11 +243,26 @@ class FiscalChecker:
             findings.extend(r.findings)
         findings.extend(verify_archive_chain(results, self.dossier_id, self.tz))
         findings.extend(journal.findings)
-        findings.extend(cross_check(results, journal.entries, self.journal_file))
-        coverage, cov_findings = compute_coverage(results, journal, as_of, years, self.tz)
+        # From here on, only what verified: the proven archives and the journal's prefix.
+        proven = proven_archives(results)
+        verified = verified_journal(journal)
+        proven_files = {a.file for a in proven}
+        unproven = [r.file for r in results if r.file not in proven_files]
+        findings.extend(cross_check(proven, verified, self.journal_file, unproven))
+        coverage, cov_findings = compute_coverage(
+            proven,
+            verified,
+            as_of,
+            years,
+            self.tz,
+            max_idle_days=max_idle_days,
+            known_until=known_until,
+        )
         findings.extend(cov_findings)
         report.findings.extend(findings)
         report.coverage = coverage
+        report.proven_archives = proven
+        report.history = verified.history(self.dossier_id)
         report.stats = {
             "archives": len(results),
             "tickets": sum(r.ticket_count for r in results),
@@ -246,6 +270,6 @@ class FiscalChecker:
             "signatures_verified": sum(r.signatures_checked for r in results)
             + journal.signatures_checked,
         }
-        if journal.head_seq is not None:
-            report.journal_head = {"seq": journal.head_seq, "ts": journal.head_ts}
+        if verified.head is not None:
+            report.journal_head = verified.head.to_json()
         return report

@@ -15,6 +15,10 @@ CODES: dict[str, tuple[str, str]] = {
     "KEY_SELF_ASSERTED": ("warning", "trust comes only from the key shipped inside the dossier"),
     "TRUST_NOT_ESTABLISHED": ("error", "--require-trust was given but no trusted key was"),
     "WEAK_ALGORITHM": ("error", "a signature or key uses an algorithm the policy refuses"),
+    "KEY_NOT_FOR_DOSSIER": (
+        "error",
+        "the shop key is bound to other dossiers in the trust folder",
+    ),
     # Fiscal archives.
     "ARCHIVE_MALFORMED": ("error", "a fiscal archive does not parse"),
     "ARCHIVE_VERSION_UNSUPPORTED": ("error", "a fiscal archive has an unknown major version"),
@@ -65,6 +69,21 @@ CODES: dict[str, tuple[str, str]] = {
     # Six-year coverage.
     "COVERAGE_GAP": ("error", "the required period is not covered without a gap"),
     "COVERAGE_SINCE_GENESIS": ("info", "the dossier is younger than the required period"),
+    "COVERAGE_STALE": (
+        "error",
+        "no operation recorded for longer than the idle tolerance before the as-of date",
+    ),
+    "COVERAGE_IDLE": ("info", "days without operation, within the idle tolerance"),
+    "COVERAGE_END_OF_ACTIVITY": ("info", "a verified record ends the shop's activity"),
+    "COVERAGE_BEYOND_BACKUP": ("error", "the as-of date is after the backup was made"),
+    "JOURNAL_ROLLBACK": (
+        "error",
+        "the journal is older than, or diverges from, a history already proven",
+    ),
+    "ARCHIVE_ROLLBACK": (
+        "error",
+        "a fiscal archive already proven is missing or different",
+    ),
     "ARCHIVE_OVERDUE": ("warning", "the period since the last archive is long"),
     # Backup container and manifest.
     "CONTAINER_CORRUPT": ("error", "the compressed stream or tar structure is damaged"),

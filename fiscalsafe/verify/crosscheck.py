@@ -1,19 +1,31 @@
-"""Journal <-> archives: every archive and every closure must be logged in the journal."""
+"""Journal <-> archives: every archive and every closure must be logged in the journal.
+
+Both sides are verified data only: proven archives and the journal's verified prefix. An
+archive that did not verify has its own finding; a record after a break in the journal
+vouches for nothing.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from fiscalsafe.formats import journal as fj
-from fiscalsafe.verify.archives import ArchiveResult
 from fiscalsafe.verify.findings import Finding, finding
+from fiscalsafe.verify.verified import ProvenArchive, VerifiedJournal
 
 
 def cross_check(
-    archives: list[ArchiveResult], entries: list[fj.JournalEntry], journal_file: str
+    archives: Sequence[ProvenArchive],
+    journal: VerifiedJournal,
+    journal_file: str,
+    unproven_files: Iterable[str] = (),
 ) -> list[Finding]:
+    """``unproven_files`` are archive files present but not proven: the journal's record of
+    them is not reported missing, since their own findings say what is wrong."""
     out: list[Finding] = []
     created: dict[int, fj.JournalEntry] = {}
     closings: set[tuple] = set()
-    for e in entries:
+    for e in journal.entries:
         if e.code in fj.ARCHIVE_CODES and isinstance(e.data.get("archive"), int):
             created[e.data["archive"]] = e
         elif e.code in fj.CLOSING_CODES:
@@ -23,9 +35,15 @@ def cross_check(
                 closings.add(
                     (d.get("kind"), d.get("start"), d.get("end"), d.get("ttc"), d.get("gt"))
                 )
-    parsed = [r for r in archives if r.parsed]
-    numbers = {r.number for r in parsed}
-    for r in parsed:
+    numbers = {r.number for r in archives}
+    unproven = list(unproven_files)
+    # With a break in the journal, records after it vouch for nothing: an archive made
+    # after the last verified record cannot be expected in it (the break is reported).
+    last_ts = journal.last.ts if journal.last is not None else -1
+    broken = journal.unverified_after > 0
+    for r in archives:
+        if broken and r.created_ts > last_ts:
+            continue
         event = created.get(r.number)
         if event is None:
             out.append(
@@ -76,9 +94,7 @@ def cross_check(
             continue
         # The file is there but did not parse or verify: its own finding says why.
         recorded = event.data.get("file")
-        if isinstance(recorded, str) and any(
-            not r.parsed and _same_file(r.file, recorded) for r in archives
-        ):
+        if any(_same_file(f, recorded) for f in unproven):
             continue
         out.append(
             finding(

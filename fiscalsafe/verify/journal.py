@@ -21,10 +21,17 @@ class JournalResult:
     findings: list[Finding] = field(default_factory=list)
     entries: list[fj.JournalEntry] = field(default_factory=list)  # every decoded entry
     verified_until: int = 0  # sequence up to which the chain is unbroken and signed
+    #: How many records, from the first by position, form the unbroken, signed prefix.
+    #: A record after a break never counts, whatever its sequence number says.
+    verified_count: int = 0
     genesis_ts: int | None = None
     last_ts: int | None = None
     head_seq: int | None = None
     head_ts: int | None = None
+    #: SHA-256 of the last record's signature, as the verified signed head states it.
+    head_sig_sha256: bytes | None = None
+    #: The signed head verified and names exactly the last record of the verified prefix.
+    head_matches: bool = False
     signatures_checked: int = 0
 
     @property
@@ -135,6 +142,7 @@ def verify_journal(
             add(finding("JOURNAL_INTEGRITY_EVENT", f"the journal records: {entry.text}", **where))
         if not broken:
             result.verified_until = entry.seq
+            result.verified_count = len(result.entries)
         prev_seq, prev_sig, prev_ts = entry.seq, entry.signature, entry.ts
         result.last_ts = entry.ts
     _verify_head(result, head_file, head_bytes, keys, prev_seq, prev_sig, dossier_id)
@@ -209,7 +217,9 @@ def _verify_head(
         )
         return
     result.head_seq, result.head_ts = head.seq, head.ts
-    if dossier_id is not None and head.dossier != dossier_id:
+    result.head_sig_sha256 = head.last_sig_sha256
+    same_dossier = dossier_id is None or head.dossier == dossier_id
+    if not same_dossier:
         add(
             finding(
                 "JOURNAL_DOSSIER_MISMATCH",
@@ -258,4 +268,12 @@ def _verify_head(
                 expected=result.last_ts,
                 found=head.ts,
             )
+        )
+    else:
+        # The head vouches for the tail only when every record up to the one it names
+        # verified: a head over a broken chain proves nothing about what follows the break.
+        result.head_matches = (
+            same_dossier
+            and result.verified_count == len(result.entries)
+            and result.verified_until == last_seq
         )
