@@ -63,9 +63,11 @@ def demo() -> int:
     usb.mkdir(parents=True)
     keys = out / "sample" / "keys"
     dossier = out / "sample" / "dossiers" / "MAG001"
+    # A fresh sample each run: what the demo proves is kept in a state folder of its own.
+    state = ("--state", str(out / "state"))
     steps = [
         ("sample", str(out / "sample"), "--until", today, "--size", "16MB"),
-        ("check", str(dossier), "--trust", str(keys / "editor.pub")),
+        ("check", str(dossier), "--trust", str(keys / "editor.pub"), *state),
         (
             "backup",
             str(dossier),
@@ -75,8 +77,17 @@ def demo() -> int:
             str(keys / "shop.key"),
             "--trust",
             str(keys / "editor.pub"),
+            *state,
         ),
-        ("verify", str(usb), "--key", str(keys / "shop.pub"), "--trust", str(keys / "editor.pub")),
+        (
+            "verify",
+            str(usb),
+            "--key",
+            str(keys / "shop.pub"),
+            "--trust",
+            str(keys / "editor.pub"),
+            *state,
+        ),
     ]
     for step in steps:
         code = run(*step)

@@ -162,6 +162,11 @@ def du(path: Path) -> int:
 
 def bench_size(work: Path, size: int, args) -> dict:
     root = make_sample(work, size, args.tickets_per_day, args.years)
+    # The sample's history ends at UNTIL: the commands run as of that day, with a state
+    # folder of their own (what they prove must not mix with the user's own).
+    os.environ["FISCALSAFE_NOW"] = f"{UNTIL.isoformat()}T20:00:00+00:00"
+    os.environ["FISCALSAFE_STATE_DIR"] = str(work / "state")
+    shutil.rmtree(work / "state", ignore_errors=True)
     dossier = root / "dossiers" / "MAG001"
     keys = root / "keys"
     fs = [sys.executable, "-m", "fiscalsafe"]

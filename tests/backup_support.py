@@ -339,6 +339,7 @@ def freeze_clock(monkeypatch: pytest.MonkeyPatch, now: dt.datetime = NOW) -> Non
             return now if tz is None else now.astimezone(tz)
 
     monkeypatch.setattr(cli_main, "dt", types.SimpleNamespace(datetime=Frozen, UTC=dt.UTC))
+    monkeypatch.setenv("FISCALSAFE_NOW", now.isoformat())
 
 
 def minisign_binary() -> str:

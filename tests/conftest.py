@@ -31,6 +31,8 @@ from fiscalsafe.pipeline.sample import SampleResult, write_sample
 UNTIL = dt.date(2026, 11, 27)
 AS_OF = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 AS_OF_ARG = "2026-11-27"  # what ``--as-of`` turns into AS_OF (noon UTC that day)
+#: What the command line takes as "now" in every test ($FISCALSAFE_NOW).
+FIXED_NOW = "2026-11-27T20:00:00+00:00"
 #: The standard sample: seven years of two small shops, about 1 MB of bulk data.
 SAMPLE_OPTIONS: dict[str, Any] = {
     "seed": 7,
@@ -84,6 +86,34 @@ def sample_root(make_sample: Callable[..., SampleResult]) -> SampleResult:
 def fresh_sample(sample_root: SampleResult, tmp_path: Path) -> SampleResult:
     """A private copy of the standard sample, for tests that damage it."""
     return copy_sample(sample_root, tmp_path / "sample")
+
+
+_STATE_ROOT: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _STATE_ROOT
+    import tempfile
+
+    _STATE_ROOT = Path(tempfile.mkdtemp(prefix="fiscalsafe-test-state-"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _STATE_ROOT is not None:
+        shutil.rmtree(_STATE_ROOT, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Each test, and every fixture set up for it (of any scope), gets a state folder of its
+    own (what fiscalsafe has proven per dossier): no test reads another's history, and none
+    the user's own. Subprocesses inherit it."""
+    import tempfile
+
+    os.environ["FISCALSAFE_STATE_DIR"] = tempfile.mkdtemp(dir=_STATE_ROOT)
+    # The samples' histories end on UNTIL: commands that read the clock (backup, verify's
+    # clock) run that evening, so no test depends on the day the suite runs.
+    os.environ["FISCALSAFE_NOW"] = FIXED_NOW
 
 
 def cli_env() -> dict[str, str]:

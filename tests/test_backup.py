@@ -126,7 +126,15 @@ def test_cli_restore_of_no_index_backup_tells_which_indexes_to_rebuild(w, usb, t
     result = bs.make_backup(w, w.dossier, usb, kind="no-index")
     bs.assert_proven(w, result)
     r = bs.invoke(
-        "restore", result.files[0], tmp_path / "r", "--key", w.shop_pub, "--years", bs.YEARS
+        "restore",
+        result.files[0],
+        tmp_path / "r",
+        "--key",
+        w.shop_pub,
+        "--trust",
+        w.editor,
+        "--years",
+        bs.YEARS,
     )
     assert r.code == 0, r
     assert "rebuild" in r.out and "odeis/VENTE.ndx" in r.out
@@ -653,4 +661,5 @@ def test_quick_start_story_six_years(sample_root, tmp_path):
         "verify", usb, "--key", keys["shop_public"], "--trust", keys["editor_public"]
     )
     assert code == 0, out + err
-    assert out.startswith("PROVEN") and " covered" in out
+    assert out.startswith("PROVEN") and "verified records cover" in out
+    assert "last recorded operation" in out

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import datetime as dt
 import errno
 import hashlib
 import os
@@ -28,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import AS_OF, cli_env, copy_sample, run_cli
+from conftest import AS_OF, UNTIL, cli_env, copy_sample, run_cli
 
 from fiscalsafe import minisign
 from fiscalsafe.errors import OperationalError, UsageError
@@ -557,16 +556,16 @@ def backup_args(live: Live, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def live(make_sample, tmp_path_factory) -> Live:
-    today = dt.datetime.now(dt.UTC).date()
-    sample = make_sample(until=today, years=1, size=10 * 1024**2, tickets_per_day=8, shops=1)
+    sample = make_sample(until=UNTIL, years=1, size=10 * 1024**2, tickets_per_day=8, shops=1)
     medium = tmp_path_factory.mktemp("live-medium")
     result = Live(sample, medium, {}, tree(sample.dossiers[0]))
     code, out, err = run_cli(*backup_args(result))
     assert code == 0, (out, err)
     result.previous = {p.name: p.read_bytes() for p in medium.iterdir()}
     code, out, err = run_cli(
-        "verify", medium / ARCHIVE, "--key", sample.keys["shop_public"], "--years", "1"
-    )
+        "verify", medium / ARCHIVE, "--key", sample.keys["shop_public"],
+        "--trust", sample.keys["editor_public"], "--years", "1",
+    )  # fmt: skip
     assert code == 0, (out, err)
     return result
 

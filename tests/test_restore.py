@@ -61,7 +61,17 @@ def odd_backup(w, tmp_path):
 def test_restore_is_byte_identical_with_modes_and_nanosecond_times(w, odd_backup, tmp_path):
     dossier, result = odd_backup
     dest = tmp_path / "restored"
-    r = bs.invoke("restore", result.files[0], dest, "--key", w.shop_pub, "--years", bs.YEARS)
+    r = bs.invoke(
+        "restore",
+        result.files[0],
+        dest,
+        "--key",
+        w.shop_pub,
+        "--trust",
+        w.editor,
+        "--years",
+        bs.YEARS,
+    )
     assert r.code == 0, r
     assert "RESTORED" in r.out
     expected = backed_up_tree(dossier, result.files[0])
@@ -77,7 +87,16 @@ def test_restore_is_byte_identical_with_modes_and_nanosecond_times(w, odd_backup
 
 def test_restore_json_output(w, tmp_path):
     r = bs.invoke(
-        "restore", w.archive, tmp_path / "r", "--key", w.shop_pub, "--years", bs.YEARS, "--json"
+        "restore",
+        w.archive,
+        tmp_path / "r",
+        "--key",
+        w.shop_pub,
+        "--trust",
+        w.editor,
+        "--years",
+        bs.YEARS,
+        "--json",
     )
     assert r.code == 0, r
     doc = json.loads(r.out)
@@ -90,12 +109,25 @@ def test_restore_refuses_a_non_empty_folder_unless_forced(w, tmp_path):
     dest = tmp_path / "restored"
     dest.mkdir()
     (dest / "notes.txt").write_text("mine\n")
-    r = bs.invoke("restore", w.archive, dest, "--key", w.shop_pub, "--years", bs.YEARS)
+    r = bs.invoke(
+        "restore", w.archive, dest, "--key", w.shop_pub, "--trust", w.editor, "--years", bs.YEARS
+    )
     assert r.code == 2, r
     assert "not empty" in r.err
     assert bs.entries(dest) == {"notes.txt"}
     assert bs.entries(tmp_path) == {"restored"}
-    r = bs.invoke("restore", w.archive, dest, "--key", w.shop_pub, "--years", bs.YEARS, "--force")
+    r = bs.invoke(
+        "restore",
+        w.archive,
+        dest,
+        "--key",
+        w.shop_pub,
+        "--trust",
+        w.editor,
+        "--years",
+        bs.YEARS,
+        "--force",
+    )
     assert r.code == 0, r
     assert (dest / "notes.txt").read_text() == "mine\n"
     got = bs.tree(dest)
@@ -106,7 +138,9 @@ def test_restore_refuses_a_non_empty_folder_unless_forced(w, tmp_path):
 def test_restore_into_an_existing_empty_folder(w, tmp_path):
     dest = tmp_path / "restored"
     dest.mkdir()
-    r = bs.invoke("restore", w.archive, dest, "--key", w.shop_pub, "--years", bs.YEARS)
+    r = bs.invoke(
+        "restore", w.archive, dest, "--key", w.shop_pub, "--trust", w.editor, "--years", bs.YEARS
+    )
     assert r.code == 0, r
     assert bs.tree(dest) == backed_up_tree(w.dossier, w.archive)
 
@@ -132,7 +166,9 @@ def test_restore_of_a_tampered_backup_leaves_no_folder(w, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     dest = work / "restored"
-    r = bs.invoke("restore", bad, dest, "--key", w.shop_pub, "--years", bs.YEARS)
+    r = bs.invoke(
+        "restore", bad, dest, "--key", w.shop_pub, "--trust", w.editor, "--years", bs.YEARS
+    )
     assert r.code == 1, r
     assert "NOT RESTORED" in r.out
     assert "FILE_DIGEST_MISMATCH" in r.out
@@ -147,7 +183,9 @@ def test_failed_restore_into_an_empty_folder_leaves_it_empty(w, tmp_path):
     bad = tampered_copy(w.archive, tmp_path / "usb", "/data/jet/journal.jet")
     dest = tmp_path / "restored"
     dest.mkdir()
-    r = bs.invoke("restore", bad, dest, "--key", w.shop_pub, "--years", bs.YEARS)
+    r = bs.invoke(
+        "restore", bad, dest, "--key", w.shop_pub, "--trust", w.editor, "--years", bs.YEARS
+    )
     assert r.code == 1, r
     assert bs.entries(dest) == set()
     assert bs.entries(tmp_path) == {"usb", "restored"}
@@ -174,7 +212,17 @@ def test_restore_needs_a_key(w, tmp_path):
 def test_restore_of_a_split_set_from_any_part(w, tmp_path_factory, tmp_path):
     split = bs.split_set(w, tmp_path_factory)
     dest = tmp_path / "restored"
-    r = bs.invoke("restore", split.files[-1], dest, "--key", w.shop_pub, "--years", bs.YEARS)
+    r = bs.invoke(
+        "restore",
+        split.files[-1],
+        dest,
+        "--key",
+        w.shop_pub,
+        "--trust",
+        w.editor,
+        "--years",
+        bs.YEARS,
+    )
     assert r.code == 0, r
     assert bs.tree(dest) == backed_up_tree(w.dossier, split.files[0])
     bs.assert_proven(w, split)

@@ -17,11 +17,24 @@ from rich.progress import (
 )
 
 from fiscalsafe.cli import exitcodes
-from fiscalsafe.cli.options import parse_size
-from fiscalsafe.cli.render import console, err_console, print_findings, print_json
+from fiscalsafe.cli.options import (
+    MaxIdleOpt,
+    StateOpt,
+    check_max_idle,
+    parse_size,
+    state_store,
+)
+from fiscalsafe.cli.render import (
+    console,
+    coverage_sentence,
+    err_console,
+    print_findings,
+    print_json,
+)
 from fiscalsafe.cli.trust import editor_trust, load_key_file
 from fiscalsafe.errors import FiscalsafeError, UsageError
 from fiscalsafe.units import human_size
+from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 
 
 def find_dossiers(root: Path, identity_name: str) -> list[Path]:
@@ -75,6 +88,8 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             str, typer.Option(help="Environment variable holding the key's passphrase.")
         ] = "FISCALSAFE_PASSPHRASE",
         profile: Annotated[Path | None, typer.Option(help="Dossier profile (JSON).")] = None,
+        state: StateOpt = None,
+        max_idle_days: MaxIdleOpt = MAX_IDLE_DAYS,
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> int:
         """Check, then back up a dossier into one signed, verified archive."""
@@ -99,6 +114,8 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             years=years,
             trust=editor_trust(trust),
             require_trust=require_trust,
+            max_idle_days=check_max_idle(max_idle_days),
+            state=state_store(state),
         )
         dossiers = find_dossiers(source, prof.identity) if all_dossiers else [source]
         if all_dossiers and not dossiers:
@@ -162,7 +179,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 parts = f", {len(e.paths)}/{e.parts_expected} parts" if e.parts_expected > 1 else ""
                 console.print(
                     f"{e.dossier:10} {e.kind:9} {e.created:21} {human_size(e.size):>10}  "
-                    f"coverage {e.coverage:24} {e.name}{parts}"
+                    f"{claimed_coverage(e.coverage):48} {e.name}{parts}"
                 )
             console.print(
                 "(claims from the signed sidecars; run 'fiscalsafe verify' to prove them)"
@@ -190,6 +207,15 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 "(manifest not authenticated by 'list'; run 'fiscalsafe verify --key' to prove it)"
             )
         return exitcodes.OK
+
+
+def claimed_coverage(text: str) -> str:
+    """A sidecar's ``coverage=FIRST..LAST`` claim: the verified records it covered end on
+    the last recorded operation at the time of the backup."""
+    first, sep, last = text.partition("..")
+    if not sep:
+        return f"coverage {text or 'none'}"
+    return f"covered {first}..{last}, last operation {last}"
 
 
 def _refuse_colliding_names(dossiers, prof, opts, name, now) -> None:
@@ -266,8 +292,6 @@ def _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier):
 
 def _summary(r) -> None:
     ratio = r.payload_bytes / r.archive_bytes if r.archive_bytes else 0
-    cov = r.coverage or {}
-    covered = ", ".join(f"{a}..{b}" for a, b in cov.get("covered", [])) or "none"
     verdict = (
         "[bold green]BACKED UP[/]"
         if not r.findings_recorded
@@ -282,7 +306,8 @@ def _summary(r) -> None:
         f"{human_size(r.archive_bytes)} "
         f"(ratio {ratio:.2f}), {r.omitted} left out, {r.seconds:.1f} s; read back and verified"
     )
-    console.print(f"  fiscal coverage {covered}")
+    if r.check_report is not None and r.check_report.coverage is not None and r.coverage:
+        console.print("  coverage: " + coverage_sentence(r.check_report.coverage))
     if r.forced:
         console.print("  [yellow]made with --force while the application was open[/]", markup=True)
     for p in r.removed_by_rotation:

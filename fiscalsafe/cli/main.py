@@ -14,11 +14,26 @@ import typer
 
 from fiscalsafe import __version__
 from fiscalsafe.cli import exitcodes
-from fiscalsafe.cli.options import parse_as_of, parse_date, parse_size
-from fiscalsafe.cli.render import console, print_error, print_findings, print_json
+from fiscalsafe.cli.options import (
+    MaxIdleOpt,
+    StateOpt,
+    check_max_idle,
+    parse_as_of,
+    parse_date,
+    parse_size,
+    state_store,
+)
+from fiscalsafe.cli.render import (
+    console,
+    coverage_sentence,
+    print_error,
+    print_findings,
+    print_json,
+)
 from fiscalsafe.errors import FiscalsafeError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile, parse_profile
 from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
+from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 
 app = typer.Typer(
     name="fiscalsafe",
@@ -63,7 +78,20 @@ def guarded(command: Callable[..., int]) -> Callable[..., None]:
     return wrapper
 
 
+CLOCK_ENV = "FISCALSAFE_NOW"
+
+
 def now_utc() -> dt.datetime:
+    """The time fiscalsafe takes as now: the system clock, or ``$FISCALSAFE_NOW`` (an ISO
+    date-time) for reproducible runs of fixed sample data (benchmarks, CI). Whoever runs
+    fiscalsafe owns its clock either way; reports show the time used."""
+    fixed = os.environ.get(CLOCK_ENV)
+    if fixed:
+        try:
+            moment = dt.datetime.fromisoformat(fixed)
+        except ValueError:
+            raise UsageError(f"{CLOCK_ENV}={fixed!r} is not an ISO date-time") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
     return dt.datetime.now(dt.UTC)
 
 
@@ -163,6 +191,8 @@ def check(
         bool, typer.Option(help="Fail unless --trust names the editor key.")
     ] = False,
     profile: ProfileOpt = None,
+    state: StateOpt = None,
+    max_idle_days: MaxIdleOpt = MAX_IDLE_DAYS,
     json_out: JsonOpt = False,
 ) -> int:
     """Prove a dossier's fiscal integrity in place, read-only."""
@@ -179,14 +209,19 @@ def check(
                 f"{key_path} lies inside the dossier being checked: it cannot vouch for it "
                 "(leave out --trust to check against the dossier's own key, reported as such)"
             )
+    store = state_store(state)
+    now = now_utc()
     report = check_dossier(
         dossier,
-        as_of=parse_as_of(as_of, now_utc()),
+        as_of=parse_as_of(as_of, now),
         years=years,
         trust=trusted,
         require_trust=require_trust,
         profile=load_profile(profile),
+        max_idle_days=check_max_idle(max_idle_days),
+        state=store,
     )
+    store.advance(report, "check", now)
     if json_out:
         print_json(report.to_json())
     else:
@@ -197,9 +232,15 @@ def check(
 def render_check(report) -> None:
     counts = report.counts()
     cov = report.coverage
-    if report.ok:
+    if report.verdict == "proven":
         console.print(
             f"[bold green]PROVEN[/] dossier {report.dossier}: fiscal integrity verified",
+            markup=True,
+        )
+    elif report.verdict == "consistent":
+        console.print(
+            f"[bold yellow]CONSISTENT, ORIGIN NOT PROVEN[/] dossier {report.dossier}: no "
+            "error, but checked against the dossier's own editor key; pass --trust",
             markup=True,
         )
     else:
@@ -222,14 +263,9 @@ def render_check(report) -> None:
     else:
         console.print(f"  trust: {', '.join(report.trust['fingerprints'])}")
     if cov is not None:
-        covered = ", ".join(f"{a}..{b}" for a, b in cov.covered) or "nothing"
-        console.print(
-            f"  coverage required {cov.required_start}..{cov.required_end}; covered {covered}"
-        )
+        console.print("  coverage: " + coverage_sentence(cov))
         if cov.since_genesis:
             console.print(f"  dossier younger than required: complete since genesis {cov.genesis}")
-        for a, b in cov.gaps:
-            console.print(f"  [red]gap {a}..{b}[/]", markup=True)
     if report.findings:
         print_findings(report.findings)
 

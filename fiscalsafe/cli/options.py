@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from fiscalsafe.errors import UsageError
+from fiscalsafe.verify.coverage import MAX_IDLE_DAYS  # noqa: F401 - the options' default
 
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -39,3 +44,33 @@ def parse_date(text: str | None, default: dt.date, option: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a YYYY-MM-DD date") from None
+
+
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        help="Folder where fiscalsafe keeps what it has proven per dossier (default: "
+        "$FISCALSAFE_STATE_DIR, else the per-user state folder).",
+    ),
+]
+MaxIdleOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-idle-days",
+        help="Days without any recorded operation still accepted before the as-of date "
+        "(a shop closed for its holidays); beyond, COVERAGE_STALE.",
+    ),
+]
+
+
+def state_store(folder: Path | None):
+    from fiscalsafe.pipeline.state import StateStore, default_state_dir
+
+    return StateStore(folder if folder is not None else default_state_dir())
+
+
+def check_max_idle(days: int) -> int:
+    if days < 0:
+        raise UsageError("--max-idle-days must be 0 or more")
+    return days

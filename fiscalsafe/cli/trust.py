@@ -1,14 +1,30 @@
 """Where trusted keys come from: the command line, else the documented trust directory.
 
-Never from inside the thing being verified (schemas/keys.md, "Trust directory").
+Never from inside the thing being verified (schemas/keys.md, "Trust directory"). In the
+trust directory a shop key ``shop/NAME.pub`` may be bound to dossiers by a file
+``shop/NAME.dossiers`` (one dossier id per line, ``#`` comments): it then proves nothing
+about any other dossier.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 TRUST_DIR_ENV = "FISCALSAFE_TRUST_DIR"
+MAX_BINDING_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ShopKey:
+    key: object  # minisign.PublicKey
+    origin: str  # "option" | "trust folder"
+    dossiers: frozenset[str] | None = None  # None: not bound
+
+    @property
+    def key_id(self) -> bytes:
+        return self.key.key_id
 
 
 def trust_dir() -> Path:
@@ -16,14 +32,38 @@ def trust_dir() -> Path:
     return Path(env) if env else Path.home() / ".config" / "fiscalsafe" / "trust"
 
 
-def load_shop_keys(paths: list[Path] | None):
+def load_shop_keys(paths: list[Path] | None) -> list[ShopKey]:
     """Shop public keys: ``--key`` files, else the documented trust directory's ``shop/``."""
     from fiscalsafe import minisign
 
-    if not paths:
-        folder = trust_dir() / "shop"
-        paths = sorted(folder.glob("*.pub")) if folder.is_dir() else []
-    return [load_key_file(minisign.load_public_key, p) for p in paths]
+    if paths:
+        return [ShopKey(load_key_file(minisign.load_public_key, p), "option") for p in paths]
+    folder = trust_dir() / "shop"
+    found = sorted(folder.glob("*.pub")) if folder.is_dir() else []
+    return [
+        ShopKey(
+            load_key_file(minisign.load_public_key, p),
+            "trust folder",
+            read_binding(p.with_suffix(".dossiers")),
+        )
+        for p in found
+    ]
+
+
+def read_binding(path: Path) -> frozenset[str] | None:
+    from fiscalsafe import fsio
+    from fiscalsafe.errors import FiscalsafeError, UsageError
+
+    try:
+        data = fsio.read_regular(path, MAX_BINDING_BYTES, "trust binding")
+    except FiscalsafeError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if data is None:
+        return None
+    lines = (line.split("#", 1)[0].strip() for line in data.decode("utf-8", "replace").splitlines())
+    return frozenset(line for line in lines if line)
 
 
 def load_key_file(loader, path: Path, *args):

@@ -9,28 +9,39 @@ from typing import Annotated
 import typer
 
 from fiscalsafe.cli import exitcodes
-from fiscalsafe.cli.options import parse_as_of
-from fiscalsafe.cli.render import console, print_findings, print_json
-from fiscalsafe.cli.trust import editor_trust, load_key_file, load_shop_keys, trust_dir
+from fiscalsafe.cli.options import MaxIdleOpt, StateOpt, check_max_idle, parse_as_of, state_store
+from fiscalsafe.cli.render import console, coverage_sentence, print_findings, print_json
+from fiscalsafe.cli.trust import ShopKey, editor_trust, load_key_file, load_shop_keys, trust_dir
 from fiscalsafe.errors import UsageError
+from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
+from fiscalsafe.verify.report import combine_verdicts
 
 
-def pick_key(keys, files: list[Path]):
+def pick_key(keys: list[ShopKey], files: list[Path]) -> ShopKey | None:
     """The trusted key whose id signed the first sidecar; else the first trusted key (which
     then fails, naming both keys). Never a key found inside the backup."""
-    from fiscalsafe import minisign
+    from fiscalsafe import fsio, minisign
 
     if not keys:
         return None
     side = Path(str(files[0]) + ".minisig")
     try:
-        sig = minisign.parse_signature(side.read_bytes()[: minisign.MAX_FILE_BYTES + 1])
+        data = fsio.read_regular(side, minisign.MAX_FILE_BYTES, "sidecar")
+        sig = minisign.parse_signature(data or b"")
         for key in keys:
             if key.key_id == sig.key_id:
                 return key
     except Exception:  # noqa: BLE001 - a missing or bad sidecar is reported by verify
         pass
     return keys[0]
+
+
+def verify_args(keys: list[ShopKey], files: list[Path]) -> dict:
+    chosen = pick_key(keys, files)
+    return {
+        "shop_key": chosen.key if chosen else None,
+        "key_dossiers": chosen.dossiers if chosen else None,
+    }
 
 
 def looks_like_bag(folder: Path) -> bool:
@@ -92,15 +103,29 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             str, typer.Option(help="Environment variable with the auditor key's passphrase.")
         ] = "FISCALSAFE_PASSPHRASE",
         profile: Annotated[Path | None, typer.Option(help="Dossier profile (JSON).")] = None,
+        since: Annotated[
+            Path | None,
+            typer.Option(
+                help="An earlier evidence record: each dossier's newest backup must extend "
+                "the history it proved."
+            ),
+        ] = None,
+        state: StateOpt = None,
+        max_idle_days: MaxIdleOpt = MAX_IDLE_DAYS,
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> int:
         """Prove backups (or any BagIt bag) without restoring them."""
         from fiscalsafe import minisign
         from fiscalsafe.pipeline.evidence import build_evidence, write_evidence
+        from fiscalsafe.pipeline.lineage import check_lineage, load_since
         from fiscalsafe.pipeline.verify_backup import VerifyReport, discover, verify_stream
         from fiscalsafe.verify.bag import validate_bag_directory
 
         prof = load_profile(profile)
+        check_max_idle(max_idle_days)
+        store = state_store(state)
+        anchors = load_since(since) if since is not None else None
+        now = now_utc()
         shop_keys = load_shop_keys(key)
         editors = editor_trust(trust)
         as_of_time = parse_as_of(as_of, now_utc()) if as_of else None
@@ -139,15 +164,24 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             else:
                 r = verify_stream(
                     files,
-                    shop_key=pick_key(shop_keys, files),
+                    **verify_args(shop_keys, files),
                     trust=editors,
                     as_of=as_of_time,
                     years=years,
                     require_trust=require_trust,
                     profile=prof,
+                    max_idle_days=max_idle_days,
                 )
             reports.append(r)
-            if not json_out:
+        check_lineage(
+            reports,
+            state=store,
+            since=anchors,
+            now=now,
+            journal_file=f"data/{prof.journal}",
+        )
+        if not json_out:
+            for r in reports:
                 render_verify(r, detailed=len(items) == 1)
         if evidence is not None:
             doc = build_evidence(reports, now=now_utc(), auditor=auditor)
@@ -155,7 +189,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         if json_out:
             print_json(
                 {
-                    "verdict": "proven" if all(r.ok for r in reports) else "findings",
+                    "verdict": combine_verdicts([r.verdict for r in reports]),
                     "reports": [r.to_json() for r in reports],
                 }
             )
@@ -199,7 +233,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             files,
             dest,
             allow_existing=force,
-            shop_key=pick_key(shop_keys, files),
+            **verify_args(shop_keys, files),
             trust=editor_trust(trust),
             as_of=None,
             years=years,
@@ -237,18 +271,24 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
 
 def render_verify(r, detailed: bool) -> None:
     counts = r.counts()
-    if r.ok:
+    if r.verdict == "proven":
         line = f"[bold green]PROVEN[/] {r.target}"
+    elif r.verdict == "valid":
+        line = f"[bold green]VALID BAG[/] {r.target} (BagIt only: no signature, no fiscal proof)"
+    elif r.verdict == "consistent":
+        line = (
+            f"[bold yellow]CONSISTENT, ORIGIN NOT PROVEN[/] {r.target}: the editor key came "
+            "from inside the backup"
+        )
     else:
-        line = f"[bold red]NOT PROVEN[/] {r.target}: {counts['error']} error(s)"
+        main = ", ".join(sorted({f.code for f in r.findings if f.severity == "error"})[:4])
+        line = f"[bold red]NOT PROVEN[/] {r.target}: {counts['error']} error(s) ({main})"
     if r.manifest is not None:
         m = r.manifest
         line += f" — dossier {m.dossier.get('id')} {m.kind} backup of {m.created}"
-    if r.fiscal is not None and r.fiscal.coverage is not None:
-        cov = r.fiscal.coverage
-        state = "covered" if cov.complete else "NOT covered"
-        line += f"; {cov.required_start}..{cov.required_end} {state}"
     console.print(line, markup=True)
+    if r.fiscal is not None and r.fiscal.coverage is not None:
+        console.print("  coverage: " + coverage_sentence(r.fiscal.coverage))
     if not detailed:
         return
     if r.mode == "backup":
@@ -266,9 +306,6 @@ def render_verify(r, detailed: bool) -> None:
                 f"  {stats.get('archives', 0)} fiscal archives, {stats.get('tickets', 0)} "
                 f"tickets, {stats.get('signatures_verified', 0)} signatures verified"
             )
-        if r.fiscal.coverage:
-            for a, b in r.fiscal.coverage.gaps:
-                console.print(f"  [red]coverage gap {a}..{b}[/]", markup=True)
     if r.findings:
         print_findings(r.findings)
     sys.stdout.flush()

@@ -57,9 +57,12 @@ from fiscalsafe.pipeline.check import (
 )
 from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
 from fiscalsafe.pipeline.sink import OutputSink, fsync_dir
+from fiscalsafe.pipeline.state import StateStore
 from fiscalsafe.pipeline.tarwrite import TarWriter, member_header, padding
 from fiscalsafe.units import human_size
+from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.findings import Severity
+from fiscalsafe.verify.freshness import KnownPoint, head_claim, head_text
 from fiscalsafe.verify.report import CheckReport
 
 CHUNK = 1024 * 1024
@@ -91,6 +94,9 @@ class BackupOptions:
     years: int = 6
     trust: list[Path] = field(default_factory=list)
     require_trust: bool = False
+    max_idle_days: int = MAX_IDLE_DAYS
+    #: What fiscalsafe proved before, per dossier; ``None`` keeps no state.
+    state: StateStore | None = None
 
 
 @dataclass
@@ -112,6 +118,7 @@ class BackupResult:
     omitted: int
     removed_by_rotation: list[Path]
     seconds: float = 0.0
+    check_report: CheckReport | None = field(default=None, repr=False)
 
     def to_json(self) -> dict:
         return {
@@ -281,13 +288,19 @@ def backup_dossier(
             trust=opts.trust,
             require_trust=opts.require_trust,
             profile=profile,
+            max_idle_days=opts.max_idle_days,
+            state=opts.state,
         ) as pending,
     ):
+        for point in backups_on_medium(dest, identity.dossier_id, file_name, secret.public_key()):
+            pending.expect_extends(point)
         gate = CheckGate(pending, identity.dossier_id, opts.allow_findings, on_report)
         plan = PackagePlan(name, chosen, omitted, identity, gate, secret, now, profile, opts, locks)
         sink, manifest_bytes, payload_bytes, report = _commit_archive(
             dest, file_name, split, plan, progress, on_stage
         )
+    if opts.state is not None:
+        opts.state.advance(report, "backup", now)
     removed = (
         rotate_keep(dest, identity.dossier_id, opts.keep, secret.public_key()) if opts.keep else []
     )
@@ -303,13 +316,14 @@ def backup_dossier(
         archive_bytes=archive_bytes,
         sha256=[p.sha256 for p in sink.parts],
         coverage=report.coverage.to_json() if report.coverage and opts.kind != "photos" else None,
-        check_verdict="proven" if report.ok else "findings",
+        check_verdict=report.verdict,
         check_counts=report.counts(),
         findings_recorded=not report.ok,
         forced=bool(locks),
         omitted=len(omitted),
         removed_by_rotation=removed,
         seconds=(dt.datetime.now(dt.UTC) - started).total_seconds(),
+        check_report=report,
     )
 
 
@@ -347,14 +361,30 @@ class CheckGate:
         if self._report is not None:
             return self._report
         report = self._pending.result()
+        rollback = [f for f in report.findings if f.code in ROLLBACK_CODES]
+        if rollback:
+            # Never overridable: replacing a newer backup with an older history would
+            # destroy the only copy of the newer one.
+            raise FindingsRefusal(
+                f"dossier {self._dossier_id} is older than a history already proven "
+                f"({rollback[0].message}); nothing was written and the backups already on "
+                "the medium are untouched. If this is a deliberate restore of an old state, "
+                "back it up to another medium or under another --name",
+                report,
+            )
         if not report.ok and not self._allow_findings:
             counts = report.counts()
             codes = sorted({f.code for f in report.findings if f.severity is Severity.ERROR})
+            why = (
+                f"{counts['error']} error(s): {', '.join(codes[:8])}"
+                if codes
+                else "the editor key is self-asserted (pass --trust, or put the editor's key "
+                "in the trust folder)"
+            )
             raise FindingsRefusal(
-                f"dossier {self._dossier_id} failed the fiscal check ({counts['error']} "
-                f"error(s): {', '.join(codes[:8])}); no backup was written. Run "
-                "'fiscalsafe check' for details, or pass --allow-findings to back it up "
-                "anyway with the findings recorded in the signed manifest",
+                f"dossier {self._dossier_id} failed the fiscal check ({why}); no backup was "
+                "written. Run 'fiscalsafe check' for details, or pass --allow-findings to back "
+                "it up anyway with the findings recorded in the signed manifest",
                 report,
             )
         self._report = report
@@ -403,13 +433,15 @@ def _commit_archive(
         # A photos backup holds no fiscal file: it claims no coverage.
         cov = report.coverage if opts.kind != "photos" else None
         covered = f"{cov.covered[0][0]}..{cov.covered[-1][1]}" if cov and cov.covered else "none"
+        history = report.history
+        head = f" head={head_text(history.tip)}" if history and history.head_signed else ""
         sidecars = []
         for index, part in enumerate(sink.parts, 1):
             comment = (
                 f"fiscalsafe-backup v1 file={part.final.name} bag={name} "
                 f"dossier={identity.dossier_id} kind={opts.kind} "
                 f"created={now.strftime('%Y-%m-%dT%H:%M:%SZ')} part={index}/{len(sink.parts)} "
-                f"set={set_id} coverage={covered}"
+                f"set={set_id} coverage={covered}{head}"
             )
             sig = minisign.sign_stream(secret, part.blake2b, comment)
             side_partial = dest / f".{part.final.name}{SIDECAR}.partial"
@@ -572,6 +604,9 @@ def _check_summary(report: CheckReport, locks: list[str]) -> dict:
     }
 
 
+ROLLBACK_CODES = ("JOURNAL_ROLLBACK", "ARCHIVE_ROLLBACK")
+
+
 class ChangedDuringBackup(OperationalError):
     pass
 
@@ -644,6 +679,23 @@ def _remove_stale_parts(dest: Path, file_name: str, new_parts: int) -> None:
     if new_parts:
         (dest / file_name).unlink(missing_ok=True)
         (dest / f"{file_name}{SIDECAR}").unlink(missing_ok=True)
+
+
+def backups_on_medium(
+    dest: Path, dossier_id: str, file_name: str, shop_key: minisign.PublicKey
+) -> list[KnownPoint]:
+    """The journal heads that this shop's backups of the dossier already on ``dest`` proved,
+    from their signed sidecars (the one this backup would replace first): the new backup's
+    history must extend each of them."""
+    from fiscalsafe.pipeline.listing import list_backups
+
+    points = []
+    for entry in list_backups(dest, trusted=shop_key):
+        head = head_claim(entry.head)
+        if entry.dossier == dossier_id and head is not None:
+            replaced = entry.name == file_name
+            points.append((not replaced, KnownPoint(f"backup {entry.name} on the medium", head)))
+    return [p for _, p in sorted(points, key=lambda item: item[0])]
 
 
 def rotate_keep(dest: Path, dossier_id: str, keep: int, shop_key: minisign.PublicKey) -> list[Path]:

@@ -13,7 +13,10 @@ from fiscalsafe.crypto import load_public_key_pem
 from fiscalsafe.errors import FiscalsafeError, MalformedError, OperationalError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, DossierIdentity, Profile, parse_identity
 from fiscalsafe.pipeline.fiscal import FiscalChecker
+from fiscalsafe.pipeline.state import StateStore
+from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.findings import Finding, finding
+from fiscalsafe.verify.freshness import KnownPoint, compare
 from fiscalsafe.verify.report import CheckReport
 from fiscalsafe.verify.trust import TrustedKeys
 
@@ -170,20 +173,44 @@ class PendingCheck:
     when it needs the verdict. Closing it early cancels what has not run yet.
     """
 
-    def __init__(self, checker: FiscalChecker, report: CheckReport, as_of: dt.datetime, years: int):
+    def __init__(
+        self,
+        checker: FiscalChecker,
+        report: CheckReport,
+        as_of: dt.datetime,
+        years: int,
+        *,
+        max_idle_days: int = MAX_IDLE_DAYS,
+        known: list[KnownPoint] | None = None,
+        journal_file: str = "",
+    ):
         self._checker = checker
         self._report = report
         self._as_of = as_of
         self._years = years
+        self._max_idle_days = max_idle_days
+        self._known = list(known or [])
+        self._journal_file = journal_file
         self._done = False
 
     def done(self) -> bool:
         """True when ``result`` would not wait."""
         return self._done or self._checker.done()
 
+    def expect_extends(self, point: KnownPoint) -> None:
+        """Another history the result must extend (a backup already on the medium)."""
+        self._known.append(point)
+
     def result(self) -> CheckReport:
         if not self._done:
-            self._checker.finish(self._report, self._as_of, self._years)
+            report = self._checker.finish(
+                self._report, self._as_of, self._years, max_idle_days=self._max_idle_days
+            )
+            # Freshness: the history must extend every history proven before.
+            for point in self._known:
+                report.findings.extend(
+                    compare(report.history, report.proven_archives, point, self._journal_file)
+                )
             self._done = True
         return self._report
 
@@ -206,14 +233,18 @@ def start_check(
     require_trust: bool = False,
     profile: Profile = DEFAULT_PROFILE,
     workers: int | None = None,
+    max_idle_days: int = MAX_IDLE_DAYS,
+    state: StateStore | None = None,
 ) -> PendingCheck:
     """Start checking one dossier without writing anything to it.
 
     Usage errors (no dossier, a bad ``--trust`` key) are raised here, before any work is
-    queued. Without worker processes the whole check runs here."""
+    queued, and so is a damaged state file. Without worker processes the whole check runs
+    here. With ``state``, the history must extend what fiscalsafe proved before."""
     if not dossier.is_dir():
         raise UsageError(f"{dossier} is not a folder")
     identity = load_identity(dossier, profile)
+    known = state.load(identity.dossier_id) if state is not None else None
     files = walk_dossier(dossier, profile)
     shipped = read_small(dossier / profile.editor_key, profile.editor_key)
     keys, trust_findings = load_trust(list(trust or []), shipped, profile.editor_key)
@@ -243,7 +274,15 @@ def start_check(
     except BaseException:
         checker.close()
         raise
-    return PendingCheck(checker, report, as_of, years)
+    return PendingCheck(
+        checker,
+        report,
+        as_of,
+        years,
+        max_idle_days=max_idle_days,
+        known=[known] if known is not None else [],
+        journal_file=profile.journal,
+    )
 
 
 def check_dossier(dossier: Path, **options: Any) -> CheckReport:

@@ -12,6 +12,7 @@ from typing import Any
 from fiscalsafe import __version__, minisign
 from fiscalsafe.formats import archive, journal, manifest
 from fiscalsafe.pipeline.verify_backup import VerifyReport
+from fiscalsafe.verify.report import combine_verdicts
 
 EVIDENCE_FORMAT = "fiscalsafe-evidence"
 
@@ -30,7 +31,7 @@ def build_evidence(
         },
         "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "auditor_key": auditor.fingerprint if auditor else None,
-        "verdict": "proven" if all(r.ok for r in reports) else "findings",
+        "verdict": combine_verdicts([r.verdict for r in reports]),
         "verifications": [r.to_json() for r in reports],
     }
 

@@ -46,6 +46,7 @@ class BackupEntry:
     parts_expected: int
     paths: list[Path] = field(default_factory=list)
     size: int = 0
+    head: str = ""  # the journal head the backup's check proved: SEQ-SHA256HEX
 
     def to_json(self) -> dict:
         return {
@@ -94,6 +95,7 @@ def list_backups(folder: Path, trusted: minisign.PublicKey | None = None) -> lis
                 created=fields.get("created", ""),
                 coverage=fields.get("coverage", ""),
                 parts_expected=int(total) if total.isdigit() else 1,
+                head=fields.get("head", ""),
             ),
         )
         if archive.exists():

@@ -485,6 +485,18 @@ def journal_tail_truncated(dossier: Path, keys: dict[str, Path]) -> str:
     return f"journal records {last - TRUNCATED_RECORDS + 1}..{last} dropped, head kept"
 
 
+@_tamper("journal-rolled-back")
+def journal_rolled_back(dossier: Path, keys: dict[str, Path]) -> str:
+    """Shop owner: cut the journal's last 5 records and put back the signed head that named
+    the record before them (an older genuine head, as an older backup holds it)."""
+    journal = _Journal.load(dossier)
+    last = journal.bodies[-1]["seq"]
+    for _ in range(TRUNCATED_RECORDS):
+        journal.delete(len(journal.bodies) - 1)
+    journal.write(head_signer=_editor(keys))
+    return f"journal rolled back to record {last - TRUNCATED_RECORDS}, with its signed head"
+
+
 @_tamper("journal-cut-mid-record")
 def journal_cut_mid_record(dossier: Path, keys: dict[str, Path]) -> str:
     """Without the key: cut the journal file in the middle of its last record."""

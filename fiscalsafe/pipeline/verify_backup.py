@@ -46,6 +46,7 @@ from fiscalsafe.pipeline.check import load_trust, trust_json
 from fiscalsafe.pipeline.fiscal import FiscalChecker
 from fiscalsafe.pipeline.listing import parse_comment
 from fiscalsafe.verify.bag import BagValidator
+from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.findings import Finding, Severity, finding, has_errors
 from fiscalsafe.verify.report import CheckReport
 
@@ -86,8 +87,20 @@ class VerifyReport:
     payload_bytes: int = 0
 
     @property
+    def verdict(self) -> str:
+        """``proven``; ``consistent`` (no error, but the editor key came from inside the
+        backup); ``valid`` (a plain BagIt bag: no signature, no fiscal proof); ``findings``."""
+        if has_errors(self.findings):
+            return "findings"
+        if self.mode == "bag":
+            return "valid"
+        if self.fiscal is not None:
+            return self.fiscal.verdict
+        return "proven"
+
+    @property
     def ok(self) -> bool:
-        return not has_errors(self.findings)
+        return self.verdict in ("proven", "valid")
 
     def counts(self) -> dict[str, int]:
         return {s.value: sum(1 for f in self.findings if f.severity is s) for s in Severity}
@@ -100,7 +113,7 @@ class VerifyReport:
             "tool": f"fiscalsafe {__version__}",
             "target": self.target,
             "mode": self.mode,
-            "verdict": "proven" if self.ok else "findings",
+            "verdict": self.verdict,
             "files": [
                 {"path": str(f.path), "size": f.size, "sha256": f.sha256} for f in self.files
             ],
@@ -224,8 +237,12 @@ def verify_stream(
     extractor: Extractor | None = None,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    max_idle_days: int = MAX_IDLE_DAYS,
+    key_dossiers: frozenset[str] | None = None,
 ) -> VerifyReport:
-    """Verify one backup (one file or an ordered split set) or a tar bag, in one pass."""
+    """Verify one backup (one file or an ordered split set) or a tar bag, in one pass.
+
+    ``key_dossiers``: the dossiers the trust folder binds the shop key to (None: any)."""
     infos = [ArchiveFile(p) for p in files]
     report = VerifyReport(target=_set_name(files), files=infos)
     add = report.findings.append
@@ -333,17 +350,43 @@ def verify_stream(
         )
     # (6) Completeness against the signed manifest; how the backup was made.
     if report.manifest is not None:
+        _check_key_binding(report.manifest, shop_key, key_dossiers, add)
         _check_completeness(report.manifest, state, add)
         _note_how_made(report.manifest, add)
-    # (7) and (8): fiscal content, from the verified stream.
-    if report.manifest is not None and report.manifest.kind != "photos":
+    # (7) and (8): fiscal content, from the verified stream. The kind only says what must
+    # be present: fiscal files found in a backup of any kind are verified.
+    if report.manifest is not None and (report.manifest.kind != "photos" or state.has_fiscal()):
         created = _parse_created(report.manifest.created)
-        report.fiscal = state.finish_fiscal(trust, require_trust, as_of or created, years, workers)
+        report.fiscal = state.finish_fiscal(
+            trust,
+            require_trust,
+            as_of or created,
+            years,
+            workers,
+            max_idle_days=max_idle_days,
+            known_until=created,
+        )
         if report.fiscal is not None:
             add_all(report.fiscal.findings)
     else:
         state.close()
     return report
+
+
+def _check_key_binding(manifest: Manifest, key, bound: frozenset[str] | None, add) -> None:
+    """A shop key the trust folder binds to some dossiers proves nothing about another."""
+    dossier = str(manifest.dossier.get("id"))
+    if bound is not None and dossier not in bound:
+        add(
+            finding(
+                "KEY_NOT_FOR_DOSSIER",
+                f"shop key {key.fingerprint} is bound to {', '.join(sorted(bound)) or 'no dossier'}"
+                f" in the trust folder, not to {dossier}",
+                file=MANIFEST_PATH,
+                expected=", ".join(sorted(bound)),
+                found=dossier,
+            )
+        )
 
 
 def _set_name(files: list[Path]) -> str:
@@ -823,7 +866,20 @@ class _StreamState:
         self._submit_journal(final=False)
         return identity, []
 
-    def finish_fiscal(self, trust, require_trust, as_of, years, workers) -> CheckReport | None:
+    def has_fiscal(self) -> bool:
+        return self.checker is not None or bool(self.fiscal_files or self.archives_pending)
+
+    def finish_fiscal(
+        self,
+        trust,
+        require_trust,
+        as_of,
+        years,
+        workers,
+        *,
+        max_idle_days: int = MAX_IDLE_DAYS,
+        known_until: dt.datetime | None = None,
+    ) -> CheckReport | None:
         if self.checker is not None:
             identity, problems = self.identity, []
         else:
@@ -843,7 +899,9 @@ class _StreamState:
         report = CheckReport(
             identity.dossier_id, "", as_of.isoformat(), years, trust_json(checker.keys), None
         )
-        return checker.finish(report, as_of, years)
+        return checker.finish(
+            report, as_of, years, max_idle_days=max_idle_days, known_until=known_until
+        )
 
     def close(self) -> None:
         if self.checker is not None:
