@@ -76,6 +76,12 @@ def test_an_extracted_backup_gets_the_full_verification(w, tmp_path):
     ]  # fmt: skip
 
 
+def test_a_folder_given_as_dot_is_named_after_itself(w, tmp_path, monkeypatch):
+    monkeypatch.chdir(extract(w, tmp_path))
+    report = run(w, Path("."))
+    assert report.ok, bs.describe(report)
+
+
 def test_a_rebagged_change_to_an_extracted_backup_is_caught(w, tmp_path):
     folder = extract(w, tmp_path)
     rel = "data/jet/journal.jet"

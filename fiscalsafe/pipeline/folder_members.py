@@ -64,8 +64,10 @@ def _kind(mode: int) -> str:
 
 
 def folder_members(folder: Path) -> Iterator[tuple[Member, BoundedReader | None]]:
-    """Every entry below ``folder`` in sorted order, folders before their content."""
-    yield from _walk(folder, folder.name)
+    """Every entry below ``folder`` in sorted order, folders before their content. Members
+    are named after the folder's real name (``.`` or ``..`` given on the command line
+    still names the bag)."""
+    yield from _walk(folder, folder.resolve().name)
 
 
 def _walk(path: Path, name: str) -> Iterator[tuple[Member, BoundedReader | None]]:
