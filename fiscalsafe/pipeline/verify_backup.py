@@ -6,8 +6,11 @@ Plan, after the issue's list:
 (3) safety: no absolute path, ``..``, link, device or duplicate among the members;
 (4) bag: ``bagit.txt``, ``bag-info.txt`` (Payload-Oxum), payload and tag manifests;
 (5) authenticity: the manifest's signature and each sidecar's, by the given shop key;
-(6) completeness: every manifest entry present once and intact, nothing unexpected,
-    omitted files accounted for;
+(6) names, claims and completeness: the file name and sidecar claims agree with the
+    signed manifest, its creation time is not in the verifier's future, every manifest
+    entry is present once and intact, nothing unexpected, omitted files accounted for,
+    and modes, times, tag files and the container's shape are exactly what the writer
+    produces (``bindings``);
 (7) fiscal validity: archives and journal checked again, from the streamed bytes;
 (8) coverage: from the verified content, as of the backup's signed creation time.
 Steps (1) and (5) need all bytes hashed, so they are settled once the stream ends.
@@ -522,7 +525,8 @@ def _check_part_set(files: list[Path], sidecars: list, add) -> None:
         if not f:
             continue
         number, _, _ = f.get("part", "1/1").partition("/")
-        # A single-file backup may be renamed; parts of a set are identified by name.
+        # Parts of a set are identified by name; a single file's name is bound to the
+        # signed manifest once it is verified (``bindings.check_file_name``).
         if total > 1 and f.get("file") != path.name:
             add(
                 finding(
