@@ -56,6 +56,9 @@ UNTIL = dt.date(2026, 11, 27)
 #: The backups' signed creation time (a Friday; noon UTC, 13:00 in Paris).
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 YEARS = 1
+#: The verifier's fixed clock: after every backup the tests make (some are dated days
+#: after ``NOW``), so that only a test about it meets ``BACKUP_FROM_FUTURE``.
+VERIFIER_NOW = NOW + dt.timedelta(days=30)
 SMALL_OPTIONS = {
     "seed": 7,
     "until": UNTIL,
@@ -188,6 +191,7 @@ def verify(
     as_of: dt.datetime | None = None,
     years: int = YEARS,
     trust: list[Path] | None = None,
+    now: dt.datetime = VERIFIER_NOW,
 ) -> VerifyReport:
     """``verify_stream`` of one backup (or split set) with the shop's public key."""
     if isinstance(files, BackupResult):
@@ -199,6 +203,7 @@ def verify(
         as_of=as_of,
         years=years,
         workers=1,
+        now=now,
     )
 
 

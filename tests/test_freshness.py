@@ -344,7 +344,7 @@ def test_verify_since_an_evidence_record(root, w, tmp_path) -> None:
     old_dir = tmp_path / "old"
     old_dir.mkdir()
     with bs.single_worker():
-        old = bs.make_backup(w, dossier, old_dir, name="later", now=bs.NOW + dt.timedelta(days=1))
+        old = bs.make_backup(w, dossier, old_dir, name="later", now=bs.NOW + dt.timedelta(hours=2))
     fresh_state = tmp_path / "auditor-state"
     r = bs.invoke("verify", old.files[0], *args, "--state", fresh_state)
     assert r.code == 0, r  # alone, the older history looks fine

@@ -165,9 +165,10 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         Path(str(archive) + ".minisig").read_bytes()
     )
     bag = BASIC_BAG if BASIC_BAG.is_dir() else make_bag(work / "basicBag")
+    # A plain bag cannot be given with --key (usage error): the good backup stands beside.
     out["verify_failing"] = cli(
-        "verify", bag, bad, *pub, "--evidence", work / "signed.json",
-        "--auditor-key", keys["shop_secret"], code=1,
+        "verify", archive, bad, *pub, "--trust", keys["editor_public"],
+        "--evidence", work / "signed.json", "--auditor-key", keys["shop_secret"], code=1,
     )  # fmt: skip
     out["evidence_signed"] = json.loads((work / "signed.json").read_text())
     out["evidence_signature"] = (work / "signed.json.minisig").read_bytes()
@@ -280,8 +281,8 @@ def test_verify_proven_json(outputs):
 def test_verify_failing_json(outputs):
     doc = outputs["verify_failing"]
     assert_valid("verify-report", doc)
-    bag, damaged = doc["reports"]
-    assert bag["mode"] == "bag" and bag["verdict"] == "valid"
+    good, damaged = doc["reports"]
+    assert good["mode"] == "backup" and good["verdict"] == "proven"
     assert damaged["mode"] == "backup" and damaged["verdict"] == "findings"
     assert doc["verdict"] == "findings"
 

@@ -60,7 +60,7 @@ def test_right_key_proves_the_backup_json(w):
     assert rep["backup"]["kind"] == "full" and rep["backup"]["dossier"]["id"] == "MAG001"
     assert rep["fiscal"]["coverage"]["complete"] is True
     assert rep["fiscal"]["trust"]["self_asserted"] is False
-    assert rep["version"] == [1, 1]
+    assert rep["version"] == [1, 2]
     # The journal head verified from the streamed bytes is the one the backup recorded.
     manifest_check = list_archive(w.archive)["manifest"]["check"]
     assert rep["fiscal"]["journal_head"] == manifest_check["journal_head"] is not None

@@ -53,6 +53,14 @@ def looks_like_bag(folder: Path) -> bool:
     return tags and (folder / "data").is_dir()
 
 
+#: What makes a folder an extracted fiscalsafe backup rather than a plain bag.
+EXTRACTED_MANIFEST = "fiscalsafe/manifest.json"
+
+
+def is_extracted_backup(folder: Path) -> bool:
+    return (folder / EXTRACTED_MANIFEST).is_file()
+
+
 def find_backups(folder: Path) -> list[list[Path]]:
     """Every backup on a medium: single archives and split sets, sidecar or not."""
     from fiscalsafe.pipeline.verify_backup import discover
@@ -118,17 +126,22 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         from fiscalsafe import minisign
         from fiscalsafe.pipeline.evidence import build_evidence, write_evidence
         from fiscalsafe.pipeline.lineage import check_lineage, load_since
-        from fiscalsafe.pipeline.verify_backup import VerifyReport, discover, verify_stream
+        from fiscalsafe.pipeline.verify_backup import (
+            VerifyReport,
+            discover,
+            verify_folder,
+            verify_stream,
+        )
         from fiscalsafe.verify.bag import validate_bag_directory
 
         prof = load_profile(profile)
         check_max_idle(max_idle_days)
         store = state_store(state)
         anchors = load_since(since) if since is not None else None
-        now = now_utc()
         shop_keys = load_shop_keys(key)
         editors = editor_trust(trust)
-        as_of_time = parse_as_of(as_of, now_utc()) if as_of else None
+        now = now_utc()
+        as_of_time = parse_as_of(as_of, now) if as_of else None
         auditor = (
             load_key_file(minisign.load_secret_key, auditor_key, read_passphrase(passphrase_env))
             if auditor_key
@@ -137,7 +150,14 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         # Everything to verify, in command-line order: bag folders and backups (or sets).
         items: list[tuple[str, list[Path]]] = []
         for target in targets:
-            if target.is_dir() and looks_like_bag(target):
+            if target.is_dir() and is_extracted_backup(target):
+                items.append(("folder", [target]))
+            elif target.is_dir() and looks_like_bag(target):
+                if key:
+                    raise UsageError(
+                        f"{target} is a plain BagIt bag (it holds no {EXTRACTED_MANIFEST}): "
+                        "--key cannot apply to it; verify it without --key"
+                    )
                 items.append(("bag", [target]))
             elif target.is_dir():
                 found = find_backups(target)
@@ -151,9 +171,12 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         # Refuse before any work: a fiscalsafe backup is never verified without a shop key.
         for kind, files in items:
             signed = Path(str(files[0]) + ".minisig").exists() or ".tar.zst" in files[0].name
-            if kind == "backup" and signed and not shop_keys:
+            if (kind == "folder" or kind == "backup" and signed) and not shop_keys:
+                what = (
+                    "an extracted fiscalsafe backup" if kind == "folder" else "a fiscalsafe backup"
+                )
                 raise UsageError(
-                    f"{files[0].name} is a fiscalsafe backup: pass the shop's public key with "
+                    f"{files[0].name} is {what}: pass the shop's public key with "
                     f"--key (or put it in {trust_dir() / 'shop'})"
                 )
         reports: list[VerifyReport] = []
@@ -161,6 +184,19 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             if kind == "bag":
                 r = VerifyReport(target=str(files[0]), files=[], mode="bag")
                 r.findings.extend(validate_bag_directory(files[0]))
+                r.verified_at, r.checks = now.strftime("%Y-%m-%dT%H:%M:%SZ"), ["bag"]
+            elif kind == "folder":
+                r = verify_folder(
+                    files[0],
+                    **verify_args(shop_keys, [files[0] / EXTRACTED_MANIFEST]),
+                    trust=editors,
+                    as_of=as_of_time,
+                    years=years,
+                    require_trust=require_trust,
+                    profile=prof,
+                    now=now,
+                    max_idle_days=max_idle_days,
+                )
             else:
                 r = verify_stream(
                     files,
@@ -171,6 +207,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                     require_trust=require_trust,
                     profile=prof,
                     max_idle_days=max_idle_days,
+                    now=now,
                 )
             reports.append(r)
         check_lineage(
@@ -184,7 +221,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             for r in reports:
                 render_verify(r, detailed=len(items) == 1)
         if evidence is not None:
-            doc = build_evidence(reports, now=now_utc(), auditor=auditor)
+            doc = build_evidence(reports, now=now, auditor=auditor)
             written = write_evidence(evidence, doc, auditor)
         if json_out:
             print_json(
@@ -238,6 +275,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             as_of=None,
             years=years,
             profile=load_profile(profile),
+            now=now_utc(),
         )
         doc = {
             "restored": result.restored,
@@ -269,6 +307,14 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         return exitcodes.OK if result.restored else exitcodes.FINDINGS
 
 
+def checks_line(r) -> str:
+    """The steps that ran, by name; a bag verified without a key says so."""
+    from fiscalsafe.pipeline.verify_backup import CHECK_NAMES
+
+    names = ", ".join(CHECK_NAMES.get(c, c) for c in r.checks) or "none"
+    return names + (" (BagIt checks only)" if r.mode == "bag" else "")
+
+
 def render_verify(r, detailed: bool) -> None:
     counts = r.counts()
     if r.verdict == "proven":
@@ -286,9 +332,12 @@ def render_verify(r, detailed: bool) -> None:
     if r.manifest is not None:
         m = r.manifest
         line += f" — dossier {m.dossier.get('id')} {m.kind} backup of {m.created}"
+        if r.verified_at:
+            line += f" (verifier's clock {r.verified_at})"
     console.print(line, markup=True)
     if r.fiscal is not None and r.fiscal.coverage is not None:
         console.print("  coverage: " + coverage_sentence(r.fiscal.coverage))
+    console.print(f"  checks: {checks_line(r)}", markup=False)
     if not detailed:
         return
     if r.mode == "backup":

@@ -114,6 +114,10 @@ class TarReader:
         self.offset = 0
         self.end_marker = False
         self.trailing_garbage = False
+        self.end_offset: int | None = None  # where the end-of-archive marker starts
+        #: Global pax and GNU long-name/long-link headers seen: valid tar that a
+        #: fiscalsafe backup never holds.
+        self.extension_headers = 0
         self._left = 0  # content bytes of the current member still unread
         self._pad = 0
 
@@ -166,6 +170,7 @@ class TarReader:
                 second = self._read_exact(BLOCK)
                 if second == bytes(BLOCK):
                     self.end_marker = True
+                    self.end_offset = start
                     self._check_tail()
                     return
                 raise MalformedError(f"tar: zero block not followed by another at byte {start}")
@@ -173,6 +178,7 @@ class TarReader:
             size = _octal(header[124:136], "size", start)
             typeflag = header[156:157]
             if typeflag in (b"x", b"g", b"L", b"K"):
+                self.extension_headers += typeflag != b"x"
                 if size > MAX_META_BYTES:
                     raise MalformedError(
                         f"tar: {size}-byte metadata header at byte {start} exceeds the "

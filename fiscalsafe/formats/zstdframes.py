@@ -27,6 +27,7 @@ class FrameWalker:
         self._last = False
         self.offset = 0  # compressed bytes consumed
         self.frames = 0
+        self.skippable = 0  # skippable frames seen (zstd skips them; they carry any bytes)
         self.error: MalformedError | None = None
 
     def feed(self, data: bytes | memoryview) -> None:
@@ -77,6 +78,7 @@ class FrameWalker:
             if magic == ZSTD_MAGIC:
                 self._state = "descriptor"
             elif magic & SKIPPABLE_MASK == SKIPPABLE_MAGIC:
+                self.skippable += 1
                 self._state = "skippable-size"
             else:
                 raise MalformedError(f"zstd: no frame magic at compressed byte {where}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from fiscalsafe.errors import OperationalError, UsageError
+from fiscalsafe.formats.manifest import Manifest
 from fiscalsafe.pipeline.verify_backup import Extractor, VerifyReport, verify_stream
 
 
@@ -34,13 +35,18 @@ class StagingExtractor(Extractor):
         return os.fdopen(fd, "wb")
 
     def close(self, relpath: str, fh: BinaryIO, mode: int, mtime_ns: int) -> None:
+        # The tar header's mode and time are not signed: ``apply_manifest`` sets both.
         fh.flush()
         os.fsync(fh.fileno())
         fh.close()
-        target = self.root.joinpath(*relpath.split("/"))
-        os.chmod(target, mode & 0o777)
-        os.utime(target, ns=(mtime_ns, mtime_ns))
         self.written += 1
+
+    def apply_manifest(self, manifest: Manifest) -> None:
+        """Every restored file gets the mode and time the signed manifest records."""
+        for entry in manifest.files:
+            target = self.root.joinpath(*entry.path.split("/"))
+            os.chmod(target, entry.mode & 0o777, follow_symlinks=False)
+            os.utime(target, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
 
 
 @dataclass
@@ -71,9 +77,10 @@ def restore_backup(
     extractor = StagingExtractor(staging.resolve())
     try:
         report = verify_stream(files, extractor=extractor, **verify_args)
-        if not report.ok:
+        if not report.ok or report.manifest is None:
             shutil.rmtree(staging, ignore_errors=True)
             return RestoreResult(report, dest, False, 0, [])
+        extractor.apply_manifest(report.manifest)
         _publish(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -6,8 +6,11 @@ Plan, after the issue's list:
 (3) safety: no absolute path, ``..``, link, device or duplicate among the members;
 (4) bag: ``bagit.txt``, ``bag-info.txt`` (Payload-Oxum), payload and tag manifests;
 (5) authenticity: the manifest's signature and each sidecar's, by the given shop key;
-(6) completeness: every manifest entry present once and intact, nothing unexpected,
-    omitted files accounted for;
+(6) names, claims and completeness: the file name and sidecar claims agree with the
+    signed manifest, its creation time is not in the verifier's future, every manifest
+    entry is present once and intact, nothing unexpected, omitted files accounted for,
+    and modes, times, tag files and the container's shape are exactly what the writer
+    produces (``bindings``);
 (7) fiscal validity: archives and journal checked again, from the streamed bytes;
 (8) coverage: from the verified content, as of the backup's signed creation time.
 Steps (1) and (5) need all bytes hashed, so they are settled once the stream ends.
@@ -41,9 +44,11 @@ from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile, parse_identity
 from fiscalsafe.formats.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from fiscalsafe.formats.tarstream import DIRECTORY, REGULAR, TarReader
 from fiscalsafe.formats.zstdframes import FrameWalker
+from fiscalsafe.pipeline import bindings
 from fiscalsafe.pipeline.backup import MANIFEST_PATH, SIDECAR
 from fiscalsafe.pipeline.check import load_trust, trust_json
 from fiscalsafe.pipeline.fiscal import FiscalChecker
+from fiscalsafe.pipeline.folder_members import folder_members
 from fiscalsafe.pipeline.listing import parse_comment
 from fiscalsafe.verify.bag import BagValidator
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
@@ -62,8 +67,22 @@ MAX_HELD_FISCAL = 512 * 1024 * 1024
 PART_SUFFIX = re.compile(r"\.(\d{3})$")
 
 VERIFY_FORMAT = "fiscalsafe-verify-report"
-#: 1.1 added ``fiscal.journal_head``.
-VERIFY_VERSION = [1, 1]
+#: 1.1 added ``fiscal.journal_head``; 1.2 ``verified_at`` and ``checks``.
+VERIFY_VERSION = [1, 2]
+
+#: The verification steps, in the order they run; a report lists those that ran.
+CHECK_NAMES = {
+    "parts": "parts and sidecars",
+    "container": "container",
+    "members": "members",
+    "bag": "bag",
+    "manifest": "signed manifest",
+    "claims": "names and claims",
+    "completeness": "completeness",
+    "signed-container": "modes, times and container against the manifest",
+    "fiscal": "fiscal",
+    "coverage": "coverage",
+}
 
 
 @dataclass
@@ -85,6 +104,8 @@ class VerifyReport:
     fiscal: CheckReport | None = None
     members: int = 0
     payload_bytes: int = 0
+    verified_at: str | None = None  # the verifier's clock, UTC
+    checks: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -114,6 +135,8 @@ class VerifyReport:
             "target": self.target,
             "mode": self.mode,
             "verdict": self.verdict,
+            "verified_at": self.verified_at,
+            "checks": list(self.checks),
             "files": [
                 {"path": str(f.path), "size": f.size, "sha256": f.sha256} for f in self.files
             ],
@@ -237,12 +260,14 @@ def verify_stream(
     extractor: Extractor | None = None,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    now: dt.datetime | None = None,
     max_idle_days: int = MAX_IDLE_DAYS,
     key_dossiers: frozenset[str] | None = None,
 ) -> VerifyReport:
     """Verify one backup (one file or an ordered split set) or a tar bag, in one pass.
-
-    ``key_dossiers``: the dossiers the trust folder binds the shop key to (None: any)."""
+    ``now`` is the verifier's clock (default: the system's), which a signed creation time
+    must not lie after; ``key_dossiers`` the dossiers the trust folder binds the shop key
+    to (None: any)."""
     infos = [ArchiveFile(p) for p in files]
     report = VerifyReport(target=_set_name(files), files=infos)
     add = report.findings.append
@@ -253,6 +278,8 @@ def verify_stream(
     # A plain BagIt tar (no key given) has no sidecar to miss.
     sidecars = _read_sidecars(files, add if shop_key is not None else (lambda _f: None))
     _check_part_set(files, sidecars, add)
+    if shop_key is not None:
+        report.checks.append("parts")
 
     try:
         with open(files[0], "rb") as fh:
@@ -270,6 +297,7 @@ def verify_stream(
     state = _StreamState(profile, extractor, trust, workers, bag_only=shop_key is None)
     tar = TarReader(stream)
     container_ok = True
+    report.checks += ["container", "members"]
     # (2) and (3): one pass over the members.
     try:
         for member in tar.members():
@@ -285,6 +313,7 @@ def verify_stream(
     except BaseException:
         state.close()  # the fiscal checker may already run worker processes
         raise
+    shape = None
     if container_ok:
         # Drain what the decompressor still holds, so the frame walker sees every byte.
         try:
@@ -320,6 +349,14 @@ def verify_stream(
                 walker.finish()
             except MalformedError as exc:
                 add(finding("CONTAINER_TRUNCATED", str(exc), file=report.target))
+        if not tar.trailing_garbage and (walker is None or walker.error is None):
+            shape = bindings.ContainerShape(
+                zstd_frames=walker.frames if walker is not None else None,
+                skippable_frames=walker.skippable if walker is not None else 0,
+                tar_end=tar.end_offset,
+                tar_length=tar.offset,
+                extension_headers=tar.extension_headers,
+            )
     else:
         # Keep hashing to the end, so the sidecar verdict is about the whole file. The
         # container is already reported damaged: the frame walker has nothing to add, and
@@ -328,17 +365,106 @@ def verify_stream(
         while tee.readinto(bytearray(CHUNK)):
             pass
     report.payload_bytes = state.payload_bytes
+    _judge(
+        report,
+        state,
+        _Judgement(
+            shop_key,
+            trust,
+            require_trust,
+            as_of,
+            years,
+            workers,
+            now,
+            max_idle_days,
+            key_dossiers,
+        ),
+        sidecars=sidecars,
+        shape=shape,
+    )
+    return report
 
-    # (4) BagIt, on its own terms.
-    bag_findings = state.bag.finish()
+
+def verify_folder(
+    folder: Path,
+    *,
+    shop_key: minisign.PublicKey,
+    trust: list[Path],
+    as_of: dt.datetime | None,
+    years: int,
+    require_trust: bool = False,
+    profile: Profile = DEFAULT_PROFILE,
+    workers: int | None = None,
+    now: dt.datetime | None = None,
+    max_idle_days: int = MAX_IDLE_DAYS,
+    key_dossiers: frozenset[str] | None = None,
+) -> VerifyReport:
+    """Verify an extracted backup folder as the backup it was: the same member rules, bag,
+    signed manifest, completeness, fiscal and coverage checks as an archive. A folder has
+    no container and no sidecar: those steps do not run (``checks`` says so), and the
+    files' own modes and times are not judged (extraction tools change them)."""
+    report = VerifyReport(target=str(folder), files=[], mode="backup")
+    report.shop_key = shop_key.fingerprint
+    add = report.findings.append
+    state = _StreamState(profile, None, trust, workers)
+    report.checks.append("members")
+    try:
+        for member, reader in folder_members(folder):
+            report.members += 1
+            state.member(member, reader, add)
+    except MalformedError as exc:
+        add(finding("MEMBER_UNSAFE", f"{exc}; not read", file=str(folder)))
+    except BaseException:
+        state.close()
+        raise
+    report.payload_bytes = state.payload_bytes
+    how = _Judgement(
+        shop_key, trust, require_trust, as_of, years, workers, now, max_idle_days, key_dossiers
+    )
+    _judge(report, state, how, sidecars=[], shape=None)
+    return report
+
+
+@dataclass
+class _Judgement:
+    """How the members, once read, are judged (the same for a stream and a folder)."""
+
+    shop_key: minisign.PublicKey | None
+    trust: list[Path]
+    require_trust: bool
+    as_of: dt.datetime | None
+    years: int
+    workers: int | None
+    now: dt.datetime | None
+    max_idle_days: int = MAX_IDLE_DAYS
+    key_dossiers: frozenset[str] | None = None
+
+
+def _judge(
+    report: VerifyReport,
+    state: _StreamState,
+    how: _Judgement,
+    *,
+    sidecars: list[minisign.Signature | None],
+    shape: bindings.ContainerShape | None,
+) -> None:
+    """Steps (4) to (8), from what the pass over the members collected."""
+    add = report.findings.append
     add_all = report.findings.extend
-    add_all(bag_findings)
+    files = [f.path for f in report.files]
+    now = how.now or dt.datetime.now(dt.UTC)
+    report.verified_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # (4) BagIt, on its own terms.
+    add_all(state.bag.finish())
+    report.checks.append("bag")
 
     # (5) Authenticity.
     manifest_bytes = state.tags.get(MANIFEST_PATH)
-    if shop_key is not None:
-        _check_sidecars(files, infos, sidecars, shop_key, manifest_bytes, add)
-        report.manifest = _check_manifest(state, shop_key, add)
+    verified: list[minisign.Signature | None] = []
+    if how.shop_key is not None:
+        verified = _check_sidecars(files, report.files, sidecars, how.shop_key, manifest_bytes, add)
+        report.manifest = _check_manifest(state, how.shop_key, add)
+        report.checks.append("manifest")
     elif manifest_bytes is not None:
         add(
             finding(
@@ -348,29 +474,42 @@ def verify_stream(
                 file=MANIFEST_PATH,
             )
         )
-    # (6) Completeness against the signed manifest; how the backup was made.
-    if report.manifest is not None:
-        _check_key_binding(report.manifest, shop_key, key_dossiers, add)
-        _check_completeness(report.manifest, state, add)
-        _note_how_made(report.manifest, add)
+    manifest = report.manifest
+    # (6) Names, claims and completeness against the signed manifest; how it was made.
+    if manifest is not None:
+        if files:
+            bindings.check_file_name(files, manifest, add)
+            bindings.check_sidecar_claims(files, verified, manifest, add)
+        bindings.check_created(manifest, now, add)
+        _check_key_binding(manifest, how.shop_key, how.key_dossiers, add)
+        report.checks.append("claims")
+        _check_completeness(manifest, state, add)
+        _note_how_made(manifest, add)
+        report.checks.append("completeness")
+        if shape is not None:
+            bindings.check_members(manifest, state.meta, state.directories, state.tags, add)
+            bindings.check_container(shape, report.target, add)
+            report.checks.append("signed-container")
     # (7) and (8): fiscal content, from the verified stream. The kind only says what must
     # be present: fiscal files found in a backup of any kind are verified.
-    if report.manifest is not None and (report.manifest.kind != "photos" or state.has_fiscal()):
-        created = _parse_created(report.manifest.created)
+    if manifest is not None and (manifest.kind != "photos" or state.has_fiscal()):
+        created = _parse_created(manifest.created)
         report.fiscal = state.finish_fiscal(
-            trust,
-            require_trust,
-            as_of or created,
-            years,
-            workers,
-            max_idle_days=max_idle_days,
+            how.trust,
+            how.require_trust,
+            how.as_of or created,
+            how.years,
+            how.workers,
+            max_idle_days=how.max_idle_days,
             known_until=created,
         )
         if report.fiscal is not None:
             add_all(report.fiscal.findings)
+            report.checks.append("fiscal")
+            if report.fiscal.coverage is not None:
+                report.checks.append("coverage")
     else:
         state.close()
-    return report
 
 
 def _check_key_binding(manifest: Manifest, key, bound: frozenset[str] | None, add) -> None:
@@ -442,7 +581,8 @@ def _check_part_set(files: list[Path], sidecars: list, add) -> None:
         if not f:
             continue
         number, _, _ = f.get("part", "1/1").partition("/")
-        # A single-file backup may be renamed; parts of a set are identified by name.
+        # Parts of a set are identified by name; a single file's name is bound to the
+        # signed manifest once it is verified (``bindings.check_file_name``).
         if total > 1 and f.get("file") != path.name:
             add(
                 finding(
@@ -485,9 +625,13 @@ def _check_part_set(files: list[Path], sidecars: list, add) -> None:
         )
 
 
-def _check_sidecars(files, infos, sidecars, key, manifest_bytes, add) -> None:
+def _check_sidecars(files, infos, sidecars, key, manifest_bytes, add) -> list:
+    """Verify each sidecar; return those whose signature holds (``None`` for the others),
+    in part order."""
     set_id = hashlib.sha256(manifest_bytes).hexdigest()[:32] if manifest_bytes else None
+    verified: list[minisign.Signature | None] = []
     for path, info, sig in zip(files, infos, sidecars, strict=True):
+        verified.append(None)
         if sig is None:
             continue
         side = path.name + SIDECAR
@@ -496,6 +640,7 @@ def _check_sidecars(files, infos, sidecars, key, manifest_bytes, add) -> None:
         except VerificationError as exc:
             add(finding("SIDECAR_SIGNATURE_INVALID", f"{side}: {exc}", file=side))
             continue
+        verified[-1] = sig
         fields = parse_comment(sig.trusted_comment) or {}
         if set_id and fields.get("set") != set_id:
             add(
@@ -507,6 +652,7 @@ def _check_sidecars(files, infos, sidecars, key, manifest_bytes, add) -> None:
                     found=fields.get("set"),
                 )
             )
+    return verified
 
 
 def _check_manifest(state: _StreamState, key: minisign.PublicKey, add) -> Manifest | None:
@@ -676,6 +822,10 @@ class _StreamState:
         self.payload: dict[str, tuple[int, str]] = {}
         self.payload_bytes = 0
         self.tags: dict[str, bytes] = {}
+        # Each file member's mode, time and pax records, and the directory members: judged
+        # against the signed manifest once it is verified.
+        self.meta: dict[str, bindings.MemberMeta] = {}
+        self.directories: list[str] = []
         self.fiscal_files: dict[str, bytes] = {}
         self.archives_pending: list[tuple[str, bytes]] = []
         self.checker: FiscalChecker | None = None
@@ -721,9 +871,11 @@ class _StreamState:
         self.folded_folders.update(ancestors)
         (self.folded_folders if m.type == DIRECTORY else self.folded_files).add(folded)
         if m.type == DIRECTORY or not rel:
+            self.directories.append(m.name.rstrip("/"))
             if rel:
                 self.bag.add_directory(rel)
             return
+        self.meta[rel] = bindings.MemberMeta(m.mode, m.mtime_ns, frozenset(m.pax))
         if rel.startswith("data/"):
             self._payload(rel[5:], m, tar, add)
         else:

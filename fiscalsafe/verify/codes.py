@@ -106,6 +106,19 @@ CODES: dict[str, tuple[str, str]] = {
     "PART_ORDER": ("error", "the parts of a split backup are out of order"),
     "BACKUP_FORCED": ("warning", "the backup was made with --force while the dossier was open"),
     "BACKUP_WITH_FINDINGS": ("warning", "the backup was made despite fiscal findings"),
+    "CLAIM_MISMATCH": (
+        "error",
+        "a file name or sidecar claim disagrees with the signed manifest",
+    ),
+    "BACKUP_FROM_FUTURE": ("error", "the signed creation time is after the verifier's clock"),
+    "MEMBER_METADATA_MISMATCH": (
+        "error",
+        "a member's mode or time differs from what the signed manifest records",
+    ),
+    "CONTAINER_UNSIGNED_DATA": (
+        "error",
+        "the container holds bytes the signed manifest does not account for",
+    ),
     # BagIt (RFC 8493).
     "BAG_DECLARATION_MISSING": ("error", "bagit.txt is missing"),
     "BAG_DECLARATION_INVALID": ("error", "bagit.txt is not a valid bag declaration"),
