@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from fiscalsafe import fsio
 from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.options import parse_as_of
 from fiscalsafe.cli.render import console, print_findings, print_json
@@ -24,7 +25,8 @@ def pick_key(keys, files: list[Path]):
         return None
     side = Path(str(files[0]) + ".minisig")
     try:
-        sig = minisign.parse_signature(side.read_bytes()[: minisign.MAX_FILE_BYTES + 1])
+        data = fsio.read_regular(side, minisign.MAX_FILE_BYTES, "sidecar") or b""
+        sig = minisign.parse_signature(data)
         for key in keys:
             if key.key_id == sig.key_id:
                 return key
