@@ -237,7 +237,9 @@ def read_regular(
         return None
     with fh:
         try:
-            data = _read_at_most(fh, limit + 1)
+            # Ask for what the file holds first, not for the limit: read(n) allocates n.
+            first = min(limit + 1, os.fstat(fh.fileno()).st_size + 1)
+            data = _read_at_most(fh, limit + 1, first)
         except OSError as exc:
             raise OperationalError(f"cannot read {what} {path}: {exc.strerror}") from None
     if len(data) > limit:
@@ -245,11 +247,13 @@ def read_regular(
     return data
 
 
-def _read_at_most(fh: BinaryIO, count: int) -> bytes:
+def _read_at_most(fh: BinaryIO, count: int, first: int) -> bytes:
     parts: list[bytes] = []
     left = count
+    want = first
     while left > 0:
-        chunk = fh.read(min(left, _READ_CHUNK))
+        chunk = fh.read(min(left, want))
+        want = _READ_CHUNK
         if not chunk:
             break
         parts.append(chunk)

@@ -29,13 +29,15 @@ import os
 import secrets
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 import nacl.exceptions
 import nacl.pwhash.scrypt
 import nacl.signing
 
-from fiscalsafe.errors import MalformedError, UsageError, VerificationError
+from fiscalsafe import fsio
+from fiscalsafe.errors import MalformedError, OperationalError, UsageError, VerificationError
 
 SIG_ALG: Final = b"Ed"
 SIG_ALG_PREHASHED: Final = b"ED"
@@ -546,13 +548,13 @@ def verify_bytes(public: PublicKey, sig_file_bytes: bytes, data: bytes) -> Signa
 
 
 def _read_capped(path: str | os.PathLike[str], what: str) -> bytes:
+    # A key is read as a regular file only: a FIFO or device would block or never end.
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {os.fspath(path)!r}: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise MalformedError(f"{what} {os.fspath(path)!r} is larger than {MAX_FILE_BYTES} bytes")
+        data = fsio.read_regular(Path(path), MAX_FILE_BYTES, what, UsageError)
+    except OperationalError as exc:
+        raise UsageError(str(exc)) from None
+    if data is None:
+        raise UsageError(f"cannot read {what} {os.fspath(path)!r}: No such file or directory")
     return data
 
 

@@ -30,12 +30,12 @@ from fiscalsafe.formats import bagit
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.dossier import parse_identity, parse_profile
 from fiscalsafe.formats.manifest import parse_manifest
-from fiscalsafe.formats.tarstream import TarReader
+from fiscalsafe.formats.tarstream import MAX_MEMBER_BYTES, MAX_META_BYTES, READ_CHUNK, TarReader
 from fiscalsafe.formats.zstdframes import FrameWalker
 from fiscalsafe.pipeline.fiscal import FiscalChecker
 from fiscalsafe.pipeline.listing import list_backups
 from fiscalsafe.pipeline.restore import restore_backup
-from fiscalsafe.pipeline.verify_backup import verify_stream
+from fiscalsafe.pipeline.verify_backup import MAX_HELD_FISCAL, verify_stream
 from fiscalsafe.verify.report import CheckReport
 from fiscalsafe.verify.trust import TrustedKeys
 
@@ -174,9 +174,21 @@ def _zstd_frames(data: bytes, seeds: Seeds) -> None:
     walker.finish()
 
 
+class BoundedStream(io.BytesIO):
+    """A stream that fails the harness when asked for a negative or unbounded count:
+    ``read(-1)`` would mean "the rest of the stream", whatever its size."""
+
+    LARGEST_READ = max(READ_CHUNK, MAX_META_BYTES)
+
+    def read(self, n: int | None = -1) -> bytes:
+        assert n is not None and 0 <= n <= self.LARGEST_READ, f"reader asked for {n} bytes"
+        return super().read(n)
+
+
 def _tar(data: bytes, seeds: Seeds) -> None:
-    reader = TarReader(io.BytesIO(data))
-    for _member in reader.members():
+    reader = TarReader(BoundedStream(data))
+    for member in reader.members():
+        assert 0 <= member.size <= MAX_MEMBER_BYTES, f"member size {member.size} accepted"
         while reader.read(64 * 1024):
             pass
 
@@ -202,6 +214,7 @@ def _verify_bytes(data: bytes, seeds: Seeds, *, restore: bool) -> None:
             dest = box / "dest"
             result = restore_backup([archive], dest, **args)
             assert result.restored == result.report.ok
+            assert result.report.held_peak <= MAX_HELD_FISCAL, "memory budget exceeded"
             staging = box / ".dest.fiscalsafe-partial"
             assert not staging.exists(), "restore left its staging folder"
             if not result.restored:
@@ -209,7 +222,8 @@ def _verify_bytes(data: bytes, seeds: Seeds, *, restore: bool) -> None:
             else:
                 shutil.rmtree(dest)
         else:
-            verify_stream([archive], **args)
+            report = verify_stream([archive], **args)
+            assert report.held_peak <= MAX_HELD_FISCAL, f"held {report.held_peak} bytes"
         after = sorted(os.listdir(tmp)), sorted(os.listdir(box))
         assert after == before, f"files appeared outside the target: {after} vs {before}"
 

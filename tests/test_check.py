@@ -369,9 +369,10 @@ def test_a_dead_worker_is_an_operational_error_not_a_traceback():
             checker.finish(report, AS_OF, 6)
 
 
-def test_small_files_are_read_whole_from_a_file_or_a_pipe(tmp_path):
-    # Sized from the file, not from the 64 MB limit; a pipe (size 0) is read to its end.
-    import threading
+def test_small_files_are_read_whole_and_a_pipe_is_refused_without_blocking(tmp_path):
+    # Sized from the file, not from the 64 MB limit; a FIFO (which could block for ever,
+    # or never end) is refused on the open descriptor, without waiting for a writer.
+    import signal
 
     from fiscalsafe.pipeline.check import MAX_SMALL_FILE, read_small
 
@@ -381,10 +382,12 @@ def test_small_files_are_read_whole_from_a_file_or_a_pipe(tmp_path):
     assert read_small(plain, "key") == content
     fifo = tmp_path / "fifo.pub"
     os.mkfifo(fifo)
-    writer = threading.Thread(target=fifo.write_bytes, args=(content,))
-    writer.start()
-    assert read_small(fifo, "key") == content
-    writer.join()
+    signal.alarm(10)  # a regression fails here instead of hanging the suite
+    try:
+        with pytest.raises(MalformedError, match="FIFO, not a regular file"):
+            read_small(fifo, "key")
+    finally:
+        signal.alarm(0)
     assert read_small(tmp_path / "absent.pub", "key") is None
     big = tmp_path / "big"
     with open(big, "wb") as fh:

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from conftest import AS_OF, UNTIL, cli_env, copy_sample, run_cli
 
-from fiscalsafe import minisign
+from fiscalsafe import fsio, minisign
 from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
 from fiscalsafe.pipeline import backup as backup_module
@@ -134,15 +134,21 @@ class FailingFile:
         self._fh.close()
 
 
-def failing_open(budget: int, error: int) -> Callable:
-    """An ``open`` whose files opened for writing share a budget of ``budget`` bytes."""
+def failing_create(budget: int, error: int, sidecars: bool = False) -> Callable:
+    """A ``fsio.create_new`` whose archive files (or, with ``sidecars``, signature files)
+    share a budget of ``budget`` bytes; the other files it creates are left alone."""
     left = [budget]
+    real = fsio.create_new
 
-    def fake_open(path, mode="r", *args, **kwargs):
-        fh = builtins.open(path, mode, *args, **kwargs)  # noqa: SIM115 - returned
-        return FailingFile(fh, left, error) if "w" in mode else fh
+    def fake_create(path, mode=0o644):
+        fh = real(path, mode)
+        return (
+            FailingFile(fh, left, error)
+            if str(path).endswith(".minisig.partial") == sidecars
+            else fh
+        )
 
-    return fake_open
+    return fake_create
 
 
 # No space, I/O errors.
@@ -155,7 +161,7 @@ def test_archive_write_fails(world: World, monkeypatch, error: int, where) -> No
     size = len(world.previous[ARCHIVE])
     budget = where if isinstance(where, int) else int(size * where)
     before = tree(world.dossier)
-    monkeypatch.setattr(sink_module, "open", failing_open(budget, error), raising=False)
+    monkeypatch.setattr(fsio, "create_new", failing_create(budget, error))
     with pytest.raises(OSError) as caught:
         world.backup()
     assert caught.value.errno == error
@@ -166,8 +172,8 @@ def test_archive_write_fails(world: World, monkeypatch, error: int, where) -> No
 def test_sidecar_write_fails(world: World, monkeypatch, error: int) -> None:
     """The archive fitted, its 500-byte signature did not."""
     before = tree(world.dossier)
-    monkeypatch.setattr(backup_module, "open", failing_open(0, error), raising=False)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(fsio, "create_new", failing_create(0, error, sidecars=True))
+    with pytest.raises(OperationalError, match=os.strerror(error)):
         world.backup()
     world.assert_unharmed(before)
 
@@ -176,7 +182,7 @@ def test_cleanup_failure_does_not_mask_the_original_error(world: World, monkeypa
     """Regression: on a medium that also refuses to delete (read-only, failing), the
     clean-up's OSError replaced the error that made the backup stop."""
     before = tree(world.dossier)
-    monkeypatch.setattr(sink_module, "open", failing_open(4096, errno.ENOSPC), raising=False)
+    monkeypatch.setattr(fsio, "create_new", failing_create(4096, errno.ENOSPC))
     real_unlink = Path.unlink
 
     def refusing_unlink(self, missing_ok=False):
@@ -410,12 +416,14 @@ def test_read_only_destination(world: World, monkeypatch) -> None:
     permission bits do not stop root)."""
     before = tree(world.dossier)
 
-    def read_only_open(path, mode="r", *args, **kwargs):
-        if "w" in mode:
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-        return builtins.open(path, mode, *args, **kwargs)
+    real_open = os.open
 
-    monkeypatch.setattr(sink_module, "open", read_only_open, raising=False)
+    def read_only_open(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(fsio.os, "open", read_only_open)
     with pytest.raises(OperationalError, match="Read-only file system"):
         world.backup()
     world.assert_unharmed(before)

@@ -146,3 +146,18 @@ def test_journal_header_followed_by_any_bytes(tail: bytes) -> None:
             assert isinstance(item, str | fj.JournalEntry | fj.RecordError)
     except MalformedError:
         pass
+
+
+@pytest.mark.parametrize("size", ["-1", "-512", "+3", str(2**80)])
+def test_tar_harness_bounds_every_read_of_a_hostile_size(size: str) -> None:
+    """The tar target fails on a read of a negative or unbounded count, not only on an
+    unexpected exception: a ``-1`` pax size once made the reader read "the rest"."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("bag/data/x")
+        info.size = 3
+        info.pax_headers = {"size": size}
+        tf.addfile(info, io.BytesIO(b"abc"))
+    with pytest.raises(MalformedError, match="size"):
+        TARGETS["tar"].run(out.getvalue(), None)
+    run_one(TARGETS["tar"], out.getvalue(), None)

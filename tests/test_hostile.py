@@ -32,6 +32,7 @@ from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, DossierIdentity
 from fiscalsafe.formats.manifest import MAX_MANIFEST_BYTES
 from fiscalsafe.formats.packing import pack
+from fiscalsafe.pipeline import verify_backup as verify_backup_module
 from fiscalsafe.pipeline.backup import BackupOptions, backup_dossier
 from fiscalsafe.pipeline.check import check_dossier
 from fiscalsafe.pipeline.restore import restore_backup
@@ -305,6 +306,17 @@ RAW_CASES = {
     "pax-size-record-10GB": tar_prefix(
         [pax_member(f"{BAG}/data/big", b"abc", pax_headers={"size": str(10 * GB)})]
     ),
+    "pax-size-negative": tar_prefix(
+        [pax_member(f"{BAG}/data/neg", b"abc", pax_headers={"size": "-1"})]
+    ),
+    "pax-size-with-a-sign": tar_prefix(
+        [pax_member(f"{BAG}/data/plus", b"abc", pax_headers={"size": "+3"})]
+    ),
+    "pax-size-beyond-16TiB": tar_prefix(
+        [pax_member(f"{BAG}/data/huge", b"abc", pax_headers={"size": str(2**80)})]
+    ),
+    "octal-size-negative": raw_header(BAG.encode() + b"/data/neg", b"0", b"-0000000001\0"),
+    "base256-size-beyond-16TiB": raw_header(BAG.encode() + b"/data/big", b"0", base256(2**80)),
     "malformed-pax-record": raw_header(b"././@PaxHeader", b"x", b"00000000020\0")
     + b"99 path=x\n".ljust(512, b"\0"),
 }
@@ -317,6 +329,32 @@ def test_hostile_tar_header(seeds: Seeds, box: Box, case: str) -> None:
     archive = craft_backup(box.medium, seeds.secret, [], raw_tar=raw)
     found = refused_cleanly(seeds, box, archive)
     assert found & {"CONTAINER_CORRUPT", "CONTAINER_TRUNCATED"}, found
+
+
+@pytest.mark.parametrize("case", [c for c in sorted(RAW_CASES) if "negative" in c or "16TiB" in c])
+def test_negative_or_absurd_sizes_are_container_corrupt(seeds: Seeds, box: Box, case: str) -> None:
+    members, _ = tiny_members(seeds)
+    raw = tar_prefix(members[:2]) + RAW_CASES[case] + bytes(10240)
+    archive = craft_backup(box.medium, seeds.secret, [], raw_tar=raw)
+    report = verify(seeds, archive)
+    [corrupt] = [f for f in report.findings if f.code == "CONTAINER_CORRUPT"]
+    assert "size" in corrupt.message or "negative" in corrupt.message, corrupt.message
+
+
+def test_tag_and_fiscal_files_share_one_memory_budget(
+    seeds: Seeds, box: Box, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many large tag files (they compress to nothing) are held in memory only up to the
+    budget that fiscal files share; the rest are reported, not read."""
+    budget = 300_000
+    monkeypatch.setattr(verify_backup_module, "MAX_HELD_FISCAL", budget)
+    members, doc = tiny_members(seeds)
+    extra = [pax_member(f"{BAG}/extra-{n}.txt", bytes(100_000)) for n in range(6)]
+    archive = craft_backup(box.medium, seeds.secret, members + extra, manifest_doc=doc)
+    report = verify(seeds, archive)
+    assert report.held_peak <= budget, report.held_peak
+    over = [f for f in report.findings if "memory budget" in f.message]
+    assert over and all(f.code == "MEMBER_UNSAFE" for f in over), report.findings
 
 
 def test_zstd_frame_declaring_a_2GiB_window_is_refused(seeds: Seeds, box: Box) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from fiscalsafe import __version__
+from fiscalsafe import __version__, fsio
 from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.options import (
     MaxIdleOpt,
@@ -287,13 +287,13 @@ def keys_generate(
 
     pub_path, key_path = out / f"{name}.pub", out / f"{name}.key"
     for path in (pub_path, key_path):
-        if path.exists() and not force:
+        if os.path.lexists(path) and not force:
             raise UsageError(f"{path} exists; pass --force to overwrite it")
     passphrase = read_new_passphrase(passphrase_env, no_passphrase)
     secret = minisign.generate_keypair()
     out.mkdir(parents=True, exist_ok=True)
     write_private(key_path, secret.to_file_bytes(passphrase))
-    pub_path.write_bytes(secret.public_key().to_file_bytes())
+    fsio.atomic_write(pub_path, secret.public_key().to_file_bytes())
     doc = {
         "public_key": str(pub_path),
         "secret_key": str(key_path),
@@ -312,9 +312,8 @@ def keys_generate(
 
 
 def write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    """Created 0600 from the start, never through a link planted at the name."""
+    fsio.atomic_write(path, data, mode=0o600)
 
 
 def read_new_passphrase(env: str, none_wanted: bool) -> str | None:

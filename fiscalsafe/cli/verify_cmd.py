@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from fiscalsafe import fsio
 from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.options import MaxIdleOpt, StateOpt, check_max_idle, parse_as_of, state_store
 from fiscalsafe.cli.render import console, coverage_sentence, print_findings, print_json
@@ -20,14 +21,14 @@ from fiscalsafe.verify.report import combine_verdicts
 def pick_key(keys: list[ShopKey], files: list[Path]) -> ShopKey | None:
     """The trusted key whose id signed the first sidecar; else the first trusted key (which
     then fails, naming both keys). Never a key found inside the backup."""
-    from fiscalsafe import fsio, minisign
+    from fiscalsafe import minisign
 
     if not keys:
         return None
     side = Path(str(files[0]) + ".minisig")
     try:
-        data = fsio.read_regular(side, minisign.MAX_FILE_BYTES, "sidecar")
-        sig = minisign.parse_signature(data or b"")
+        data = fsio.read_regular(side, minisign.MAX_FILE_BYTES, "sidecar") or b""
+        sig = minisign.parse_signature(data)
         for key in keys:
             if key.key_id == sig.key_id:
                 return key

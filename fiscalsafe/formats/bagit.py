@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import codecs
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from fiscalsafe.errors import MalformedError
+from fiscalsafe.formats import paths
 
 # --- limits -------------------------------------------------------------------------------
 
@@ -162,26 +162,8 @@ def decode_path(text: str, *, version: tuple[int, int] = (1, 0)) -> str:
 def unsafe_path_reason(path: str) -> str | None:
     """Why ``path`` (relative to the bag's base directory, ``/``-separated) could reach
     outside the bag or mean different files on different systems; ``None`` if it cannot.
-
-    Refused: empty paths, NUL, absolute paths, backslashes (a Windows separator, also the
-    way ``\\\\?\\`` device paths start), drive letters, a leading ``~`` (home directory
-    expansion) and any ``..`` component, even one that would stay inside the bag."""
-    if path == "":
-        return "the path is empty"
-    if "\x00" in path:
-        return "the path contains a NUL character"
-    if path.startswith("/"):
-        return "the path is absolute"
-    if "\\" in path:
-        return "the path contains a backslash, a path separator on Windows"
-    parts = path.split("/")
-    if _DRIVE.match(parts[0]):
-        return "the path starts with a drive letter"
-    if parts[0].startswith("~"):
-        return "the path starts with '~', a home-directory reference"
-    if ".." in parts:
-        return "the path contains a '..' component"
-    return None
+    The one path policy (:mod:`fiscalsafe.formats.paths`) decides."""
+    return paths.bag_path_reason(path)
 
 
 def _strip_dot_slash(path: str) -> str:
@@ -202,10 +184,7 @@ def normalize_relative_path(path: str) -> tuple[str, bool, bool]:
     return "/".join(kept), leading, len(kept) != len(parts)
 
 
-def name_key(path: str) -> str:
-    """The key under which two paths name the same file on a case-insensitive,
-    normalisation-insensitive file system (macOS APFS/HFS+, Windows NTFS)."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
+name_key = paths.name_key
 
 
 # --- bagit.txt ----------------------------------------------------------------------------

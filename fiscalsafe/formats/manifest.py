@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fiscalsafe.errors import MalformedError
+from fiscalsafe.formats import paths
 from fiscalsafe.formats.packing import check_version
 
 MANIFEST_FORMAT = "fiscalsafe-manifest"
@@ -103,6 +104,9 @@ def safe_relpath(path: Any, what: str) -> str:
     norm = posixpath.normpath(path)
     if path.startswith("/") or norm != path or norm == ".." or norm.startswith("../"):
         raise MalformedError(f"{what}: path {path!r} is not a safe relative path")
+    reason = paths.unsafe_reason(path)
+    if reason is not None:
+        raise MalformedError(f"{what}: path {path!r} is refused: {reason}")
     return path
 
 

@@ -18,6 +18,10 @@ from fiscalsafe.errors import MalformedError
 BLOCK = 512
 MAX_META_BYTES = 1024 * 1024  # pax / GNU long-name headers
 READ_CHUNK = 1024 * 1024
+#: No member of a real backup comes near this (16 TiB); a larger declared size is a forgery.
+MAX_MEMBER_BYTES = 1 << 44
+_OCTAL = re.compile(rb"[0-7]{1,12}")
+_PAX_SIZE = re.compile(r"[0-9]{1,20}")
 #: A pax time: decimal seconds, optional fraction (POSIX); parsed exactly, to the ns.
 #: Member times past the year 9999, either way, are refused: no real file has one, and the
 #: operating system cannot set them on a restored file (``os.utime`` overflows).
@@ -72,10 +76,16 @@ def _octal(field_bytes: bytes, what: str, offset: int) -> int:
     text = field_bytes.split(b"\0", 1)[0].strip(b" ")
     if not text:
         return 0
-    try:
-        return int(text, 8)
-    except ValueError:
-        raise MalformedError(f"tar: {what} is not a number in header at byte {offset}") from None
+    # int() would also take a sign, "0o", "_" and spaces: a "-1" size must not parse.
+    if not _OCTAL.fullmatch(text):
+        raise MalformedError(f"tar: {what} is not an octal number in header at byte {offset}")
+    return int(text, 8)
+
+
+def _checked_size(size: int, offset: int) -> int:
+    if not 0 <= size <= MAX_MEMBER_BYTES:
+        raise MalformedError(f"tar: size {size} out of range in header at byte {offset}")
+    return size
 
 
 def _parse_pax(data: bytes, offset: int) -> dict[str, str]:
@@ -122,6 +132,8 @@ class TarReader:
         self._pad = 0
 
     def _read_exact(self, n: int) -> bytes:
+        if n < 0:  # read(-1) would mean "the rest of the stream"
+            raise MalformedError(f"tar: negative length at byte {self.offset}")
         parts = []
         need = n
         while need:
@@ -138,7 +150,7 @@ class TarReader:
         """Read up to ``n`` bytes of the current member's content."""
         if not self._left:
             return b""
-        data = self._stream.read(min(n, self._left))
+        data = self._stream.read(max(1, min(n, self._left)))
         if not data:
             raise MalformedError(f"tar: stream ends inside a member at byte {self.offset}")
         self._left -= len(data)
@@ -175,7 +187,7 @@ class TarReader:
                     return
                 raise MalformedError(f"tar: zero block not followed by another at byte {start}")
             self._verify_checksum(header, start)
-            size = _octal(header[124:136], "size", start)
+            size = _checked_size(_octal(header[124:136], "size", start), start)
             typeflag = header[156:157]
             if typeflag in (b"x", b"g", b"L", b"K"):
                 self.extension_headers += typeflag != b"x"
@@ -213,10 +225,9 @@ class TarReader:
             except UnicodeDecodeError:
                 name, name_ok = raw_name.decode("utf-8", "replace"), False
             if "size" in pax:
-                try:
-                    size = int(pax["size"])
-                except ValueError:
-                    raise MalformedError(f"tar: bad pax size at byte {start}") from None
+                if not _PAX_SIZE.fullmatch(pax["size"]):
+                    raise MalformedError(f"tar: bad pax size at byte {start}")
+                size = _checked_size(int(pax["size"]), start)
             mtime: float = _octal(header[136:148], "mtime", start)
             mtime_ns = int(mtime) * 1_000_000_000
             if "mtime" in pax:

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import zstandard
 
-from fiscalsafe import __version__, minisign
+from fiscalsafe import __version__, fsio, minisign
 from fiscalsafe.errors import OperationalError, UsageError, VerificationError
-from fiscalsafe.formats import bagit
+from fiscalsafe.formats import bagit, paths
 from fiscalsafe.formats.dossier import (
     EXCLUDED_CATEGORIES,
     INDEX_CATEGORY,
@@ -156,6 +156,26 @@ class FindingsRefusal(VerificationError):
         self.report = report
 
 
+class UnportableNames(VerificationError):
+    """The dossier holds names that verify would refuse; nothing was written."""
+
+
+def refuse_unportable_names(files: list[DossierFile], shown: int = 20) -> None:
+    """Refuse, before a byte is written, a dossier whose names the path policy rejects:
+    a backup must never be one that its own verify refuses."""
+    problems = [f"{f.relpath!r} ({r})" for f in files if (r := paths.unsafe_reason(f.relpath))]
+    problems += [
+        f"{a!r} and {b!r} (one file on Windows and macOS)"
+        for a, b in paths.clashes(f.relpath for f in files)
+    ]
+    if problems:
+        more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+        raise UnportableNames(
+            "the dossier holds names that cannot be restored on every system; rename them "
+            "(nothing was written): " + "; ".join(problems[:shown]) + more
+        )
+
+
 def select_files(
     files: list[DossierFile], kind: str
 ) -> tuple[list[DossierFile], list[OmittedFile]]:
@@ -257,6 +277,7 @@ def backup_dossier(
         raise UsageError(f"destination {dest} is not a folder")
     identity = load_identity(dossier, profile)
     files = walk_dossier(dossier, profile)
+    refuse_unportable_names(files)
     chosen, omitted = select_files(files, opts.kind)
 
     # (2) Pre-flight, before a byte is written.
@@ -454,9 +475,9 @@ def _commit_archive(
         # (7) Commit: archive parts first, then their sidecars; then the folder entry.
         _remove_stale_parts(dest, file_name, len(sink.parts) if split else 0)
         for part in sink.parts:
-            os.replace(part.partial, part.final)
+            fsio.install(part.partial, part.final)
         for partial, final in sidecars:
-            os.replace(partial, final)
+            fsio.install(partial, final)
         fsync_dir(dest)
     except BaseException:
         sink.abort()
@@ -661,10 +682,7 @@ def _copy_member(
 
 
 def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    fsio.write_new(path, data, sync=True)
 
 
 def _remove_stale_parts(dest: Path, file_name: str, new_parts: int) -> None:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fiscalsafe import fsio
 from fiscalsafe.crypto import load_public_key_pem
-from fiscalsafe.errors import FiscalsafeError, MalformedError, OperationalError, UsageError
+from fiscalsafe.errors import FiscalsafeError, OperationalError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, DossierIdentity, Profile, parse_identity
 from fiscalsafe.pipeline.fiscal import FiscalChecker
 from fiscalsafe.pipeline.state import StateStore
@@ -80,21 +81,9 @@ def _raise(exc: OSError) -> None:
 
 
 def read_small(path: Path, what: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            # read(n) allocates n bytes up front: ask for what the file holds, not for the
-            # limit. One byte more shows a file that grew, or a pipe (size 0): read on.
-            size = os.fstat(fh.fileno()).st_size
-            data = fh.read(min(size, MAX_SMALL_FILE) + 1)
-            if len(data) > size:
-                data += fh.read(MAX_SMALL_FILE + 1 - len(data))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise OperationalError(f"cannot read {what}: {exc}") from None
-    if len(data) > MAX_SMALL_FILE:
-        raise MalformedError(f"{what} is larger than {MAX_SMALL_FILE} bytes")
-    return data
+    """A small dossier file (identity, trust...): a regular file, never through a link,
+    never blocking on a FIFO, at most ``MAX_SMALL_FILE`` bytes; None when absent."""
+    return fsio.read_regular(path, MAX_SMALL_FILE, what)
 
 
 def load_identity(dossier: Path, profile: Profile) -> DossierIdentity:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from fiscalsafe import __version__, minisign
+from fiscalsafe import __version__, fsio, minisign
 from fiscalsafe.formats import archive, journal, manifest
 from fiscalsafe.pipeline.verify_backup import VerifyReport
 from fiscalsafe.verify.report import combine_verdicts
@@ -56,15 +54,5 @@ def write_evidence(
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # No stray partial beside a target that could not be written (a folder, a full disk).
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
+    # Never through a link planted at the record's name or its partial's.
+    fsio.atomic_write(path, data)

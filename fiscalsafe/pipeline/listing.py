@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fiscalsafe import minisign
+from fiscalsafe import fsio, minisign
 from fiscalsafe.errors import FiscalsafeError
 
 COMMENT_PREFIX = "fiscalsafe-backup v1 "
@@ -71,7 +71,10 @@ def list_backups(folder: Path, trusted: minisign.PublicKey | None = None) -> lis
         if sidecar.name.startswith("."):
             continue
         try:
-            sig = minisign.parse_signature(sidecar.read_bytes()[: minisign.MAX_FILE_BYTES + 1])
+            data = fsio.read_regular(sidecar, minisign.MAX_FILE_BYTES, "sidecar")
+            if data is None:
+                continue
+            sig = minisign.parse_signature(data)
         except (FiscalsafeError, OSError):
             continue
         if trusted is not None:

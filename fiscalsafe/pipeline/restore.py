@@ -4,17 +4,24 @@ Files are written under ``.NAME.fiscalsafe-partial`` beside the destination, cre
 ``O_EXCL | O_NOFOLLOW`` below a folder fiscalsafe made itself, so no member can write
 outside it. When the whole stream is proven the staging folder is renamed to the
 destination; otherwise it is deleted, and nothing that looks like a good restore remains.
+
+``--force`` over an existing folder swaps: the old folder is renamed aside, the staging
+folder renamed in, and the old one deleted only then; a failed swap is rolled back. Both
+renames stay within one parent folder, so a destination that is a mount point (or on
+another file system than its parent) cannot be swapped and is refused before anything.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from fiscalsafe.errors import OperationalError, UsageError
+from fiscalsafe.formats import paths
 from fiscalsafe.formats.manifest import Manifest
 from fiscalsafe.pipeline.verify_backup import Extractor, VerifyReport, verify_stream
 
@@ -26,7 +33,10 @@ class StagingExtractor(Extractor):
 
     def open(self, relpath: str, mode: int) -> BinaryIO:
         target = self.root.joinpath(*relpath.split("/"))
-        # The member name was already checked; this is a second, structural guard.
+        # The member name was already checked; these are second, structural guards.
+        reason = paths.unsafe_reason(relpath)
+        if reason is not None:
+            raise OperationalError(f"refusing to restore {relpath!r}: {reason}")
         if os.path.commonpath([self.root, target.resolve().parent]) != str(self.root):
             raise OperationalError(f"refusing to write {relpath!r} outside the restore folder")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -62,17 +72,15 @@ def restore_backup(
     files: list[Path], dest: Path, *, allow_existing: bool = False, **verify_args
 ) -> RestoreResult:
     dest = dest.absolute()
-    if dest.exists():
-        if not dest.is_dir():
-            raise UsageError(f"{dest} exists and is not a folder")
-        if any(dest.iterdir()) and not allow_existing:
-            raise UsageError(f"{dest} is not empty; choose an empty folder or pass --force")
     parent = dest.parent
     if not parent.is_dir():
         raise UsageError(f"{parent} does not exist")
+    if os.path.lexists(dest):
+        _refuse_unswappable(dest)
+        if any(dest.iterdir()) and not allow_existing:
+            raise UsageError(f"{dest} is not empty; choose an empty folder or pass --force")
     staging = parent / f".{dest.name}.fiscalsafe-partial"
-    if staging.exists():
-        shutil.rmtree(staging)
+    _remove_leftover(staging)
     staging.mkdir(mode=0o700)
     extractor = StagingExtractor(staging.resolve())
     try:
@@ -91,22 +99,70 @@ def restore_backup(
     return RestoreResult(report, dest, True, extractor.written, rebuild)
 
 
+def _refuse_unswappable(dest: Path) -> None:
+    """Refuse, before anything is written, a destination the final swap could not
+    replace atomically: the old data would be lost if the swap failed half-way."""
+    st = os.lstat(dest)
+    if stat.S_ISLNK(st.st_mode):
+        raise UsageError(f"{dest} is a link; restore into a real folder")
+    if not stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{dest} exists and is not a folder")
+    if os.path.ismount(dest) or st.st_dev != os.stat(dest.parent).st_dev:
+        raise UsageError(
+            f"{dest} is a mount point (or on another file system than {dest.parent}): it "
+            "cannot be replaced atomically; restore into a new folder inside it"
+        )
+
+
+def _remove_leftover(path: Path) -> None:
+    """Remove what an interrupted restore left at ``path``: a link as itself."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
 def _publish(staging: Path, dest: Path) -> None:
-    if not dest.exists() or not any(dest.iterdir()):
-        if dest.exists():
-            os.rmdir(dest)
+    """Rename the proven staging folder to ``dest``. An existing ``dest`` is swapped: its
+    entries the backup does not hold are carried into the staging folder, ``dest`` is
+    renamed aside, the staging folder renamed in, and the old folder deleted only then.
+    Any failure before that puts every entry back where it was."""
+    umask = os.umask(0)
+    os.umask(umask)
+    if not os.path.lexists(dest):
         os.rename(staging, dest)
         # The staging folder was private (0700) while unproven; the result is ordinary.
-        umask = os.umask(0)
-        os.umask(umask)
         os.chmod(dest, 0o777 & ~umask)
         return
-    # --force into a non-empty folder: move each restored entry over what is there.
-    for entry in sorted(staging.iterdir()):
-        target = dest / entry.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        elif target.exists() or target.is_symlink():
-            target.unlink()
-        os.rename(entry, target)
-    staging.rmdir()
+    old_mode = stat.S_IMODE(os.stat(dest).st_mode)
+    aside = dest.parent / f".{dest.name}.fiscalsafe-old"
+    _remove_leftover(aside)
+    restored = {entry.name for entry in staging.iterdir()}
+    carried: list[str] = []
+    swapped = False
+    try:
+        for entry in sorted(dest.iterdir()):
+            if entry.name not in restored:
+                os.rename(entry, staging / entry.name)
+                carried.append(entry.name)
+        os.rename(dest, aside)
+        os.rename(staging, dest)
+        swapped = True
+    except BaseException:
+        _roll_back(staging, dest, aside, carried)
+        raise
+    os.chmod(dest, old_mode)
+    if swapped:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _roll_back(staging: Path, dest: Path, aside: Path, carried: list[str]) -> None:
+    """Undo a failed swap: the old folder back at ``dest``, carried entries back in it."""
+    if os.path.lexists(aside):
+        os.rename(aside, dest)
+    for name in reversed(carried):
+        os.rename(staging / name, dest / name)

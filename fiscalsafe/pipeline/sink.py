@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fiscalsafe import fsio
 from fiscalsafe.errors import OperationalError
 
 READBACK_CHUNK = 1024 * 1024
@@ -63,10 +64,9 @@ class OutputSink:
         part._b2 = hashlib.blake2b(digest_size=64)
         part._sha256 = hashlib.sha256()
         self.parts.append(part)
-        try:
-            self._fh = open(part.partial, "wb")  # noqa: SIM115 - a part outlives this call
-        except OSError as exc:
-            raise OperationalError(f"cannot write to {self.dest}: {exc.strerror}") from None
+        # Exclusive and without following links: a link planted at the partial's name
+        # would otherwise send the archive through it (over a previous good backup).
+        self._fh = fsio.create_new(part.partial)
         self._left = self.split_size or -1
 
     def write(self, data) -> int:
@@ -146,7 +146,10 @@ class OutputSink:
         if part._read_sha256 is None:
             part._read_sha256 = hashlib.sha256()
         hashing: Future | None = None
-        with open(part.partial, "rb") as fh:
+        fh = fsio.open_regular(part.partial, "backup part", OperationalError)
+        if fh is None:
+            raise OperationalError(f"{part.partial} vanished before it was read back")
+        with fh:
             fh.seek(part._read)
             if hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(fh.fileno(), part._read, 0, os.POSIX_FADV_DONTNEED)
@@ -170,14 +173,4 @@ class OutputSink:
                 part.partial.unlink(missing_ok=True)
 
 
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+fsync_dir = fsio.fsync_dir

@@ -24,7 +24,6 @@ import hashlib
 import io
 import posixpath
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +31,16 @@ from typing import Any, BinaryIO
 
 import zstandard
 
-from fiscalsafe import __version__, minisign
+from fiscalsafe import __version__, fsio, minisign
 from fiscalsafe.errors import (
     FiscalsafeError,
     MalformedError,
+    OperationalError,
     UnsupportedVersionError,
+    UsageError,
     VerificationError,
 )
+from fiscalsafe.formats import paths
 from fiscalsafe.formats.bagit import SUPPORTED_ALGORITHMS
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile, parse_identity
 from fiscalsafe.formats.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
@@ -59,10 +61,11 @@ CHUNK = 1024 * 1024
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_TAG_BYTES = 64 * 1024 * 1024
 MAX_FISCAL_FILE = 256 * 1024 * 1024
-#: All fiscal files held in memory at once, waiting for the fiscal check. A fiscalsafe
-#: backup puts the identity and the editor key first, so archives go to the checker as
-#: they arrive; a hostile stream may instead declare many large fiscal files that compress
-#: to nothing, and must then fail with a finding, not exhaust memory.
+#: One budget for everything held in memory at once: tag files (the manifests among
+#: them) and fiscal files waiting for the fiscal check. A fiscalsafe backup puts the
+#: identity and the editor key first, so archives go to the checker as they arrive; a
+#: hostile stream may instead declare many large tag or fiscal files that compress to
+#: nothing, and must then fail with a finding, not exhaust memory.
 MAX_HELD_FISCAL = 512 * 1024 * 1024
 PART_SUFFIX = re.compile(r"\.(\d{3})$")
 
@@ -104,6 +107,7 @@ class VerifyReport:
     fiscal: CheckReport | None = None
     members: int = 0
     payload_bytes: int = 0
+    held_peak: int = 0  # most bytes of tag and fiscal files held in memory at once
     verified_at: str | None = None  # the verifier's clock, UTC
     checks: list[str] = field(default_factory=list)
 
@@ -191,7 +195,10 @@ class _TeeReader(io.RawIOBase):
     def _open(self) -> bool:
         if self._index >= len(self._files):
             return False
-        self._fh = open(self._files[self._index].path, "rb")  # noqa: SIM115 - closed in _close
+        path = self._files[self._index].path
+        self._fh = fsio.open_regular(path, "backup file", OperationalError)
+        if self._fh is None:
+            raise OperationalError(f"{path} vanished while it was read")
         self._b2 = hashlib.blake2b(digest_size=64)
         self._s2 = hashlib.sha256()
         return True
@@ -228,11 +235,12 @@ def _member_problem(rel: str, kind: str, name_ok: bool) -> str | None:
         return "name is not valid UTF-8"
     if kind not in (REGULAR, DIRECTORY):
         return f"{kind} members are refused"
-    if rel.startswith("/") or "\\" in rel or "\0" in rel:
-        return "absolute or non-portable path"
-    parts = rel.split("/")
-    if any(p == ".." for p in parts) or posixpath.normpath(rel) != rel.rstrip("/"):
-        return "path escapes or is not canonical"
+    name = rel.rstrip("/") if kind == DIRECTORY else rel
+    reason = paths.unsafe_reason(name) or paths.bag_path_reason(name.partition("/")[2])
+    if reason is not None:
+        return reason
+    if posixpath.normpath(rel) != rel.rstrip("/"):
+        return "path is not canonical"
     return None
 
 
@@ -282,8 +290,11 @@ def verify_stream(
         report.checks.append("parts")
 
     try:
-        with open(files[0], "rb") as fh:
-            compressed = fh.read(4) == ZSTD_MAGIC
+        head = fsio.open_regular(files[0], "backup file", UsageError)
+        if head is None:
+            raise UsageError(f"{files[0]} does not exist")
+        with head:
+            compressed = head.read(4) == ZSTD_MAGIC
     except OSError as exc:
         raise FiscalsafeError(f"cannot read {files[0]}: {exc.strerror}") from None
     walker = FrameWalker() if compressed else None
@@ -365,6 +376,7 @@ def verify_stream(
         while tee.readinto(bytearray(CHUNK)):
             pass
     report.payload_bytes = state.payload_bytes
+    report.held_peak = state.peak_held
     _judge(
         report,
         state,
@@ -545,14 +557,11 @@ def _read_sidecars(files: list[Path], add) -> list[minisign.Signature | None]:
     for path in files:
         side = Path(str(path) + SIDECAR)
         try:
-            data = side.read_bytes()[: minisign.MAX_FILE_BYTES + 1]
-        except FileNotFoundError:
-            add(finding("SIDECAR_MISSING", f"{side.name} is missing", file=side.name))
-            out.append(None)
-            continue
-        except OSError as exc:
-            raise FiscalsafeError(f"cannot read {side}: {exc.strerror}") from None
-        try:
+            data = fsio.read_regular(side, minisign.MAX_FILE_BYTES, "sidecar")
+            if data is None:
+                add(finding("SIDECAR_MISSING", f"{side.name} is missing", file=side.name))
+                out.append(None)
+                continue
             out.append(minisign.parse_signature(data))
         except MalformedError as exc:
             add(finding("SIDECAR_SIGNATURE_INVALID", f"{side.name}: {exc}", file=side.name))
@@ -809,6 +818,8 @@ class _StreamState:
         self.trust = list(trust or [])
         self.workers = workers
         self.held = 0  # bytes of fiscal files kept in memory, not yet given to the checker
+        self.tag_bytes = 0  # bytes of tag files kept in memory
+        self.peak_held = 0  # the most ever held at once (fiscal + tag files)
         self.identity = None
         self._early_start_tried = False
         # A fiscalsafe backup lists SHA-256 only; any other bag may use any algorithm.
@@ -847,7 +858,7 @@ class _StreamState:
             add(finding("MEMBER_DUPLICATE", "the same name appears twice", **where))
             return
         self.names.add(m.name.rstrip("/"))
-        folded = unicodedata.normalize("NFC", m.name.rstrip("/")).casefold()
+        folded = paths.name_key(m.name.rstrip("/"))
         if folded in self.folded:
             add(
                 finding(
@@ -888,7 +899,7 @@ class _StreamState:
         hashers = self._hashers()
         digest = hashers["sha256"]
         fiscal = self._is_fiscal(path)
-        keep = fiscal and m.size <= MAX_FISCAL_FILE and self.held + m.size <= MAX_HELD_FISCAL
+        keep = fiscal and m.size <= MAX_FISCAL_FILE and self._fits(m.size)
         if fiscal and not keep:
             add(
                 finding(
@@ -920,7 +931,14 @@ class _StreamState:
         self.bag.add_file(f"data/{path}", size, {alg: h.hexdigest() for alg, h in hashers.items()})
         if kept is not None:
             self.held += len(kept)
+            self._note_peak()
             self._fiscal(path, bytes(kept))
+
+    def _fits(self, size: int) -> bool:
+        return self.held + self.tag_bytes + size <= MAX_HELD_FISCAL
+
+    def _note_peak(self) -> None:
+        self.peak_held = max(self.peak_held, self.held + self.tag_bytes)
 
     def _tag(self, rel: str, m, tar: TarReader, add) -> None:
         limit = MAX_MANIFEST_BYTES if rel == MANIFEST_PATH else MAX_TAG_BYTES
@@ -935,11 +953,25 @@ class _StreamState:
             )
             self.bag.reject_member(rel, "tag file too large")
             return
+        if not self._fits(m.size):
+            add(
+                finding(
+                    "MEMBER_UNSAFE",
+                    f"tag file of {m.size} bytes not read: tag and fiscal files exceed the "
+                    f"{MAX_HELD_FISCAL}-byte memory budget",
+                    file=m.name,
+                    offset=m.offset,
+                )
+            )
+            self.bag.reject_member(rel, "tag files too large in total")
+            return
         data = bytearray()
         while chunk := tar.read(CHUNK):
             data += chunk
         content = bytes(data)
         self.tags[rel] = content
+        self.tag_bytes += len(content)
+        self._note_peak()
         digests = {alg: hashlib.new(alg, content).hexdigest() for alg in self.algorithms}
         self.bag.add_file(rel, len(content), digests, content=content)
 
