@@ -132,6 +132,40 @@ def test_altered_archive_signature_is_invalid(history) -> None:
     assert codes(result.findings) == ["ARCHIVE_SIGNATURE_INVALID"]
 
 
+def test_a_ticket_sequence_that_skips_a_number_is_a_gap(history) -> None:
+    name, data = history.archives[1]
+    tickets = list(fa.parse_body(fa.parse_envelope(data).body).raw_tickets)
+    last = fa.decode_ticket(*tickets[-1], len(tickets) - 1)
+    body = fa.encode_ticket_body(
+        seq=last.seq + 1,
+        ts=last.ts,
+        workstation=last.workstation,
+        operator=last.operator,
+        vat=list(last.vat),
+        ttc=last.ttc,
+        prev=last.prev,
+    )
+    tickets[-1] = (body, EDITOR.sign(body))
+    result = verify_archive(name, resign(data, tickets=tickets), trusted(), TZ)
+    assert codes(result.findings) == ["TICKET_SEQUENCE_GAP"]
+    assert (result.findings[0].expected, result.findings[0].found) == (last.seq, last.seq + 1)
+
+
+def test_archive_numbers_that_skip_one_are_a_gap(history) -> None:
+    results = verified_archives(history)
+    results[2].number = 4
+    found = verify_archive_chain(results, IDENTITY.dossier_id, TZ)
+    assert codes(found) == ["ARCHIVE_NUMBER_GAP"]
+    assert (found[0].expected, found[0].found) == (3, 4)
+
+
+def test_archive_periods_one_day_apart_leave_a_gap(history) -> None:
+    results = verified_archives(history)
+    results[1].period_start += dt.timedelta(days=1)
+    found = verify_archive_chain(results, IDENTITY.dossier_id, TZ)
+    assert codes(found) == ["ARCHIVE_PERIOD_GAP"]
+
+
 def key_sharing_first_byte(key_id: bytes) -> FiscalSigningKey:
     """An attacker key whose 8-byte id starts with the same byte as ``key_id``."""
     for n in range(100_000):
@@ -206,6 +240,24 @@ def unpack_pair(data: bytes) -> tuple[bytes, bytes]:
     """A journal record or head: ``[body, signature]``."""
     body, signature = msgpack.unpackb(data)
     return body, signature
+
+
+def test_journal_sequence_that_skips_a_number_is_broken() -> None:
+    writer = writer_with(3)
+    writer.seq += 1  # the next record is numbered 5: signed and chained, but not 4
+    writer.add(day_at(4, 9), 10, "POSTE-01", "SYSTEM", "Demarrage", {})
+    result = journal_of(writer)
+    assert codes(result.findings) == ["JOURNAL_SEQUENCE_BROKEN"]
+    assert result.verified_until == 3
+
+
+def test_a_journal_that_does_not_start_with_its_genesis_record_is_refused() -> None:
+    writer = JournalWriter(IDENTITY, EDITOR)
+    writer.add(day_at(1, 9), 10, "POSTE-01", "SYSTEM", "Demarrage", {})
+    writer.add(day_at(2, 9), 10, "POSTE-01", "SYSTEM", "Demarrage", {})
+    result = journal_of(writer)
+    assert codes(result.findings) == ["JOURNAL_GENESIS_MISSING"]
+    assert result.verified_until == 0 and result.genesis_ts is None
 
 
 def test_journal_record_with_a_weak_algorithm_is_refused() -> None:

@@ -93,6 +93,48 @@ MUTANTS: list[Mutant] = [
         tests=history("test_journal_record_not_linked_to_the_previous_breaks_the_chain"),
         description="a journal record's link to the previous record's signature is not checked",
     ),
+    Mutant(
+        id="journal-genesis",
+        file=JOURNAL,
+        original=(
+            '            if entry.seq != 1 or entry.prev != b"" or entry.code != fj.GENESIS_CODE:'
+        ),
+        replacement='            if entry.seq != 1 or entry.prev != b"":',
+        tests=history("test_a_journal_that_does_not_start_with_its_genesis_record_is_refused"),
+        description="a journal whose first record is not a genesis record is accepted",
+    ),
+    Mutant(
+        id="journal-sequence",
+        file=JOURNAL,
+        original="        elif entry.seq != prev_seq + 1:",
+        replacement="        elif entry.seq <= prev_seq:",
+        tests=history("test_journal_sequence_that_skips_a_number_is_broken"),
+        description="a journal sequence may skip numbers",
+    ),
+    Mutant(
+        id="ticket-sequence",
+        file=ARCHIVES,
+        original="        elif seq != prev_seq + 1:",
+        replacement="        elif seq <= prev_seq:",
+        tests=history("test_a_ticket_sequence_that_skips_a_number_is_a_gap"),
+        description="a ticket sequence may skip numbers inside an archive",
+    ),
+    Mutant(
+        id="archive-number-gap",
+        file=ARCHIVES,
+        original="            if r.number != previous.number + 1:",
+        replacement="            if r.number <= previous.number:",
+        tests=history("test_archive_numbers_that_skip_one_are_a_gap"),
+        description="archive numbers may skip one",
+    ),
+    Mutant(
+        id="archive-period-gap-one-day",
+        file=ARCHIVES,
+        original="                if r.period_start > expected_start:",
+        replacement="                if r.period_start > expected_start + dt.timedelta(days=1):",
+        tests=history("test_archive_periods_one_day_apart_leave_a_gap"),
+        description="a one-day gap between two archives' periods is not reported",
+    ),
     # Signatures
     Mutant(
         id="ticket-signature",
