@@ -71,6 +71,13 @@ def test_the_copy_holds_the_project_files_only(tmp_path: Path) -> None:
     assert where.is_relative_to(copy.resolve())
 
 
+def test_outside_git_the_copy_leaves_out_environments_and_caches(tmp_path: Path) -> None:
+    for name in ("pkg/a.py", ".venv/lib/x.py", "pkg/__pycache__/a.pyc", "x.egg-info/PKG"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    assert mutation_run.project_files(tmp_path) == ["pkg/a.py"]
+
+
 def test_an_invalid_list_stops_the_run_before_any_test(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "mutation" / "run.py"), "no-such-mutant"],

@@ -73,15 +73,32 @@ def problems(mutants: list, root: Path = ROOT) -> list[str]:
     return out
 
 
+#: What a copy leaves out when the folder is not a git work tree.
+UNCOPIED = (".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache")
+
+
 def project_files(root: Path) -> list[str]:
     """Tracked and new (not ignored) files: the repository as the tests see it."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=root,
-        capture_output=True,
-        check=True,
-    ).stdout
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return sorted(
+            str(p.relative_to(root))
+            for p in root.rglob("*")
+            if p.is_file() and not _uncopied(p, root)
+        )
     return [name for name in listed.decode().split("\0") if name and (root / name).is_file()]
+
+
+def _uncopied(path: Path, root: Path) -> set[str]:
+    """The patterns of ``UNCOPIED`` that one of ``path``'s folders matches."""
+    parts = path.relative_to(root).parts[:-1]
+    return {pattern for pattern in UNCOPIED for part in parts if Path(part).match(pattern)}
 
 
 def copy_project(root: Path, dest: Path) -> Path:
