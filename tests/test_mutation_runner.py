@@ -3,15 +3,29 @@ touches a copy of the repository."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "mutation"))
-import run as mutation_run  # noqa: E402
-from mutants import MUTANTS, Mutant  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_runner():
+    # Loaded under a name of its own: ``run`` would shadow any other module of that name.
+    spec = importlib.util.spec_from_file_location(
+        "fiscalsafe_mutation_run", ROOT / "tests" / "mutation" / "run.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+mutation_run = _load_runner()
+MUTANTS = mutation_run.load_mutants()
+Mutant = type(MUTANTS[0])
 
 
 def test_every_mutant_matches_the_code_exactly_once() -> None:
