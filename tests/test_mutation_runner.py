@@ -74,6 +74,7 @@ def test_a_mutant_is_run_in_the_copy_and_undone(tmp_path: Path) -> None:
         mutation_run.run_mutant(m, copy, sys.executable) for m in (killed, survived, broken)
     ]
     assert [o.status for o in outcomes] == ["killed", "survived", "error"]
+    assert outcomes[0].detail == "by test_check.py::test_ok"
     assert (copy / "pkg" / "check.py").read_text() == before
 
 

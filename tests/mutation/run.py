@@ -150,8 +150,13 @@ def run_tests(copy: Path, python: str, tests: tuple[str, ...]) -> tuple[int | No
         )
     except subprocess.TimeoutExpired:
         return None, f"no result after {TEST_TIMEOUT} s"
-    tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-    return proc.returncode, " | ".join(tail)
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    failed = [
+        line.removeprefix("FAILED ").split(" - ")[0] for line in lines if line.startswith("FAILED ")
+    ]
+    if proc.returncode == FAILED and failed:
+        return proc.returncode, "by " + failed[0]
+    return proc.returncode, " | ".join(lines[-3:])
 
 
 def run_mutant(mutant, copy: Path, python: str) -> Outcome:
@@ -165,7 +170,7 @@ def run_mutant(mutant, copy: Path, python: str) -> Outcome:
         path.write_text(original, encoding="utf-8")
     seconds = time.monotonic() - start
     if code == FAILED:
-        return Outcome(mutant.id, "killed", seconds)
+        return Outcome(mutant.id, "killed", seconds, detail)
     if code == PASSED:
         return Outcome(mutant.id, "survived", seconds, detail)
     why = "timeout" if code is None else f"pytest exit {code}"
