@@ -4,6 +4,7 @@
     python3 dev.py demo   # sample -> check -> backup -> verify, on a generated sample
     python3 dev.py test   # the whole test suite
     python3 dev.py bench  # the benchmarks (bench/run calls this)
+    python3 dev.py mutate # mutation run over the security-critical checks (CI runs it)
 
 Each creates (or reuses) the virtual environment ``.venv`` with fiscalsafe and its test
 dependencies installed, so nothing has to be installed by hand.
@@ -106,10 +107,14 @@ def test(extra: list[str]) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test", "bench"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test", "bench", "mutate"):
         print(__doc__)
         return 2
     ensure_venv()
+    if sys.argv[1] == "mutate":
+        return subprocess.run(
+            [str(PYTHON), str(ROOT / "tests" / "mutation" / "run.py"), *sys.argv[2:]]
+        ).returncode
     if sys.argv[1] == "bench":
         return subprocess.run(
             [str(PYTHON), str(ROOT / "bench" / "bench.py"), *sys.argv[2:]]

@@ -1,0 +1,462 @@
+"""The mutants of the security-critical checks: each one a plausible slip that must not
+go unnoticed.
+
+One entry of ``MUTANTS`` is one mutant::
+
+    Mutant(
+        id="journal-head-last-record",      # unique, short, kebab-case
+        file="fiscalsafe/verify/journal.py",  # relative to the repository root
+        original="elif hashlib.sha256(last_sig).digest() != head.last_sig_sha256:",
+        replacement="elif False:",
+        tests=("tests/test_signed_history_checks.py::test_last_journal_record_must_be_the_one_its_head_names",),
+        description="the last journal record is not compared with the signed head",
+    )
+
+- ``original`` is exact source text (whitespace included, several lines allowed) that
+  must occur **exactly once** in ``file``: the runner refuses to start otherwise, so a
+  mutant never rots silently when the code moves; widen the text until it is unique.
+- ``replacement`` must keep the module importable (a mutant that breaks collection is
+  reported as an error, not as killed).
+- ``tests`` are pytest node ids or test files: small and fast, since they run once per
+  mutant; at least one of them must fail under the mutant, asserting the finding code
+  (or the message) of the check that was weakened.
+
+Adding a mutant for a new check is one more entry here, nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    file: str
+    original: str
+    replacement: str
+    tests: tuple[str, ...]
+    description: str
+
+
+HISTORY = "tests/test_signed_history_checks.py"
+STREAM = "tests/test_backup_stream_checks.py"
+FORMATS = "tests/test_formats.py"
+MINISIGN = "tests/test_minisign.py"
+ARCHIVES = "fiscalsafe/verify/archives.py"
+JOURNAL = "fiscalsafe/verify/journal.py"
+COVERAGE = "fiscalsafe/verify/coverage.py"
+CRYPTO = "fiscalsafe/crypto.py"
+SIGNIFY = "fiscalsafe/minisign.py"
+VERIFY_BACKUP = "fiscalsafe/pipeline/verify_backup.py"
+
+
+def history(name: str) -> tuple[str, ...]:
+    return (f"{HISTORY}::{name}",)
+
+
+def stream(name: str) -> tuple[str, ...]:
+    return (f"{STREAM}::{name}",)
+
+
+MUTANTS: list[Mutant] = [
+    # Chain links
+    Mutant(
+        id="archive-chain-link",
+        file=ARCHIVES,
+        original="            if r.prev != previous.signature:",
+        replacement="            if False:",
+        tests=history("test_archive_not_linked_to_the_previous_signature_breaks_the_chain"),
+        description="an archive's link to the previous archive's signature is not checked",
+    ),
+    Mutant(
+        id="ticket-chain-in-archive",
+        file=ARCHIVES,
+        original="        if prev != prev_sig:",
+        replacement="        if False:",
+        tests=history("test_ticket_not_linked_to_its_predecessor_breaks_the_chain"),
+        description="a ticket's link to the previous ticket is not checked",
+    ),
+    Mutant(
+        id="ticket-chain-across-archives",
+        file=ARCHIVES,
+        original="            if r.ticket_prev != previous.last_ticket_sig:",
+        replacement="            if False:",
+        tests=history("test_first_ticket_not_linked_to_the_previous_archive_breaks_the_chain"),
+        description="an archive's first ticket is not linked to the previous archive's last",
+    ),
+    Mutant(
+        id="journal-prev-link",
+        file=JOURNAL,
+        original="        if prev_seq and entry.prev != prev_sig:",
+        replacement="        if False:",
+        tests=history("test_journal_record_not_linked_to_the_previous_breaks_the_chain"),
+        description="a journal record's link to the previous record's signature is not checked",
+    ),
+    Mutant(
+        id="journal-genesis",
+        file=JOURNAL,
+        original=(
+            '            if entry.seq != 1 or entry.prev != b"" or entry.code != fj.GENESIS_CODE:'
+        ),
+        replacement='            if entry.seq != 1 or entry.prev != b"":',
+        tests=history("test_a_journal_that_does_not_start_with_its_genesis_record_is_refused"),
+        description="a journal whose first record is not a genesis record is accepted",
+    ),
+    Mutant(
+        id="journal-sequence",
+        file=JOURNAL,
+        original="        elif entry.seq != prev_seq + 1:",
+        replacement="        elif entry.seq <= prev_seq:",
+        tests=history("test_journal_sequence_that_skips_a_number_is_broken"),
+        description="a journal sequence may skip numbers",
+    ),
+    Mutant(
+        id="ticket-sequence",
+        file=ARCHIVES,
+        original="        elif seq != prev_seq + 1:",
+        replacement="        elif seq <= prev_seq:",
+        tests=history("test_a_ticket_sequence_that_skips_a_number_is_a_gap"),
+        description="a ticket sequence may skip numbers inside an archive",
+    ),
+    Mutant(
+        id="archive-number-gap",
+        file=ARCHIVES,
+        original="            if r.number != previous.number + 1:",
+        replacement="            if r.number <= previous.number:",
+        tests=history("test_archive_numbers_that_skip_one_are_a_gap"),
+        description="archive numbers may skip one",
+    ),
+    Mutant(
+        id="archive-period-gap-one-day",
+        file=ARCHIVES,
+        original="                if r.period_start > expected_start:",
+        replacement="                if r.period_start > expected_start + dt.timedelta(days=1):",
+        tests=history("test_archive_periods_one_day_apart_leave_a_gap"),
+        description="a one-day gap between two archives' periods is not reported",
+    ),
+    # Signatures
+    Mutant(
+        id="ticket-signature",
+        file=ARCHIVES,
+        original=(
+            "        if not ok:\n"
+            "            add(\n"
+            "                finding(\n"
+            '                    "TICKET_SIGNATURE_INVALID",'
+        ),
+        replacement=(
+            "        if False:\n"
+            "            add(\n"
+            "                finding(\n"
+            '                    "TICKET_SIGNATURE_INVALID",'
+        ),
+        tests=history("test_altered_ticket_signature_is_invalid"),
+        description="a ticket whose signature does not verify is not reported",
+    ),
+    Mutant(
+        id="ticket-signature-batch",
+        file=CRYPTO,
+        original="            except InvalidSignature:\n                pass",
+        replacement=(
+            "            except InvalidSignature:\n                return [True] * len(ders)"
+        ),
+        tests=history("test_altered_ticket_signature_is_invalid"),
+        description="a failed ECDSA batch is taken as all valid instead of checked one by one",
+    ),
+    Mutant(
+        id="archive-signature",
+        file=ARCHIVES,
+        original="    result.trusted = key.verify(env.signature, env.body)",
+        replacement="    result.trusted = True",
+        tests=history("test_altered_archive_signature_is_invalid"),
+        description="the archive envelope's signature is not verified",
+    ),
+    Mutant(
+        id="journal-record-signature",
+        file=JOURNAL,
+        original=(
+            "    if key.algorithm != entry.alg or not key.verify(entry.signature, entry.body):"
+        ),
+        replacement="    if key.algorithm != entry.alg:",
+        tests=history("test_altered_journal_record_signature_is_invalid"),
+        description="a journal record's signature is not verified",
+    ),
+    Mutant(
+        id="journal-head-signature",
+        file=JOURNAL,
+        original=(
+            "    if key is None or key.algorithm != head.alg or "
+            "not key.verify(head.signature, head.body):"
+        ),
+        replacement="    if key is None or key.algorithm != head.alg:",
+        tests=history("test_altered_journal_head_signature_is_invalid"),
+        description="the journal head's signature is not verified",
+    ),
+    Mutant(
+        id="minisign-data-signature",
+        file=SIGNIFY,
+        original="    if not _ed25519_verify(public, bytes(signed), sig.signature):",
+        replacement="    if False:",
+        tests=(f"{MINISIGN}::test_one_byte_change_to_data_is_rejected",),
+        description="a minisign signature is not checked against the signed bytes",
+    ),
+    Mutant(
+        id="minisign-global-signature",
+        file=SIGNIFY,
+        original=(
+            "    if not _ed25519_verify(\n"
+            "        public, sig.signature + sig.trusted_comment.encode(), sig.global_signature\n"
+            "    ):\n"
+            "        raise VerificationError(\n"
+            '            f"bad global signature: the trusted comment was altered (key'
+        ),
+        replacement=(
+            "    if False:\n"
+            "        raise VerificationError(\n"
+            '            f"bad global signature: the trusted comment was altered (key'
+        ),
+        tests=(f"{MINISIGN}::test_trusted_comment_change_is_rejected",),
+        description="a minisign trusted comment is not bound by its global signature",
+    ),
+    Mutant(
+        id="manifest-signature",
+        file=VERIFY_BACKUP,
+        original="        minisign.verify_bytes(key, sig_bytes, data)",
+        replacement="        minisign.parse_signature(sig_bytes)",
+        tests=stream("test_a_manifest_signature_over_other_bytes_is_invalid")
+        + stream("test_a_manifest_signed_by_another_key_is_untrusted"),
+        description="the signed manifest's signature is parsed but not verified",
+    ),
+    Mutant(
+        id="sidecar-signature",
+        file=VERIFY_BACKUP,
+        original="            minisign.verify_digest(key, sig, info.blake2b)",
+        replacement="            minisign.verify_trusted_comment(key, sig)",
+        tests=stream("test_a_sidecar_signed_over_other_bytes_is_invalid"),
+        description="the sidecar is checked for its comment only, not over the backup's bytes",
+    ),
+    # Key ids
+    Mutant(
+        id="editor-key-id-one-byte",
+        file="fiscalsafe/verify/trust.py",
+        original="            if key.key_id == key_id:",
+        replacement="            if key.key_id[:1] == key_id[:1]:",
+        tests=history("test_archive_key_ids_are_compared_whole")
+        + history("test_journal_key_ids_are_compared_whole"),
+        description="an editor key is looked up by the first byte of its id only",
+    ),
+    Mutant(
+        id="minisign-key-id-one-byte",
+        file=SIGNIFY,
+        original=(
+            "    if not hmac.compare_digest(sig.key_id, public.key_id):\n"
+            '        raise VerificationError(f"signed by key {sig.fingerprint}, expected '
+            '{public.fingerprint}")\n'
+            "    if sig.algorithm == SIG_ALG_PREHASHED:"
+        ),
+        replacement=(
+            "    if sig.key_id[:1] != public.key_id[:1]:\n"
+            '        raise VerificationError(f"signed by key {sig.fingerprint}, expected '
+            '{public.fingerprint}")\n'
+            "    if sig.algorithm == SIG_ALG_PREHASHED:"
+        ),
+        tests=stream("test_minisign_key_ids_are_compared_whole"),
+        description="a minisign signature's key id is compared on its first byte only",
+    ),
+    Mutant(
+        id="minisign-comment-key-id-one-byte",
+        file=SIGNIFY,
+        original=(
+            "    if not hmac.compare_digest(sig.key_id, public.key_id):\n"
+            '        raise VerificationError(f"signed by key {sig.fingerprint}, expected '
+            '{public.fingerprint}")\n'
+            "    if not _ed25519_verify("
+        ),
+        replacement=(
+            "    if sig.key_id[:1] != public.key_id[:1]:\n"
+            '        raise VerificationError(f"signed by key {sig.fingerprint}, expected '
+            '{public.fingerprint}")\n'
+            "    if not _ed25519_verify("
+        ),
+        tests=stream("test_minisign_key_ids_are_compared_whole"),
+        description="a trusted comment's key id is compared on its first byte only",
+    ),
+    # Coverage gaps
+    Mutant(
+        id="coverage-gap-one-day-hidden",
+        file=COVERAGE,
+        original="        if start > cursor:",
+        replacement="        if start > cursor + one:",
+        tests=history("test_a_single_missing_day_is_a_one_day_gap"),
+        description="a gap of a single day between covered periods is not reported",
+    ),
+    Mutant(
+        id="coverage-gap-end-one-day-off",
+        file=COVERAGE,
+        original="            cov.gaps.append((cursor, min(start - one, required_end)))",
+        replacement="            cov.gaps.append((cursor, min(start, required_end)))",
+        tests=history("test_a_gap_is_reported_from_its_first_to_its_last_missing_day"),
+        description="a gap is reported one day longer than it is",
+    ),
+    Mutant(
+        id="coverage-cursor-one-day-off",
+        file=COVERAGE,
+        original="        cursor = max(cursor, stop + one)",
+        replacement="        cursor = max(cursor, stop + one + one)",
+        tests=history("test_a_gap_is_reported_from_its_first_to_its_last_missing_day"),
+        description="the day after a covered period is taken as covered",
+    ),
+    Mutant(
+        id="since-genesis-start-day",
+        file=COVERAGE,
+        original="        and first.period_start == cov.genesis\n",
+        replacement="",
+        tests=history("test_since_genesis_needs_the_first_archive_to_start_on_the_genesis_day"),
+        description="'complete since genesis' without the first archive starting at genesis",
+    ),
+    Mutant(
+        id="since-genesis-first-mark",
+        file=COVERAGE,
+        original="        and first.first\n",
+        replacement="",
+        tests=history("test_since_genesis_needs_the_first_archive_marked_first"),
+        description="'complete since genesis' without an archive marked first",
+    ),
+    # Truncation
+    Mutant(
+        id="journal-head-last-record",
+        file=JOURNAL,
+        original="    elif hashlib.sha256(last_sig).digest() != head.last_sig_sha256:",
+        replacement="    elif False:",
+        tests=history("test_last_journal_record_must_be_the_one_its_head_names"),
+        description="the last journal record is not compared with the one the signed head names",
+    ),
+    Mutant(
+        id="journal-head-sequence",
+        file=JOURNAL,
+        original="    if head.seq > last_seq:",
+        replacement="    if head.seq > last_seq + 1:",
+        tests=history("test_journal_cut_before_the_record_its_head_names_is_truncated"),
+        description="a journal cut by one record before its signed head is not truncated",
+    ),
+    Mutant(
+        id="tar-end-marker",
+        file=VERIFY_BACKUP,
+        original="        if not tar.end_marker:",
+        replacement="        if False:",
+        tests=stream("test_a_tar_without_its_end_marker_is_truncated"),
+        description="a tar stream without its end-of-archive marker is accepted",
+    ),
+    Mutant(
+        id="zstd-frame-cut",
+        file="fiscalsafe/formats/zstdframes.py",
+        original=(
+            '        if self._state != "magic" or self._buf or self._skip or self.frames == 0:'
+        ),
+        replacement="        if self.frames == 0:",
+        tests=stream("test_the_frame_walker_refuses_a_stream_cut_inside_a_frame"),
+        description="the zstd frame walker accepts a stream cut inside a frame",
+    ),
+    # Path policy
+    Mutant(
+        id="path-absolute",
+        file=VERIFY_BACKUP,
+        original='    if rel.startswith("/") or "\\\\" in rel or "\\0" in rel:',
+        replacement='    if "\\\\" in rel or "\\0" in rel:',
+        tests=stream("test_unsafe_member_paths_are_refused_by_the_path_policy"),
+        description="an absolute member path is not refused by the path policy",
+    ),
+    Mutant(
+        id="path-dotdot",
+        file=VERIFY_BACKUP,
+        original=(
+            '    if any(p == ".." for p in parts) or posixpath.normpath(rel) != rel.rstrip("/"):'
+        ),
+        replacement="    if False:",
+        tests=stream("test_unsafe_member_paths_are_refused_by_the_path_policy"),
+        description="a member path with '..' segments is not refused",
+    ),
+    Mutant(
+        id="member-duplicate",
+        file=VERIFY_BACKUP,
+        original='        if m.name.rstrip("/") in self.names:',
+        replacement="        if False:",
+        tests=stream("test_a_member_name_seen_twice_is_a_duplicate"),
+        description="a member name seen twice is not reported as a duplicate",
+    ),
+    Mutant(
+        id="member-case-clash",
+        file=VERIFY_BACKUP,
+        original="        if folded in self.folded:",
+        replacement="        if False:",
+        tests=stream("test_names_differing_only_by_case_clash"),
+        description="names that differ only by case or Unicode form are not reported",
+    ),
+    # Completeness against the signed manifest
+    Mutant(
+        id="completeness-missing",
+        file=VERIFY_BACKUP,
+        original="        got = state.payload.get(path)",
+        replacement="        got = state.payload.get(path, (entry.size, entry.sha256))",
+        tests=stream("test_a_signed_file_absent_from_the_backup_is_missing"),
+        description="a file the manifest signs but the backup lacks is taken as present",
+    ),
+    Mutant(
+        id="completeness-unexpected",
+        file=VERIFY_BACKUP,
+        original="        if path not in listed:",
+        replacement="        if False:",
+        tests=stream("test_a_file_the_manifest_does_not_sign_is_unexpected"),
+        description="a payload file the manifest does not sign is accepted",
+    ),
+    Mutant(
+        id="completeness-size",
+        file=VERIFY_BACKUP,
+        original="        if size != entry.size:",
+        replacement="        if False:",
+        tests=stream("test_a_file_of_another_size_than_signed_is_a_size_mismatch"),
+        description="a file's size is not compared with the signed manifest",
+    ),
+    Mutant(
+        id="completeness-digest",
+        file=VERIFY_BACKUP,
+        original="        if digest != entry.sha256:",
+        replacement="        if False:",
+        tests=stream("test_a_file_of_other_content_than_signed_is_a_digest_mismatch"),
+        description="a file's digest is not compared with the signed manifest",
+    ),
+    # Algorithm refusal
+    Mutant(
+        id="refuse-sha1-md5-names",
+        file=CRYPTO,
+        original='    if name in REFUSED_ALGORITHMS or "sha1" in lowered or "md5" in lowered:',
+        replacement="    if name in REFUSED_ALGORITHMS:",
+        tests=(f"{FORMATS}::test_sha1_and_md5_names_are_refused",),
+        description="SHA-1/MD5 algorithm names outside the fixed list are not refused as weak",
+    ),
+    Mutant(
+        id="refuse-weak-rsa",
+        file=CRYPTO,
+        original="        if key.key_size < MIN_RSA_BITS:",
+        replacement="        if key.key_size < 1024:",
+        tests=(f"{FORMATS}::test_rsa_1024_is_refused",),
+        description="RSA keys of 1024 bits are accepted",
+    ),
+    Mutant(
+        id="archive-algorithm-policy",
+        file=ARCHIVES,
+        original="        check_algorithm(env.alg)",
+        replacement="        pass",
+        tests=history("test_archive_with_a_weak_algorithm_is_refused_before_its_key"),
+        description="an archive's algorithm is not checked against the policy",
+    ),
+    Mutant(
+        id="journal-algorithm-policy",
+        file=JOURNAL,
+        original="        check_algorithm(entry.alg)",
+        replacement="        pass",
+        tests=history("test_journal_record_with_a_weak_algorithm_is_refused"),
+        description="a journal record's algorithm is not checked against the policy",
+    ),
+]
