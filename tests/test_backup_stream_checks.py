@@ -89,9 +89,9 @@ def test_the_crafted_baseline_is_proven(seeds: Seeds, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        ("/tmp/evil-absolute", "absolute or non-portable path"),
-        (f"{BAG}/data/../../evil-dotdot", "path escapes or is not canonical"),
-        (f"{BAG}/data/photos/../../../evil", "path escapes or is not canonical"),
+        ("/tmp/evil-absolute", "the path is absolute"),
+        (f"{BAG}/data/../../evil-dotdot", "'..' component"),
+        (f"{BAG}/data/photos/../../../evil", "'..' component"),
     ],
 )
 def test_unsafe_member_paths_are_refused_by_the_path_policy(

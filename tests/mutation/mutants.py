@@ -49,6 +49,15 @@ COVERAGE = "fiscalsafe/verify/coverage.py"
 CRYPTO = "fiscalsafe/crypto.py"
 SIGNIFY = "fiscalsafe/minisign.py"
 VERIFY_BACKUP = "fiscalsafe/pipeline/verify_backup.py"
+PATHS = "fiscalsafe/formats/paths.py"
+BINDINGS = "fiscalsafe/pipeline/bindings.py"
+
+
+FRESH = "tests/test_freshness.py"
+
+
+def fresh(name: str) -> tuple[str, ...]:
+    return (f"{FRESH}::{name}",)
 
 
 def history(name: str) -> tuple[str, ...]:
@@ -361,19 +370,17 @@ MUTANTS: list[Mutant] = [
     # Path policy
     Mutant(
         id="path-absolute",
-        file=VERIFY_BACKUP,
-        original='    if rel.startswith("/") or "\\\\" in rel or "\\0" in rel:',
-        replacement='    if "\\\\" in rel or "\\0" in rel:',
+        file=PATHS,
+        original='    if path.startswith("/"):\n        return "the path is absolute"',
+        replacement='    if False:\n        return "the path is absolute"',
         tests=stream("test_unsafe_member_paths_are_refused_by_the_path_policy"),
         description="an absolute member path is not refused by the path policy",
     ),
     Mutant(
         id="path-dotdot",
-        file=VERIFY_BACKUP,
-        original=(
-            '    if any(p == ".." for p in parts) or posixpath.normpath(rel) != rel.rstrip("/"):'
-        ),
-        replacement="    if False:",
+        file=PATHS,
+        original='    if name == "..":\n        return "the path contains a \'..\' component"',
+        replacement="    if False:\n        return \"the path contains a '..' component\"",
         tests=stream("test_unsafe_member_paths_are_refused_by_the_path_policy"),
         description="a member path with '..' segments is not refused",
     ),
@@ -458,5 +465,206 @@ MUTANTS: list[Mutant] = [
         replacement="        pass",
         tests=history("test_journal_record_with_a_weak_algorithm_is_refused"),
         description="a journal record's algorithm is not checked against the policy",
+    ),
+    Mutant(
+        id="idle-tolerance-off-by-one",
+        file=COVERAGE,
+        original="    elif idle_days <= cov.max_idle_days:",
+        replacement="    elif idle_days <= cov.max_idle_days + 1:",
+        tests=fresh("test_idle_days_within_the_tolerance_are_said_not_hidden"),
+        description="one idle day more than the tolerance is excused",
+    ),
+    Mutant(
+        id="coverage-never-stale",
+        file=COVERAGE,
+        original="    elif idle_days <= cov.max_idle_days:",
+        replacement="    elif True:",
+        tests=fresh("test_a_stale_dossier_is_not_current"),
+        description="any number of days after the last operation is excused",
+    ),
+    Mutant(
+        id="end-of-activity-any-day",
+        file=COVERAGE,
+        original="if e.code == fj.END_OF_ACTIVITY_CODE and local_date(e.ts, zone) == last",
+        replacement="if e.code == fj.END_OF_ACTIVITY_CODE",
+        tests=fresh("test_an_old_end_of_activity_does_not_excuse_a_reopened_shop"),
+        description="an old end-of-activity record excuses a shop that reopened",
+    ),
+    Mutant(
+        id="coverage-beyond-backup-dropped",
+        file=COVERAGE,
+        original="        if known < end:",
+        replacement="        if False:",
+        tests=fresh("test_verify_as_of_after_the_backup_cannot_cover_unknown_days"),
+        description="days after the backup's creation are taken as idle",
+    ),
+    Mutant(
+        id="verified-prefix-by-sequence",
+        file="fiscalsafe/verify/verified.py",
+        original="    entries = tuple(result.entries[: result.verified_count])",
+        replacement=(
+            "    entries = tuple(e for e in result.entries if e.seq <= result.verified_until)"
+        ),
+        tests=fresh("test_records_after_a_break_never_count_whatever_their_sequence"),
+        description="records after a break count when their sequence number is low enough",
+    ),
+    Mutant(
+        id="history-divergence-ignored",
+        file="fiscalsafe/verify/verified.py",
+        original=(
+            'return "extends" if self.digests[known.seq - 1] == known.sig_sha256 else "diverges"'
+        ),
+        replacement='return "extends"',
+        tests=fresh("test_a_diverging_history_is_a_rollback"),
+        description="a history with another record at a known place is taken as extending it",
+    ),
+    Mutant(
+        id="older-history-accepted",
+        file="fiscalsafe/verify/freshness.py",
+        original='        if relation == "older":',
+        replacement='        if relation == "never":',
+        tests=fresh("test_check_remembers_and_catches_a_rolled_back_journal"),
+        description="a journal that ends before the record already proven is accepted",
+    ),
+    Mutant(
+        id="archive-rollback-by-number-only",
+        file="fiscalsafe/verify/freshness.py",
+        original="        if not any(a.sha256 == known.archive.sha256 for a in same_number):",
+        replacement="        if not same_number:",
+        tests=fresh("test_an_archive_already_proven_must_keep_its_bytes"),
+        description="an archive already proven may come back with other bytes",
+    ),
+    Mutant(
+        id="rollback-refusal-overridable",
+        file="fiscalsafe/pipeline/backup.py",
+        original="        if rollback:",
+        replacement="        if rollback and not self._allow_findings:",
+        tests=fresh("test_backup_refuses_to_replace_a_newer_history_on_the_medium"),
+        description="--allow-findings lets a backup replace a newer history on the medium",
+    ),
+    Mutant(
+        id="medium-heads-ignored",
+        file="fiscalsafe/pipeline/backup.py",
+        original="        if entry.dossier == dossier_id and head is not None:",
+        replacement="        if False:",
+        tests=fresh("test_backup_refuses_to_replace_a_newer_history_on_the_medium"),
+        description="the backups already on the medium are not an anchor",
+    ),
+    Mutant(
+        id="key-binding-ignored",
+        file=VERIFY_BACKUP,
+        original="    if bound is not None and dossier not in bound:",
+        replacement="    if False:",
+        tests=fresh("test_trust_folder_binds_a_shop_key_to_its_dossiers"),
+        description="a shop key bound to other dossiers vouches for any dossier",
+    ),
+    Mutant(
+        id="self-asserted-proves",
+        file="fiscalsafe/verify/report.py",
+        original='    if trust is not None and trust.get("self_asserted"):',
+        replacement="    if False:",
+        tests=fresh("test_backup_without_an_outside_editor_key_is_refused")
+        + ("tests/test_check.py::test_self_asserted_trust_is_consistent_not_proven",),
+        description="a key found inside the dossier proves its origin",
+    ),
+    Mutant(
+        id="self-asserted-advances-state",
+        file="fiscalsafe/pipeline/state.py",
+        original='if report.trust.get("self_asserted") or history is None',
+        replacement="if history is None",
+        tests=fresh("test_a_self_asserted_check_never_becomes_the_reference"),
+        description="a history checked against a planted key becomes the reference",
+    ),
+    Mutant(
+        id="photos-kind-skips-fiscal",
+        file=VERIFY_BACKUP,
+        original='(manifest.kind != "photos" or state.has_fiscal())',
+        replacement='manifest.kind != "photos"',
+        tests=fresh("test_a_photos_backup_carrying_fiscal_files_is_checked"),
+        description="a backup that says it holds photos skips the fiscal checks",
+    ),
+    Mutant(
+        id="medium-lineage-dropped",
+        file="fiscalsafe/pipeline/lineage.py",
+        original="            _add(later, point, journal_file)",
+        replacement="            pass",
+        tests=fresh("test_verify_of_a_medium_catches_a_newer_backup_of_an_older_history"),
+        description="backups of one dossier on a medium need not extend each other",
+    ),
+    Mutant(
+        id="path-reserved-name",
+        file=PATHS,
+        original="    if reserved_name(name):",
+        replacement="    if False:",
+        tests=("tests/test_paths.py::test_refused_names_and_why",),
+        description="Windows reserved device names (CON, aux.txt...) pass the path policy",
+    ),
+    Mutant(
+        id="path-trailing-dot",
+        file=PATHS,
+        original='    if name[-1] in ". ":',
+        replacement='    if name[-1] in "":',
+        tests=("tests/test_paths.py::test_refused_names_and_why",),
+        description="names ending with a dot or a space, which Windows drops, pass",
+    ),
+    Mutant(
+        id="path-colon",
+        file=PATHS,
+        original='    if ":" in name:',
+        replacement='    if "::" in name:',
+        tests=("tests/test_paths.py::test_refused_names_and_why",),
+        description="a ':' (a Windows drive or stream separator) passes the path policy",
+    ),
+    Mutant(
+        id="path-clash-casefold",
+        file=PATHS,
+        original=(
+            '    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())'
+        ),
+        replacement='    return unicodedata.normalize("NFC", path)',
+        tests=("tests/test_paths.py::test_clashes_by_case_unicode_form_and_file_versus_folder",),
+        description="names that differ only by case are not seen to clash",
+    ),
+    Mutant(
+        id="claim-file-name",
+        file=BINDINGS,
+        original="    if base != manifest.bag:",
+        replacement="    if False:",
+        tests=("tests/test_claims.py::test_an_older_backup_renamed_to_todays_name_is_refused",),
+        description="a backup renamed (with its sidecar) to another name is accepted",
+    ),
+    Mutant(
+        id="claim-sidecar-fields",
+        file=BINDINGS,
+        original="            if found != expected:",
+        replacement="            if False:",
+        tests=(
+            "tests/test_claims.py::test_a_sidecar_claim_that_disagrees_with_the_manifest_is_refused",
+        ),
+        description="a sidecar's claims need not agree with the signed manifest",
+    ),
+    Mutant(
+        id="created-in-the-future",
+        file=BINDINGS,
+        original="    if created > now + CLOCK_SKEW:",
+        replacement="    if created > now + CLOCK_SKEW * 1000:",
+        tests=("tests/test_claims.py::test_a_backup_from_the_verifiers_future_is_refused",),
+        description="a creation time in the verifier's future is accepted",
+    ),
+    Mutant(
+        id="member-mode-unsigned",
+        file=BINDINGS,
+        original="    if got.mode != mode:",
+        replacement="    if False:",
+        tests=("tests/test_claims.py::test_a_payload_mode_other_than_the_signed_one_is_refused",),
+        description="a member's mode need not be the signed one",
+    ),
+    Mutant(
+        id="container-extra-frame",
+        file=BINDINGS,
+        original="    if shape.zstd_frames is not None and shape.zstd_frames != 1:",
+        replacement="    if False:",
+        tests=("tests/test_claims.py::test_a_second_zstd_frame_is_refused",),
+        description="a zstd frame the signed manifest does not account for is accepted",
     ),
 ]
