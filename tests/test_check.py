@@ -382,12 +382,18 @@ def test_small_files_are_read_whole_and_a_pipe_is_refused_without_blocking(tmp_p
     assert read_small(plain, "key") == content
     fifo = tmp_path / "fifo.pub"
     os.mkfifo(fifo)
+
+    def blocked(signum, frame):
+        raise TimeoutError("read_small blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
     signal.alarm(10)  # a regression fails here instead of hanging the suite
     try:
         with pytest.raises(MalformedError, match="FIFO, not a regular file"):
             read_small(fifo, "key")
     finally:
         signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     assert read_small(tmp_path / "absent.pub", "key") is None
     big = tmp_path / "big"
     with open(big, "wb") as fh:

@@ -256,6 +256,7 @@ def occupied(tmp_path):
     (dest / "notes.txt").write_text("mine\n")
     (dest / "sub" / "keep.bin").write_bytes(b"\x00\x01")
     (dest / "link").symlink_to("notes.txt")
+    (dest / "dossier.json").write_text("an older identity, which the backup also holds\n")
     return dest
 
 
@@ -265,8 +266,10 @@ def test_force_restore_rolls_back_when_the_swap_fails(w, tmp_path, occupied, mon
     failed = []
 
     def rename(src, dst):
-        # The first rename of restored data into place fails, as on a yanked medium.
-        if not failed and ".fiscalsafe-partial" in str(src):
+        # Putting restored data in place fails once, as on a yanked medium: for the
+        # whole folder, or for an entry that replaces one the folder already holds.
+        into_place = Path(dst) == occupied or Path(dst).name == "dossier.json"
+        if not failed and ".fiscalsafe-partial" in str(src) and into_place:
             failed.append(src)
             raise OSError(5, "Input/output error")
         return real_rename(src, dst)
@@ -283,6 +286,7 @@ def test_force_restore_swaps_and_keeps_unrelated_entries(w, tmp_path, occupied):
     assert result.restored
     assert (occupied / "notes.txt").read_text() == "mine\n"
     assert (occupied / "sub" / "keep.bin").read_bytes() == b"\x00\x01"
+    assert (occupied / "dossier.json").read_bytes() == (w.dossier / "dossier.json").read_bytes()
     assert bs.entries(tmp_path) == {"restored"}  # no staging or old folder left
 
 

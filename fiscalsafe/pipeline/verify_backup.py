@@ -236,7 +236,8 @@ def _member_problem(rel: str, kind: str, name_ok: bool) -> str | None:
     if kind not in (REGULAR, DIRECTORY):
         return f"{kind} members are refused"
     name = rel.rstrip("/") if kind == DIRECTORY else rel
-    reason = paths.unsafe_reason(name) or paths.bag_path_reason(name.partition("/")[2])
+    inner = name.partition("/")[2]  # the path inside the bag's folder
+    reason = paths.unsafe_reason(name) or (paths.bag_path_reason(inner) if inner else None)
     if reason is not None:
         return reason
     if posixpath.normpath(rel) != rel.rstrip("/"):
