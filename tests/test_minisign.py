@@ -18,7 +18,7 @@ import nacl.signing
 import pytest
 
 from fiscalsafe import minisign as ms
-from fiscalsafe.errors import MalformedError, UsageError, VerificationError
+from fiscalsafe.errors import KeyMismatchError, MalformedError, UsageError, VerificationError
 
 # Small scrypt limits so the tests stay fast; one pair for each branch of libsodium's
 # parameter choice (opslimit < memlimit/32, and not), both accepted by minisign 0.11.
@@ -292,13 +292,16 @@ def test_signature_bytes_change_is_rejected() -> None:
 def test_wrong_key_is_rejected_with_both_ids() -> None:
     signer, other = ms.generate_keypair(), ms.generate_keypair()
     sig_file = ms.sign_bytes(signer, DATA, "tc")
-    with pytest.raises(VerificationError) as info:
+    with pytest.raises(KeyMismatchError) as info:
         ms.verify_bytes(other.public_key(), sig_file, DATA)
     assert str(info.value) == f"signed by key {signer.fingerprint}, expected {other.fingerprint}"
-    # Same key id, different key: a plain bad signature.
+    with pytest.raises(KeyMismatchError):
+        ms.verify_trusted_comment(other.public_key(), ms.parse_signature(sig_file))
+    # Same key id, different key: a plain bad signature, not a key mismatch.
     impostor = ms.PublicKey(signer.key_id, other.public_key().public_key)
-    with pytest.raises(VerificationError, match="bad signature"):
+    with pytest.raises(VerificationError, match="bad signature") as info:
         ms.verify_bytes(impostor, sig_file, DATA)
+    assert not isinstance(info.value, KeyMismatchError)
 
 
 def test_legacy_signature() -> None:

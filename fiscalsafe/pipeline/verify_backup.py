@@ -32,7 +32,9 @@ import zstandard
 from fiscalsafe import __version__, minisign
 from fiscalsafe.errors import (
     FiscalsafeError,
+    KeyMismatchError,
     MalformedError,
+    TruncatedError,
     UnsupportedVersionError,
     VerificationError,
 )
@@ -263,7 +265,7 @@ def verify_stream(
         add(finding("CONTAINER_CORRUPT", f"zstd: {exc}", file=report.target, offset=tee.total))
     except MalformedError as exc:
         container_ok = False
-        code = "CONTAINER_TRUNCATED" if "ends inside" in str(exc) else "CONTAINER_CORRUPT"
+        code = "CONTAINER_TRUNCATED" if isinstance(exc, TruncatedError) else "CONTAINER_CORRUPT"
         add(finding(code, str(exc), file=report.target, offset=tar.offset))
     except BaseException:
         state.close()  # the fiscal checker may already run worker processes
@@ -493,7 +495,11 @@ def _check_manifest(state: _StreamState, key: minisign.PublicKey, add) -> Manife
         add(finding("MANIFEST_SIGNATURE_INVALID", str(exc), file=MANIFEST_PATH + SIDECAR))
         return None
     except VerificationError as exc:
-        code = "MANIFEST_UNTRUSTED_KEY" if "expected" in str(exc) else "MANIFEST_SIGNATURE_INVALID"
+        code = (
+            "MANIFEST_UNTRUSTED_KEY"
+            if isinstance(exc, KeyMismatchError)
+            else "MANIFEST_SIGNATURE_INVALID"
+        )
         add(finding(code, f"manifest: {exc}", file=MANIFEST_PATH, expected=key.fingerprint))
         return None
     try:
