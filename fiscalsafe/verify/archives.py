@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,17 +61,6 @@ class LocalDays:
         ) // dt.timedelta(microseconds=1)
         self._day = day
         return day
-
-
-def vat_sums(lines_list) -> VatSums:
-    acc: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for lines in lines_list:
-        for v in lines:
-            a = acc[v.rate_bp]
-            a[0] += v.ht
-            a[1] += v.tva
-            a[2] += v.ttc
-    return {r: tuple(a) for r, a in acc.items()}  # type: ignore[misc]
 
 
 def closure_sums(closure: fa.Closure) -> VatSums:
