@@ -292,6 +292,25 @@ def tar_members(archive_parts: list[Path]) -> dict[str, tarfile.TarInfo]:
         return {m.name: m for m in tf.getmembers()}
 
 
+def extract_plain(tf: tarfile.TarFile, dest: Path) -> None:
+    """Extract a backup's folders and regular files under ``dest``, refusing anything else.
+
+    ``tarfile``'s own ``filter="data"`` needs Python 3.11.4; the backups fiscalsafe writes
+    hold only folders and regular files with relative names, so that is all this accepts.
+    """
+    root = dest.resolve()
+    for member in tf.getmembers():
+        target = (root / member.name).resolve()
+        assert target.is_relative_to(root), f"member escapes the folder: {member.name}"
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif member.isfile():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(tf.extractfile(member).read())
+        else:
+            raise AssertionError(f"unexpected member type: {member.name}")
+
+
 # --- the command line, in process -----------------------------------------------------
 
 
