@@ -25,6 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from skip_policy import (  # noqa: F401 - pytest's hooks, found here by name
+    pytest_configure,
+    pytest_make_collect_report,
+    pytest_runtest_makereport,
+)
 
 from fiscalsafe.pipeline.sample import SampleResult, write_sample
 

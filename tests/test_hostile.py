@@ -560,8 +560,16 @@ def fiscal_sample(make_sample):
     return make_sample(**SMALL)
 
 
-@pytest.mark.parametrize("place", sorted(PLACES))
-@pytest.mark.parametrize("doc", sorted(HOSTILE_MSGPACK))
+#: Every document in every place, but for appending nothing to the journal (that is no damage).
+HOSTILE_PLACEMENTS = [
+    (doc, place)
+    for place in sorted(PLACES)
+    for doc in sorted(HOSTILE_MSGPACK)
+    if HOSTILE_MSGPACK[doc] or place != "journal-record"
+]
+
+
+@pytest.mark.parametrize(("doc", "place"), HOSTILE_PLACEMENTS)
 def test_hostile_msgpack_in_a_dossier(fiscal_sample, tmp_path: Path, doc: str, place: str):
     sample = copy_sample(fiscal_sample, tmp_path / "root")
     dossier = sample.dossiers[0]
@@ -569,8 +577,6 @@ def test_hostile_msgpack_in_a_dossier(fiscal_sample, tmp_path: Path, doc: str, p
     target = dossier / relpath
     data = HOSTILE_MSGPACK[doc]
     if place == "journal-record":
-        if not data:
-            pytest.skip("appending nothing leaves the journal intact")
         data = target.read_bytes() + data
     target.write_bytes(data)
     report = check_dossier(
