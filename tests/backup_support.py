@@ -48,8 +48,8 @@ from fiscalsafe import minisign
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
 from fiscalsafe.pipeline import workers
 from fiscalsafe.pipeline.backup import BackupOptions, BackupResult, backup_dossier
-from fiscalsafe.pipeline.sample import SampleResult, write_sample
 from fiscalsafe.pipeline.verify_backup import VerifyReport, verify_stream
+from fiscalsafe.samples.sample import SampleResult, write_sample
 from fiscalsafe.verify.findings import Severity
 
 UNTIL = dt.date(2026, 11, 27)

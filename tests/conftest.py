@@ -31,7 +31,7 @@ from skip_policy import (  # noqa: F401 - pytest's hooks, found here by name
     pytest_runtest_makereport,
 )
 
-from fiscalsafe.pipeline.sample import SampleResult, write_sample
+from fiscalsafe.samples.sample import SampleResult, write_sample
 
 UNTIL = dt.date(2026, 11, 27)
 AS_OF = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)

@@ -28,8 +28,8 @@ from fiscalsafe.pipeline import media
 from fiscalsafe.pipeline.backup import ChangedDuringBackup, FindingsRefusal, RefusedError
 from fiscalsafe.pipeline.contents import list_archive
 from fiscalsafe.pipeline.restore import restore_backup
-from fiscalsafe.pipeline.sample import write_sample
 from fiscalsafe.pipeline.sink import OutputSink
+from fiscalsafe.samples.sample import write_sample
 
 
 @pytest.fixture

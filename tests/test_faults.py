@@ -44,8 +44,8 @@ from fiscalsafe.pipeline.backup import (
 )
 from fiscalsafe.pipeline.listing import list_backups
 from fiscalsafe.pipeline.restore import StagingExtractor, restore_backup
-from fiscalsafe.pipeline.sample import SampleResult
 from fiscalsafe.pipeline.verify_backup import verify_stream
+from fiscalsafe.samples.sample import SampleResult
 
 SMALL = {"years": 1, "size": 128 * 1024, "tickets_per_day": 1}
 NAME = "nightly"

@@ -39,7 +39,7 @@ from fiscalsafe.formats import manifest as fm
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
 from fiscalsafe.pipeline import evidence as fe
 from fiscalsafe.pipeline import verify_backup as vb
-from fiscalsafe.pipeline.sample import write_sample
+from fiscalsafe.samples.sample import write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "schemas"

@@ -19,8 +19,8 @@ from fiscalsafe import minisign
 from fiscalsafe.crypto import ECDSA_P256_SHA256, derive_signing_key
 from fiscalsafe.errors import UsageError
 from fiscalsafe.formats.dossier import DossierIdentity
-from fiscalsafe.pipeline.bulk import BulkGenerator
-from fiscalsafe.pipeline.history import build_history, to_us
+from fiscalsafe.samples.bulk import BulkGenerator
+from fiscalsafe.samples.history import build_history, to_us
 
 #: (id, shop name, SIRET, time zone, fiscal year start, share of the bulk size)
 SHOPS = (
