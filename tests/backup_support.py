@@ -13,16 +13,18 @@ Everything shared is read-only: a test that changes a dossier or a backup works 
 verifies here require ``YEARS = 1`` year of coverage; the six-year default runs end to end
 in ``test_backup.test_quick_start_story_six_years`` on the standard seven-year sample.
 
-In-process runs use one fiscal worker (``one_worker``): the process pool is the same code
-path, only slower to start; the subprocess tests keep the real pool.
+In-process runs use one fiscal worker (``single_worker`` here, the ``one_worker`` fixture
+in ``conftest.py``): the process pool is the same code path, only slower to start; the
+subprocess tests keep the real pool.
 
-Usage from a test module::
+Usage from a test module (``w`` is the ``conftest.py`` fixture that returns ``world``)::
 
     import backup_support as bs
 
-    @pytest.fixture
-    def w(tmp_path_factory):
-        return bs.world(tmp_path_factory)
+    pytestmark = pytest.mark.usefixtures("one_worker")
+
+    def test_something(w):
+        report = bs.verify(w, w.backup)
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import io
-import os
 import shutil
 import stat
 import tarfile
@@ -42,6 +43,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from conftest import copy_sample, stock_tool
 from typer.testing import CliRunner
 
 from fiscalsafe import minisign
@@ -255,20 +257,7 @@ def entries(folder: Path) -> set[str]:
 
 def copy_root(w: World, dest: Path) -> SampleResult:
     """A private copy of the small sample root (modes and nanosecond mtimes kept)."""
-    src = w.sample.root
-    shutil.copytree(src, dest)
-
-    def moved(p: Path) -> Path:
-        return dest / p.relative_to(src)
-
-    s = w.sample
-    return SampleResult(
-        root=dest,
-        dossiers=[moved(p) for p in s.dossiers],
-        keys={k: moved(p) for k, p in s.keys.items()},
-        files=[moved(p) for p in s.files],
-        tickets=s.tickets,
-    )
+    return copy_sample(w.sample, dest)
 
 
 def copy_files(paths: list[Path], dest: Path) -> list[Path]:
@@ -361,10 +350,5 @@ def freeze_clock(monkeypatch: pytest.MonkeyPatch, now: dt.datetime = NOW) -> Non
 
 
 def minisign_binary() -> str:
-    """The stock ``minisign`` tool: skipped when absent, except under CI where it fails."""
-    path = shutil.which("minisign")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("minisign binary not found, but CI is set: the CI must install minisign")
-        pytest.skip("minisign binary not installed (apt install minisign): stock check skipped")
-    return path
+    """The stock ``minisign`` tool (a skip when absent, which fails under CI)."""
+    return stock_tool("minisign")

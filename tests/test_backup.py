@@ -31,16 +31,7 @@ from fiscalsafe.pipeline.restore import restore_backup
 from fiscalsafe.pipeline.sink import OutputSink
 from fiscalsafe.samples.sample import write_sample
 
-
-@pytest.fixture
-def w(tmp_path_factory):
-    return bs.world(tmp_path_factory)
-
-
-@pytest.fixture(autouse=True)
-def one_worker():
-    with bs.single_worker():
-        yield
+pytestmark = pytest.mark.usefixtures("one_worker")
 
 
 @pytest.fixture

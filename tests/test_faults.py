@@ -34,7 +34,7 @@ from fiscalsafe import minisign
 from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
 from fiscalsafe.pipeline import backup as backup_module
-from fiscalsafe.pipeline import media, workers
+from fiscalsafe.pipeline import media
 from fiscalsafe.pipeline import sink as sink_module
 from fiscalsafe.pipeline.backup import (
     BackupOptions,
@@ -95,10 +95,7 @@ class World:
         assert tree(self.dossier) == dossier_before
 
 
-@pytest.fixture(autouse=True)
-def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In-process backups check archives inline: same code, no process pool to start."""
-    monkeypatch.setattr(workers, "default_workers", lambda: 1)
+pytestmark = pytest.mark.usefixtures("one_worker")
 
 
 @pytest.fixture

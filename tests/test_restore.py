@@ -26,15 +26,7 @@ ODD_MTIMES = {
 }
 
 
-@pytest.fixture
-def w(tmp_path_factory):
-    return bs.world(tmp_path_factory)
-
-
-@pytest.fixture(autouse=True)
-def one_worker():
-    with bs.single_worker():
-        yield
+pytestmark = pytest.mark.usefixtures("one_worker")
 
 
 def backed_up_tree(source: Path, archive: Path) -> dict[str, tuple]:

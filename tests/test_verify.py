@@ -27,15 +27,7 @@ from fiscalsafe.pipeline.verify_backup import discover
 OTHER_SEED = bytes(range(100, 132))
 
 
-@pytest.fixture
-def w(tmp_path_factory):
-    return bs.world(tmp_path_factory)
-
-
-@pytest.fixture(autouse=True)
-def one_worker():
-    with bs.single_worker():
-        yield
+pytestmark = pytest.mark.usefixtures("one_worker")
 
 
 def report_codes(doc: dict) -> set[str]:
