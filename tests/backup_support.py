@@ -1,6 +1,6 @@
 """Shared fixtures and helpers for the backup, verify, restore and list tests.
 
-Built once per session (module-level cache, so every test module shares the same objects):
+Built once per test run (module-level cache, so every test module shares the same objects):
 
 - a *small* sample root: the two standard shops with two years of history and 256 KB of
   bulk data (backups and verifies of it take a fraction of a second);

@@ -1,11 +1,11 @@
-"""Shared test fixtures: sample dossiers generated once per session, and a CLI runner.
+"""Shared test fixtures: sample dossiers generated once per test run, and a CLI runner.
 
 Reuse from any test module:
 
-- ``sample_root`` (session): the standard sample root, a ``SampleResult`` with ``root``,
+- ``sample_root`` (session scope): the standard sample root, a ``SampleResult`` with ``root``,
   ``dossiers`` (MAG001, MAG002) and ``keys``. Shared: never modify it.
 - ``fresh_sample`` (function): a private copy of it, to damage freely.
-- ``make_sample(**options)`` (session): any other sample (``years=3``,
+- ``make_sample(**options)`` (session scope): any other sample (``years=3``,
   ``editor_algorithm="ed25519"``...), generated once per distinct options and shared too;
   ``copy_sample(sample, dest)`` gives a private copy of one.
 - ``AS_OF``: the fixed "now" every check of these samples uses; ``UNTIL``: their last day.
@@ -13,7 +13,7 @@ Reuse from any test module:
   ``(exit_code, stdout, stderr)``; ``stock_tool(name)``: the path of a stock tool (minisign,
   zstd, tar...), or a skip, which fails under CI. Import the helpers with
   ``from conftest import ...``.
-- ``w`` (function, the object shared by the session): the small sample and its good full
+- ``w`` (function, one object for the whole run): the small sample and its good full
   backup (``backup_support.World``); read it, never change it.
 - ``one_worker``: in-process runs check archives with one fiscal worker. A module asks for
   it for every test with ``pytestmark = pytest.mark.usefixtures("one_worker")``.
@@ -75,7 +75,7 @@ def copy_sample(sample: SampleResult, dest: Path) -> SampleResult:
 
 @pytest.fixture(scope="session")
 def make_sample(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., SampleResult]:
-    """Samples by options over ``SAMPLE_OPTIONS``, each written once per session."""
+    """Samples by options over ``SAMPLE_OPTIONS``, each written once per test run."""
     cache: dict[tuple, SampleResult] = {}
 
     def make(**options: Any) -> SampleResult:
@@ -91,7 +91,7 @@ def make_sample(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Sampl
 
 @pytest.fixture(scope="session")
 def sample_root(make_sample: Callable[..., SampleResult]) -> SampleResult:
-    """The standard sample, shared by the whole session: read it, never change it."""
+    """The standard sample, shared by the whole test run: read it, never change it."""
     return make_sample()
 
 
@@ -133,7 +133,7 @@ def stock_tool(name: str) -> str:
 
 @pytest.fixture
 def w(tmp_path_factory: pytest.TempPathFactory) -> World:
-    """The small sample and its good full backup, built once per session: read only."""
+    """The small sample and its good full backup, built once per test run: read only."""
     import backup_support  # it imports this module's helpers
 
     return backup_support.world(tmp_path_factory)

@@ -1,4 +1,4 @@
-"""``fiscalsafe backup`` (issue 4): kinds, pre-flight refusals, one streaming pass, never
+"""``fiscalsafe backup``: kinds, pre-flight refusals, one streaming pass, never
 losing a backup, rotation, split parts and portable names.
 
 Every backup a test makes ends verified (restic's habit). Refusals are checked "before a

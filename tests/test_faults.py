@@ -171,8 +171,8 @@ def test_sidecar_write_fails(world: World, monkeypatch, error: int) -> None:
 
 
 def test_cleanup_failure_does_not_mask_the_original_error(world: World, monkeypatch) -> None:
-    """Regression: on a medium that also refuses to delete (read-only, failing), the
-    clean-up's OSError replaced the error that made the backup stop."""
+    """On a medium that also refuses to delete (read-only, failing), the clean-up's
+    OSError must not replace the error that made the backup stop."""
     before = tree(world.dossier)
     monkeypatch.setattr(sink_module, "open", failing_open(4096, errno.ENOSPC), raising=False)
     real_unlink = Path.unlink
@@ -652,7 +652,7 @@ SIGNAL_CASES = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("sender", "point"), SIGNAL_CASES)
 def test_signal_during_a_real_backup(live: Live, sender: str, point: str) -> None:
-    """SIGKILL while checking is also the regression test for orphaned pool workers."""
+    """SIGKILL while checking also proves that no pool worker outlives the command."""
     sig, to_group = SENDERS[sender]
     proc = subprocess.Popen(
         [sys.executable, "-m", "fiscalsafe", *backup_args(live, "--level", "15")],
@@ -670,14 +670,14 @@ def test_signal_during_a_real_backup(live: Live, sender: str, point: str) -> Non
                 os.killpg(proc.pid, sig)
             else:
                 proc.send_signal(sig)
-        # Regression: after SIGKILL, the pool's workers lived on, holding stdout and
-        # stderr open, so this waited forever.
+        # Pool workers that outlived a SIGKILL would hold stdout and stderr open, and this
+        # would wait forever.
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        for pid in pool:  # only if the regression is back: never leave our orphans
+        for pid in pool:  # only if workers outlived the command: never leave our orphans
             with contextlib.suppress(OSError):
                 if b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     os.kill(pid, signal.SIGKILL)

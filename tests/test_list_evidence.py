@@ -1,5 +1,5 @@
 """``fiscalsafe list`` (a medium, or one backup's contents, without extracting) and the
-evidence record ``verify --evidence`` writes (issues 4 and 5).
+evidence record ``verify --evidence`` writes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The JSON Schemas of the backup-side outputs validate what the commands really print.
 
-One small sample and one real backup of it are made per session, by the command line in a
+One small sample and one real backup of it are made once per test run, by the command line in a
 subprocess (``python -m fiscalsafe``), exactly as a shop or an auditor runs it. Their
 ``--json`` output is checked against ``schemas/``:
 

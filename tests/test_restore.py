@@ -1,4 +1,4 @@
-"""``fiscalsafe restore`` (issue 5): verified while extracting, byte-identical with modes and
+"""``fiscalsafe restore``: verified while extracting, byte-identical with modes and
 nanosecond times, never into a non-empty folder unless asked, and a failed restore leaves
 nothing that looks like a good one.
 """

@@ -1,6 +1,6 @@
 """``verify``: prove a backup without restoring it, in one streaming pass.
 
-Plan, after the issue's list:
+The steps, numbered as in ``schemas/backup-format.md`` (Verification):
 (1) parts and sidecars: the set is complete, in order, and belongs together;
 (2) container: zstd frames complete, tar headers intact, end marker present;
 (3) safety: no absolute path, ``..``, link, device or duplicate among the members;
@@ -777,7 +777,7 @@ class _StreamState:
     def _submit_journal(self, final: bool) -> None:
         """Give the journal to the checker as soon as it and its head have both streamed
         by (a fiscalsafe backup stores them before the archives): checked while the
-        archives are, it no longer runs alone on one core after them. Otherwise at the
+        archives are, it does not run alone on one core after them. Otherwise at the
         end, with whatever arrived."""
         p = self.profile
         if self.checker is None or self.journal_submitted:

@@ -2,7 +2,7 @@
 
 ``verify_archive`` is pure and picklable-friendly: the pipeline runs it in worker
 processes (one archive per task) so that ticket signatures are checked on every core.
-Steps are numbered after the issue's rules:
+Steps are numbered as in ``schemas/fiscal-archive.md`` (One archive):
 (1) envelope and version, (2) algorithm policy, (3) key trust, (4) archive signature,
 (5) body, (6) ticket chain and signatures, (7) ticket totals and period,
 (8) closures: nesting, per-VAT-rate sums, period totals, grand totals.
