@@ -7,12 +7,15 @@
     python3 dev.py mutate # mutation run over the security-critical checks (CI runs it)
 
 Each creates (or reuses) the virtual environment ``.venv`` with fiscalsafe and its test
-dependencies installed, so nothing has to be installed by hand.
+dependencies installed, so nothing has to be installed by hand. ``FISCALSAFE_VENV`` names
+another folder for it (relative to this one), so the suite can run under a second
+interpreter: ``FISCALSAFE_VENV=.venv-3.13 python3.13 dev.py test``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +23,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
+VENV = ROOT / os.environ.get("FISCALSAFE_VENV", ".venv")
 BIN = VENV / ("Scripts" if sys.platform == "win32" else "bin")
 PYTHON = BIN / ("python.exe" if sys.platform == "win32" else "python")
 STAMP = VENV / ".fiscalsafe-installed"
@@ -30,11 +33,11 @@ def ensure_venv() -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on any system python
         sys.exit("fiscalsafe needs Python 3.11 or newer")
     if not PYTHON.exists():
-        print("creating .venv ...", flush=True)
+        print(f"creating {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     pyproject = ROOT / "pyproject.toml"
     if not STAMP.exists() or STAMP.stat().st_mtime < pyproject.stat().st_mtime:
-        print("installing fiscalsafe and its test dependencies into .venv ...", flush=True)
+        print(f"installing fiscalsafe and its test dependencies into {VENV} ...", flush=True)
         subprocess.run(
             [
                 str(PYTHON),

@@ -29,7 +29,7 @@ from sigloop import collect, run_loop  # noqa: E402
 
 from fiscalsafe import __version__  # noqa: E402
 from fiscalsafe.cli.options import parse_size  # noqa: E402
-from fiscalsafe.pipeline.sample import write_sample  # noqa: E402
+from fiscalsafe.samples.sample import write_sample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 UNTIL = dt.date(2026, 11, 27)

@@ -24,8 +24,16 @@ class UnsupportedVersionError(MalformedError):
     """A document carries a major format version this fiscalsafe does not know."""
 
 
+class TruncatedError(MalformedError):
+    """The bytes stop before the end the format announces (a cut stream or file)."""
+
+
 class VerificationError(FiscalsafeError):
     """Well-formed data failed a signature, digest, chain or policy check."""
+
+
+class KeyMismatchError(VerificationError):
+    """A signature was made by another key than the one it is checked against."""
 
 
 class WeakAlgorithmError(VerificationError):

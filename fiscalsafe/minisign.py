@@ -37,7 +37,13 @@ import nacl.pwhash.scrypt
 import nacl.signing
 
 from fiscalsafe import fsio
-from fiscalsafe.errors import MalformedError, OperationalError, UsageError, VerificationError
+from fiscalsafe.errors import (
+    KeyMismatchError,
+    MalformedError,
+    OperationalError,
+    UsageError,
+    VerificationError,
+)
 
 SIG_ALG: Final = b"Ed"
 SIG_ALG_PREHASHED: Final = b"ED"
@@ -497,7 +503,7 @@ def verify_digest(
     without it they are refused. Raises :class:`VerificationError` on any failure.
     """
     if not hmac.compare_digest(sig.key_id, public.key_id):
-        raise VerificationError(f"signed by key {sig.fingerprint}, expected {public.fingerprint}")
+        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected {public.fingerprint}")
     if sig.algorithm == SIG_ALG_PREHASHED:
         if len(prehash_digest) != PREHASH_SIZE:
             raise UsageError(f"expected a {PREHASH_SIZE}-byte BLAKE2b-512 digest")
@@ -531,7 +537,7 @@ def verify_trusted_comment(public: PublicKey, sig: Signature) -> None:
     file it covers; the file itself still needs :func:`verify_digest`.
     """
     if not hmac.compare_digest(sig.key_id, public.key_id):
-        raise VerificationError(f"signed by key {sig.fingerprint}, expected {public.fingerprint}")
+        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected {public.fingerprint}")
     if not _ed25519_verify(
         public, sig.signature + sig.trusted_comment.encode(), sig.global_signature
     ):

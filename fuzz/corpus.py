@@ -26,7 +26,7 @@ from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats import bagit
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, DossierIdentity
 from fiscalsafe.pipeline.backup import BackupOptions, BackupResult, backup_dossier
-from fiscalsafe.pipeline.sample import write_sample
+from fiscalsafe.samples.sample import write_sample
 
 UNTIL = dt.date(2026, 11, 27)
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)

@@ -1,6 +1,6 @@
 """Shared fixtures and helpers for the backup, verify, restore and list tests.
 
-Built once per session (module-level cache, so every test module shares the same objects):
+Built once per test run (module-level cache, so every test module shares the same objects):
 
 - a *small* sample root: the two standard shops with two years of history and 256 KB of
   bulk data (backups and verifies of it take a fraction of a second);
@@ -13,16 +13,18 @@ Everything shared is read-only: a test that changes a dossier or a backup works 
 verifies here require ``YEARS = 1`` year of coverage; the six-year default runs end to end
 in ``test_backup.test_quick_start_story_six_years`` on the standard seven-year sample.
 
-In-process runs use one fiscal worker (``one_worker``): the process pool is the same code
-path, only slower to start; the subprocess tests keep the real pool.
+In-process runs use one fiscal worker (``single_worker`` here, the ``one_worker`` fixture
+in ``conftest.py``): the process pool is the same code path, only slower to start; the
+subprocess tests keep the real pool.
 
-Usage from a test module::
+Usage from a test module (``w`` is the ``conftest.py`` fixture that returns ``world``)::
 
     import backup_support as bs
 
-    @pytest.fixture
-    def w(tmp_path_factory):
-        return bs.world(tmp_path_factory)
+    pytestmark = pytest.mark.usefixtures("one_worker")
+
+    def test_something(w):
+        report = bs.verify(w, w.backup)
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import io
-import os
 import shutil
 import stat
 import tarfile
@@ -42,14 +43,15 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from conftest import copy_sample, stock_tool
 from typer.testing import CliRunner
 
 from fiscalsafe import minisign
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
 from fiscalsafe.pipeline import workers
 from fiscalsafe.pipeline.backup import BackupOptions, BackupResult, backup_dossier
-from fiscalsafe.pipeline.sample import SampleResult, write_sample
 from fiscalsafe.pipeline.verify_backup import VerifyReport, verify_stream
+from fiscalsafe.samples.sample import SampleResult, write_sample
 from fiscalsafe.verify.findings import Severity
 
 UNTIL = dt.date(2026, 11, 27)
@@ -260,20 +262,7 @@ def entries(folder: Path) -> set[str]:
 
 def copy_root(w: World, dest: Path) -> SampleResult:
     """A private copy of the small sample root (modes and nanosecond mtimes kept)."""
-    src = w.sample.root
-    shutil.copytree(src, dest)
-
-    def moved(p: Path) -> Path:
-        return dest / p.relative_to(src)
-
-    s = w.sample
-    return SampleResult(
-        root=dest,
-        dossiers=[moved(p) for p in s.dossiers],
-        keys={k: moved(p) for k, p in s.keys.items()},
-        files=[moved(p) for p in s.files],
-        tickets=s.tickets,
-    )
+    return copy_sample(w.sample, dest)
 
 
 def copy_files(paths: list[Path], dest: Path) -> list[Path]:
@@ -295,6 +284,25 @@ def tar_members(archive_parts: list[Path]) -> dict[str, tarfile.TarInfo]:
     raw = decompress_tar(archive_parts)
     with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tf:
         return {m.name: m for m in tf.getmembers()}
+
+
+def extract_plain(tf: tarfile.TarFile, dest: Path) -> None:
+    """Extract a backup's folders and regular files under ``dest``, refusing anything else.
+
+    ``tarfile``'s own ``filter="data"`` needs Python 3.11.4; the backups fiscalsafe writes
+    hold only folders and regular files with relative names, so that is all this accepts.
+    """
+    root = dest.resolve()
+    for member in tf.getmembers():
+        target = (root / member.name).resolve()
+        assert target.is_relative_to(root), f"member escapes the folder: {member.name}"
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif member.isfile():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(tf.extractfile(member).read())
+        else:
+            raise AssertionError(f"unexpected member type: {member.name}")
 
 
 # --- the command line, in process -----------------------------------------------------
@@ -348,10 +356,5 @@ def freeze_clock(monkeypatch: pytest.MonkeyPatch, now: dt.datetime = NOW) -> Non
 
 
 def minisign_binary() -> str:
-    """The stock ``minisign`` tool: skipped when absent, except under CI where it fails."""
-    path = shutil.which("minisign")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("minisign binary not found, but CI is set: the CI must install minisign")
-        pytest.skip("minisign binary not installed (apt install minisign): stock check skipped")
-    return path
+    """The stock ``minisign`` tool (a skip when absent, which fails under CI)."""
+    return stock_tool("minisign")

@@ -1,16 +1,22 @@
-"""Shared test fixtures: sample dossiers generated once per session, and a CLI runner.
+"""Shared test fixtures: sample dossiers generated once per test run, and a CLI runner.
 
 Reuse from any test module:
 
-- ``sample_root`` (session): the standard sample root, a ``SampleResult`` with ``root``,
+- ``sample_root`` (session scope): the standard sample root, a ``SampleResult`` with ``root``,
   ``dossiers`` (MAG001, MAG002) and ``keys``. Shared: never modify it.
 - ``fresh_sample`` (function): a private copy of it, to damage freely.
-- ``make_sample(**options)`` (session): any other sample (``years=3``,
+- ``make_sample(**options)`` (session scope): any other sample (``years=3``,
   ``editor_algorithm="ed25519"``...), generated once per distinct options and shared too;
   ``copy_sample(sample, dest)`` gives a private copy of one.
 - ``AS_OF``: the fixed "now" every check of these samples uses; ``UNTIL``: their last day.
 - ``run_cli(*args)``: runs ``python -m fiscalsafe`` in a subprocess and returns
-  ``(exit_code, stdout, stderr)``. Import the helpers with ``from conftest import ...``.
+  ``(exit_code, stdout, stderr)``; ``stock_tool(name)``: the path of a stock tool (minisign,
+  zstd, tar...), or a skip, which fails under CI. Import the helpers with
+  ``from conftest import ...``.
+- ``w`` (function, one object for the whole run): the small sample and its good full
+  backup (``backup_support.World``); read it, never change it.
+- ``one_worker``: in-process runs check archives with one fiscal worker. A module asks for
+  it for every test with ``pytestmark = pytest.mark.usefixtures("one_worker")``.
 """
 
 from __future__ import annotations
@@ -22,11 +28,20 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from skip_policy import (  # noqa: F401 - pytest's hooks, found here by name
+    pytest_configure,
+    pytest_make_collect_report,
+    pytest_runtest_makereport,
+)
 
-from fiscalsafe.pipeline.sample import SampleResult, write_sample
+from fiscalsafe.pipeline import workers
+from fiscalsafe.samples.sample import SampleResult, write_sample
+
+if TYPE_CHECKING:
+    from backup_support import World
 
 UNTIL = dt.date(2026, 11, 27)
 AS_OF = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
@@ -62,7 +77,7 @@ def copy_sample(sample: SampleResult, dest: Path) -> SampleResult:
 
 @pytest.fixture(scope="session")
 def make_sample(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., SampleResult]:
-    """Samples by options over ``SAMPLE_OPTIONS``, each written once per session."""
+    """Samples by options over ``SAMPLE_OPTIONS``, each written once per test run."""
     cache: dict[tuple, SampleResult] = {}
 
     def make(**options: Any) -> SampleResult:
@@ -78,7 +93,7 @@ def make_sample(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Sampl
 
 @pytest.fixture(scope="session")
 def sample_root(make_sample: Callable[..., SampleResult]) -> SampleResult:
-    """The standard sample, shared by the whole session: read it, never change it."""
+    """The standard sample, shared by the whole test run: read it, never change it."""
     return make_sample()
 
 
@@ -135,3 +150,27 @@ def run_cli(*args: str | Path, cwd: Path | None = None) -> tuple[int, str, str]:
         check=False,
     )
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def stock_tool(name: str) -> str:
+    """The path of a stock tool the interop tests compare with; a skip when it is absent
+    (a failure under CI, whose ``.ci/run`` installs it)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (.ci/run installs it with apt)")
+    return path
+
+
+@pytest.fixture
+def w(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The small sample and its good full backup, built once per test run: read only."""
+    import backup_support  # it imports this module's helpers
+
+    return backup_support.world(tmp_path_factory)
+
+
+@pytest.fixture
+def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process runs check archives with one fiscal worker: the process pool runs the same
+    code, only slower to start (the subprocess tests keep the real pool)."""
+    monkeypatch.setattr(workers, "default_workers", lambda: 1)

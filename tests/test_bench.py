@@ -18,12 +18,16 @@ from jsonschema import Draft202012Validator
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "schemas" / "bench-result.schema.json").read_text())
-COMMITTED = sorted((ROOT / "bench").glob("results-*.json"))
+COMMITTED = sorted((ROOT / "bench" / "results").glob("*.json"))
 
 
 def validate(doc: dict) -> None:
     errors = list(Draft202012Validator(SCHEMA).iter_errors(doc))
     assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
+
+
+def test_results_are_committed() -> None:
+    assert COMMITTED, "bench/results/ holds the results the README cites"
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.name)

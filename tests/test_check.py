@@ -26,8 +26,8 @@ from fiscalsafe.errors import MalformedError, OperationalError
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.pipeline.check import check_dossier
 from fiscalsafe.pipeline.fiscal import FiscalChecker
-from fiscalsafe.pipeline.sample import SampleResult
-from fiscalsafe.pipeline.tamper import apply_tamper
+from fiscalsafe.samples.sample import SampleResult
+from fiscalsafe.samples.tamper import apply_tamper
 from fiscalsafe.verify.findings import Severity
 from fiscalsafe.verify.report import CheckReport
 from fiscalsafe.verify.trust import TrustedKeys

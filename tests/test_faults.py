@@ -33,7 +33,7 @@ from fiscalsafe import fsio, minisign
 from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
 from fiscalsafe.pipeline import backup as backup_module
-from fiscalsafe.pipeline import media, workers
+from fiscalsafe.pipeline import media
 from fiscalsafe.pipeline import sink as sink_module
 from fiscalsafe.pipeline.backup import (
     BackupOptions,
@@ -43,8 +43,8 @@ from fiscalsafe.pipeline.backup import (
 )
 from fiscalsafe.pipeline.listing import list_backups
 from fiscalsafe.pipeline.restore import StagingExtractor, restore_backup
-from fiscalsafe.pipeline.sample import SampleResult
 from fiscalsafe.pipeline.verify_backup import verify_stream
+from fiscalsafe.samples.sample import SampleResult
 
 SMALL = {"years": 1, "size": 128 * 1024, "tickets_per_day": 1}
 NAME = "nightly"
@@ -94,10 +94,7 @@ class World:
         assert tree(self.dossier) == dossier_before
 
 
-@pytest.fixture(autouse=True)
-def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In-process backups check archives inline: same code, no process pool to start."""
-    monkeypatch.setattr(workers, "default_workers", lambda: 1)
+pytestmark = pytest.mark.usefixtures("one_worker")
 
 
 @pytest.fixture
@@ -179,8 +176,8 @@ def test_sidecar_write_fails(world: World, monkeypatch, error: int) -> None:
 
 
 def test_cleanup_failure_does_not_mask_the_original_error(world: World, monkeypatch) -> None:
-    """Regression: on a medium that also refuses to delete (read-only, failing), the
-    clean-up's OSError replaced the error that made the backup stop."""
+    """On a medium that also refuses to delete (read-only, failing), the clean-up's
+    OSError must not replace the error that made the backup stop."""
     before = tree(world.dossier)
     monkeypatch.setattr(fsio, "create_new", failing_create(4096, errno.ENOSPC))
     real_unlink = Path.unlink
@@ -373,6 +370,7 @@ def test_read_only_source_is_backed_up_and_never_written(world: World) -> None:
     assert result.check_verdict == "proven"
 
 
+@pytest.mark.allowed_skip("a machine that cannot mount file systems has no real mount to test")
 @pytest.mark.skipif(
     not (MOUNT_TESTS and os.geteuid() == 0), reason="needs root and FISCALSAFE_TEST_MOUNT=1"
 )
@@ -429,6 +427,7 @@ def test_read_only_destination(world: World, monkeypatch) -> None:
     world.assert_unharmed(before)
 
 
+@pytest.mark.allowed_skip("root, as CI runs, cannot be refused by permission bits")
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permission bits")
 def test_non_writable_destination_folder(world: World) -> None:
     before = tree(world.dossier)
@@ -462,6 +461,7 @@ def tmpfs(path: Path, options: str) -> Iterator[Path]:
         subprocess.run(["umount", str(path)], check=True)
 
 
+@pytest.mark.allowed_skip("a machine that cannot mount file systems has no real mount to test")
 @pytest.mark.skipif(
     not (MOUNT_TESTS and os.geteuid() == 0), reason="needs root and FISCALSAFE_TEST_MOUNT=1"
 )
@@ -485,6 +485,7 @@ def test_real_full_filesystem(world: World, tmp_path: Path, monkeypatch, preflig
         world.assert_unharmed(before)
 
 
+@pytest.mark.allowed_skip("a machine that cannot mount file systems has no real mount to test")
 @pytest.mark.skipif(
     not (MOUNT_TESTS and os.geteuid() == 0), reason="needs root and FISCALSAFE_TEST_MOUNT=1"
 )
@@ -658,7 +659,7 @@ SIGNAL_CASES = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("sender", "point"), SIGNAL_CASES)
 def test_signal_during_a_real_backup(live: Live, sender: str, point: str) -> None:
-    """SIGKILL while checking is also the regression test for orphaned pool workers."""
+    """SIGKILL while checking also proves that no pool worker outlives the command."""
     sig, to_group = SENDERS[sender]
     proc = subprocess.Popen(
         [sys.executable, "-m", "fiscalsafe", *backup_args(live, "--level", "15")],
@@ -676,14 +677,14 @@ def test_signal_during_a_real_backup(live: Live, sender: str, point: str) -> Non
                 os.killpg(proc.pid, sig)
             else:
                 proc.send_signal(sig)
-        # Regression: after SIGKILL, the pool's workers lived on, holding stdout and
-        # stderr open, so this waited forever.
+        # Pool workers that outlived a SIGKILL would hold stdout and stderr open, and this
+        # would wait forever.
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        for pid in pool:  # only if the regression is back: never leave our orphans
+        for pid in pool:  # only if workers outlived the command: never leave our orphans
             with contextlib.suppress(OSError):
                 if b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     os.kill(pid, signal.SIGKILL)

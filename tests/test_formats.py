@@ -26,7 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fiscalsafe import crypto
-from fiscalsafe.errors import MalformedError, UnsupportedVersionError, WeakAlgorithmError
+from fiscalsafe.errors import (
+    MalformedError,
+    TruncatedError,
+    UnsupportedVersionError,
+    WeakAlgorithmError,
+)
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.dossier import (
@@ -37,6 +42,7 @@ from fiscalsafe.formats.dossier import (
     parse_profile,
 )
 from fiscalsafe.formats.packing import MAX_TIMESTAMP_US, pack
+from fiscalsafe.formats.tarstream import TarReader
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden" / "dossier"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -893,3 +899,40 @@ def test_unportable_dossier_ids_are_refused(bad_id):
     }
     with pytest.raises(MalformedError, match="id"):
         parse_identity(json.dumps(doc).encode())
+
+
+# --- tar reader: a cut stream is a truncation, other damage is not ----------------------
+
+
+def _small_tar() -> bytes:
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("bag/data/a.txt")
+        info.size = 1000
+        tf.addfile(info, io.BytesIO(b"x" * 1000))
+    return out.getvalue()
+
+
+def _read_all(data: bytes) -> None:
+    reader = TarReader(io.BytesIO(data))
+    for _member in reader.members():
+        while reader.read():
+            pass
+
+
+@pytest.mark.parametrize("cut", [100, 512 + 200, 1024 + 500, 1024 + 1000])
+def test_tar_stream_cut_inside_a_header_or_member_is_a_truncation(cut: int) -> None:
+    data = _small_tar()
+    with pytest.raises(TruncatedError, match="ends inside"):
+        _read_all(data[:cut])
+
+
+def test_tar_header_with_a_bad_checksum_is_malformed_not_truncated() -> None:
+    data = bytearray(_small_tar())
+    data[0] ^= 0xFF  # the first header's name: its checksum no longer matches
+    with pytest.raises(MalformedError) as info:
+        _read_all(bytes(data))
+    assert not isinstance(info.value, TruncatedError)
+    assert "checksum" in str(info.value)

@@ -21,7 +21,7 @@ from fiscalsafe.pipeline import backup as backup_module
 from fiscalsafe.pipeline.check import check_dossier
 from fiscalsafe.pipeline.lineage import check_lineage
 from fiscalsafe.pipeline.state import StateStore
-from fiscalsafe.pipeline.tamper import _editor, _Journal, apply_tamper
+from fiscalsafe.samples.tamper import _editor, _Journal, apply_tamper
 from fiscalsafe.verify.coverage import compute_coverage
 from fiscalsafe.verify.findings import Severity
 from fiscalsafe.verify.freshness import KnownArchive, KnownPoint, compare

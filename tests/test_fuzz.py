@@ -3,7 +3,7 @@
 Every harness in ``fuzz/targets.py`` runs a fixed number of Hypothesis examples
 (:data:`EXAMPLES`, derandomized so CI is reproducible); a parser of untrusted bytes may
 only reject them with ``MalformedError`` (``UnsupportedVersionError``) or
-``VerificationError``. Long sessions: ``python fuzz/run.py --target NAME --seconds 3600``.
+``VerificationError``. Long runs: ``python fuzz/run.py --target NAME --seconds 3600``.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_fuzz_target(name: str, seeds: Seeds) -> None:
     harness()
 
 
-# Regressions, named after the defect.
+# Inputs the fuzzers found, each test named after the defect it guards against.
 
 
 def test_json_nested_too_deeply_is_malformed_not_recursion_error() -> None:

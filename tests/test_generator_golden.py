@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
-from fiscalsafe.pipeline.sample import write_sample
+from fiscalsafe.samples.sample import write_sample
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "sample-seed1-2y.sha256"
 

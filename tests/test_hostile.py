@@ -543,9 +543,9 @@ def test_bomb_1GB_of_zeros_as_the_journal(seeds: Seeds, box: Box) -> None:
 
 @pytest.mark.slow
 def test_many_large_fiscal_archives_keep_memory_bounded(seeds: Seeds, box: Box) -> None:
-    """Regression: every fiscal archive was held in memory until the end of the stream,
-    so 100 archives of 8 MB of zeros (a few KB compressed) took 850 MB. They now go to
-    the fiscal checker as they arrive, once the identity and the editor key are known."""
+    """100 archives of 8 MB of zeros (a few KB compressed) must not all be held in memory
+    until the end of the stream (850 MB): they go to the fiscal checker as they arrive,
+    once the identity and the editor key are known."""
     members = [identity_member()] + [
         (f"{BAG}/data/archives/A{n:06d}.fsa", 8 * 1024 * 1024, None) for n in range(100)
     ]
@@ -598,8 +598,16 @@ def fiscal_sample(make_sample):
     return make_sample(**SMALL)
 
 
-@pytest.mark.parametrize("place", sorted(PLACES))
-@pytest.mark.parametrize("doc", sorted(HOSTILE_MSGPACK))
+#: Every document in every place, but for appending nothing to the journal (that is no damage).
+HOSTILE_PLACEMENTS = [
+    (doc, place)
+    for place in sorted(PLACES)
+    for doc in sorted(HOSTILE_MSGPACK)
+    if HOSTILE_MSGPACK[doc] or place != "journal-record"
+]
+
+
+@pytest.mark.parametrize(("doc", "place"), HOSTILE_PLACEMENTS)
 def test_hostile_msgpack_in_a_dossier(fiscal_sample, tmp_path: Path, doc: str, place: str):
     sample = copy_sample(fiscal_sample, tmp_path / "root")
     dossier = sample.dossiers[0]
@@ -607,8 +615,6 @@ def test_hostile_msgpack_in_a_dossier(fiscal_sample, tmp_path: Path, doc: str, p
     target = dossier / relpath
     data = HOSTILE_MSGPACK[doc]
     if place == "journal-record":
-        if not data:
-            pytest.skip("appending nothing leaves the journal intact")
         data = target.read_bytes() + data
     target.write_bytes(data)
     report = check_dossier(
@@ -839,8 +845,8 @@ def test_profile_that_is_a_folder_or_missing(sample_root, tmp_path: Path) -> Non
 
 
 def test_evidence_file_that_cannot_be_written(seeds: Seeds, tmp_path: Path) -> None:
-    """Regression: an evidence path naming a folder left a ``.NAME.partial`` file beside
-    it (outside anything the user named)."""
+    """An evidence path naming a folder leaves no ``.NAME.partial`` file beside it
+    (outside anything the user named)."""
     target = tmp_path / "evidence-is-a-folder"
     target.mkdir()
     before = snapshot(tmp_path)
@@ -913,8 +919,8 @@ def plant_sidecar(folder: Path, comment: str, name: str = "planted.tar.zst") -> 
 def test_planted_sidecar_cannot_make_rotation_delete_outside_the_medium(
     fiscal_sample, tmp_path: Path
 ) -> None:
-    """Regression: ``backup --keep`` deleted whatever an unsigned sidecar's ``file=``
-    named, ``../precious.txt`` included, taking it for an old backup of the dossier."""
+    """``backup --keep`` must not delete what an unsigned sidecar's ``file=`` names,
+    ``../precious.txt`` for one, taking it for an old backup of the dossier."""
     medium = tmp_path / "medium"
     medium.mkdir()
     precious = tmp_path / "precious.txt"
@@ -941,8 +947,8 @@ def test_planted_sidecar_cannot_make_rotation_delete_outside_the_medium(
 
 @pytest.mark.parametrize("part", ["1/\u00b2", "1/" + "9" * 5000, "\u0661/\u0662", "1/"])
 def test_planted_sidecar_with_hostile_part_numbers(seeds: Seeds, tmp_path: Path, part: str):
-    """Regression: ``part=1/²`` (a Unicode digit) or a 5000-digit total made ``verify``
-    and ``list`` crash on ``int()`` with a ValueError traceback."""
+    """``part=1/²`` (a Unicode digit) or a 5000-digit total: ``verify`` reports a finding
+    and ``list`` lists the medium, neither a ValueError traceback from ``int()``."""
     archive = tmp_path / seeds.tiny_backup.name
     shutil.copyfile(seeds.tiny_backup, archive)
     plant_sidecar(

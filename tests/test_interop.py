@@ -10,14 +10,13 @@ one-byte change. A missing tool skips the test on a workstation but fails it in 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import AS_OF
+from conftest import AS_OF, stock_tool
 
 from fiscalsafe import minisign
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
@@ -25,24 +24,11 @@ from fiscalsafe.pipeline.backup import MANIFEST_PATH, BackupOptions, backup_doss
 from fiscalsafe.pipeline.check import walk_dossier
 from fiscalsafe.pipeline.verify_backup import verify_stream
 
-
-def need_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is required in CI (.ci/run installs it with apt)")
-        pytest.skip(f"{name} is not installed")
-    return path
+need_tool = stock_tool
 
 
 def need_bagit():
-    try:
-        import bagit
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("the bagit validator is required in CI (pip install bagit)")
-        pytest.skip("the bagit validator is not installed")
-    return bagit
+    return pytest.importorskip("bagit", reason="the bagit validator is not installed")
 
 
 def backed_up(dossier: Path) -> list[str]:

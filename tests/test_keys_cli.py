@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
+from conftest import stock_tool
 
 from fiscalsafe import minisign
 
@@ -26,10 +26,7 @@ def _cli(*args, env=None, stdin=None):
 
 
 def _need_minisign():
-    if shutil.which("minisign") is None:
-        if os.environ.get("CI"):
-            pytest.fail("the stock minisign binary is required in CI")
-        pytest.skip("minisign binary not installed")
+    stock_tool("minisign")
 
 
 def test_unencrypted_key_pair_works_with_stock_minisign(tmp_path):

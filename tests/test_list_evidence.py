@@ -1,5 +1,5 @@
 """``fiscalsafe list`` (a medium, or one backup's contents, without extracting) and the
-evidence record ``verify --evidence`` writes (issues 4 and 5).
+evidence record ``verify --evidence`` writes.
 """
 
 from __future__ import annotations
@@ -20,15 +20,7 @@ SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "evidence.schema.j
 AUDIT_TIME = dt.datetime(2027, 3, 15, 9, 30, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def w(tmp_path_factory):
-    return bs.world(tmp_path_factory)
-
-
-@pytest.fixture(autouse=True)
-def one_worker():
-    with bs.single_worker():
-        yield
+pytestmark = pytest.mark.usefixtures("one_worker")
 
 
 def expected_files(dossier: Path) -> dict[str, tuple[str, int]]:

@@ -1,6 +1,6 @@
 """The JSON Schemas of the backup-side outputs validate what the commands really print.
 
-One small sample and one real backup of it are made per session, by the command line in a
+One small sample and one real backup of it are made once per test run, by the command line in a
 subprocess (``python -m fiscalsafe``), exactly as a shop or an auditor runs it. Their
 ``--json`` output is checked against ``schemas/``:
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import importlib.util
 import json
 import os
@@ -36,19 +35,16 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from fiscalsafe import minisign
-from fiscalsafe.formats import bagit
 from fiscalsafe.formats import manifest as fm
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
 from fiscalsafe.pipeline import evidence as fe
 from fiscalsafe.pipeline import verify_backup as vb
-from fiscalsafe.pipeline.sample import write_sample
+from fiscalsafe.samples.sample import write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "schemas"
 BASE = "https://fiscalsafe.invalid/schemas/"
-BASIC_BAG = (
-    ROOT.parent / "shared" / "external" / "bagit-conformance" / "v1.0" / "valid" / "basicBag"
-)
+BASIC_BAG = ROOT / "tests" / "data" / "bagit-conformance" / "v1.0" / "valid" / "basicBag"
 OUTPUT_SCHEMAS = {
     "manifest",
     "backup-result",
@@ -100,21 +96,6 @@ def cli(*args: str | Path, code: int) -> Any:
     return json.loads(proc.stdout)
 
 
-def make_bag(folder: Path) -> Path:
-    """A small valid BagIt bag, for when the conformance suite is not at hand."""
-    (folder / "data").mkdir(parents=True)
-    (folder / "data" / "hello.txt").write_bytes(b"hello")
-    digest = hashlib.sha256(b"hello").hexdigest()
-    (folder / "bagit.txt").write_bytes(bagit.render_bagit_txt())
-    (folder / "manifest-sha256.txt").write_bytes(
-        bagit.render_manifest([("data/hello.txt", digest)])
-    )
-    (folder / "bag-info.txt").write_bytes(
-        bagit.render_bag_info([("Payload-Oxum", bagit.payload_oxum(5, 1))])
-    )
-    return folder
-
-
 def read_member(archive: Path, suffix: str) -> bytes:
     with archive.open("rb") as fh:
         reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)
@@ -164,7 +145,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (damaged / (archive.name + ".minisig")).write_bytes(
         Path(str(archive) + ".minisig").read_bytes()
     )
-    bag = BASIC_BAG if BASIC_BAG.is_dir() else make_bag(work / "basicBag")
+    bag = BASIC_BAG
     # A plain bag cannot be given with --key (usage error): the good backup stands beside.
     out["verify_failing"] = cli(
         "verify", archive, bad, *pub, "--trust", keys["editor_public"],

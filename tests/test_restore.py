@@ -1,4 +1,4 @@
-"""``fiscalsafe restore`` (issue 5): verified while extracting, byte-identical with modes and
+"""``fiscalsafe restore``: verified while extracting, byte-identical with modes and
 nanosecond times, never into a non-empty folder unless asked, and a failed restore leaves
 nothing that looks like a good one.
 """
@@ -26,15 +26,7 @@ ODD_MTIMES = {
 }
 
 
-@pytest.fixture
-def w(tmp_path_factory):
-    return bs.world(tmp_path_factory)
-
-
-@pytest.fixture(autouse=True)
-def one_worker():
-    with bs.single_worker():
-        yield
+pytestmark = pytest.mark.usefixtures("one_worker")
 
 
 def backed_up_tree(source: Path, archive: Path) -> dict[str, tuple]:

@@ -20,7 +20,7 @@ from conftest import UNTIL
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.dossier import parse_identity
-from fiscalsafe.pipeline.sample import SampleResult, write_sample
+from fiscalsafe.samples.sample import SampleResult, write_sample
 from fiscalsafe.verify.archives import local_date
 
 SMALL = {"until": UNTIL, "years": 2, "size": 256 * 1024, "tickets_per_day": 2}

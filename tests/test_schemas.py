@@ -31,7 +31,7 @@ from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats import dossier as fd
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.minisign import load_public_key
-from fiscalsafe.pipeline.sample import write_sample
+from fiscalsafe.samples.sample import write_sample
 from fiscalsafe.verify import report as vr
 from fiscalsafe.verify.codes import CODES
 

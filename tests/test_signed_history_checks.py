@@ -21,7 +21,7 @@ from fiscalsafe.crypto import FiscalSigningKey, derive_signing_key
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.dossier import DossierIdentity
-from fiscalsafe.pipeline.history import History, JournalWriter, build_history, to_us
+from fiscalsafe.samples.history import History, JournalWriter, build_history, to_us
 from fiscalsafe.verify.archives import (
     ArchiveResult,
     verify_archive,

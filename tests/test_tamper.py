@@ -1,6 +1,6 @@
 """Named damage, one kind per sub-test: each tamper must be caught by its specific code.
 
-Every tamper of ``fiscalsafe.pipeline.tamper`` is applied to a fresh copy of the standard
+Every tamper of ``fiscalsafe.samples.tamper`` is applied to a fresh copy of the standard
 sample; ``check`` with the editor's key passed in must then report the finding codes the
 table names. Tampers made "by the shop software" (re-signed with the editor key) are built
 to break exactly one rule, so for them the table also bounds what else may be reported:
@@ -17,8 +17,8 @@ import pytest
 from conftest import AS_OF, AS_OF_ARG, UNTIL, copy_sample, run_cli
 
 from fiscalsafe.pipeline.check import check_dossier
-from fiscalsafe.pipeline.sample import SampleResult
-from fiscalsafe.pipeline.tamper import TAMPERS, apply_tamper
+from fiscalsafe.samples.sample import SampleResult
+from fiscalsafe.samples.tamper import TAMPERS, apply_tamper
 from fiscalsafe.verify.codes import CODES
 from fiscalsafe.verify.findings import Severity
 

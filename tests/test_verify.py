@@ -1,4 +1,4 @@
-"""``fiscalsafe verify`` (issue 5): authenticity by the shop key, coverage computed from the
+"""``fiscalsafe verify``: authenticity by the shop key, coverage computed from the
 content as of the backup's signed creation time, media folders, split sets, plain BagIt
 bags, and where keys come from.
 
@@ -27,15 +27,7 @@ from fiscalsafe.pipeline.verify_backup import discover
 OTHER_SEED = bytes(range(100, 132))
 
 
-@pytest.fixture
-def w(tmp_path_factory):
-    return bs.world(tmp_path_factory)
-
-
-@pytest.fixture(autouse=True)
-def one_worker():
-    with bs.single_worker():
-        yield
+pytestmark = pytest.mark.usefixtures("one_worker")
 
 
 def report_codes(doc: dict) -> set[str]:
@@ -110,7 +102,7 @@ def test_backup_signed_by_another_shop_key_fails_on_the_command_line(w, foreign_
 
 def test_the_journal_is_checked_alongside_the_archives_not_after_them(w, monkeypatch):
     # A backup stores the journal before the archives: handed to the checker as soon as
-    # it streams by, it no longer runs alone on one core once the archives are done.
+    # it streams by, it does not run alone on one core once the archives are done.
     from fiscalsafe.pipeline.fiscal import FiscalChecker
 
     order: list[str] = []

@@ -44,8 +44,8 @@ def test_prestart_boots_the_server_preloaded_and_deaf_to_ctrl_c() -> None:
     assert len(lines) == 2, out.stdout
     # The server imports the verification code once; workers fork from it ready to go.
     assert WORKER_MODULE in lines[0]
-    # Regression: multiprocessing's resource tracker unblocks SIGINT and SIGTERM after its
-    # own start; started inside our mask, it let Ctrl-C reach the server mid-import (a
+    # multiprocessing's resource tracker unblocks SIGINT and SIGTERM after its own start;
+    # started inside our mask, it would let Ctrl-C reach the server mid-import (a
     # "Fatal Python error" traceback after our clean "interrupted").
     assert lines[1] == "blocked True True"
 
@@ -135,9 +135,8 @@ print("exited", code != 0)
 
 
 def test_a_worker_whose_command_died_while_it_started_leaves_quietly() -> None:
-    # Regression (seen as a flaky SIGKILL-while-checking fault test): the half-spawned
-    # worker found its start-up pipe empty and printed multiprocessing's EOFError
-    # traceback into the killed command's output.
+    # A half-spawned worker that finds its start-up pipe empty (its command was killed)
+    # must not print multiprocessing's EOFError traceback into the command's output.
     out = subprocess.run(
         [sys.executable, "-c", ORPHANED_SPAWN], capture_output=True, text=True, timeout=60
     )

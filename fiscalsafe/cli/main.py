@@ -140,8 +140,8 @@ def sample(
     json_out: JsonOpt = False,
 ) -> int:
     """Write a sample root: two shop dossiers and a keys folder."""
-    from fiscalsafe.pipeline.sample import write_sample
-    from fiscalsafe.pipeline.tamper import TAMPERS, apply_tamper
+    from fiscalsafe.samples.sample import write_sample
+    from fiscalsafe.samples.tamper import TAMPERS, apply_tamper
 
     if tamper == "list":
         for name, (_, doc) in TAMPERS.items():

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from fiscalsafe.errors import MalformedError
+from fiscalsafe.errors import MalformedError, TruncatedError
 
 BLOCK = 512
 MAX_META_BYTES = 1024 * 1024  # pax / GNU long-name headers
@@ -152,7 +152,7 @@ class TarReader:
             return b""
         data = self._stream.read(max(1, min(n, self._left)))
         if not data:
-            raise MalformedError(f"tar: stream ends inside a member at byte {self.offset}")
+            raise TruncatedError(f"tar: stream ends inside a member at byte {self.offset}")
         self._left -= len(data)
         self.offset += len(data)
         return data
@@ -163,7 +163,7 @@ class TarReader:
         if self._pad:
             pad = self._read_exact(self._pad)
             if len(pad) != self._pad:
-                raise MalformedError(f"tar: stream ends inside padding at byte {self.offset}")
+                raise TruncatedError(f"tar: stream ends inside padding at byte {self.offset}")
             self._pad = 0
 
     def members(self) -> Iterator[Member]:
@@ -177,7 +177,7 @@ class TarReader:
             if not header:
                 return  # no end marker: the caller reports truncation
             if len(header) < BLOCK:
-                raise MalformedError(f"tar: stream ends inside a header at byte {start}")
+                raise TruncatedError(f"tar: stream ends inside a header at byte {start}")
             if header == bytes(BLOCK):
                 second = self._read_exact(BLOCK)
                 if second == bytes(BLOCK):
@@ -199,7 +199,7 @@ class TarReader:
                 data = self._read_exact(size)
                 self._read_exact(-size % BLOCK)
                 if len(data) < size:
-                    raise MalformedError(f"tar: stream ends inside a header at byte {start}")
+                    raise TruncatedError(f"tar: stream ends inside a header at byte {start}")
                 if typeflag == b"x":
                     pax = _parse_pax(data, start)
                 elif typeflag == b"L":

@@ -1,6 +1,6 @@
 """``verify``: prove a backup without restoring it, in one streaming pass.
 
-Plan, after the issue's list:
+The steps, numbered as in ``schemas/backup-format.md`` (Verification):
 (1) parts and sidecars: the set is complete, in order, and belongs together;
 (2) container: zstd frames complete, tar headers intact, end marker present;
 (3) safety: no absolute path, ``..``, link, device or duplicate among the members;
@@ -34,8 +34,10 @@ import zstandard
 from fiscalsafe import __version__, fsio, minisign
 from fiscalsafe.errors import (
     FiscalsafeError,
+    KeyMismatchError,
     MalformedError,
     OperationalError,
+    TruncatedError,
     UnsupportedVersionError,
     UsageError,
     VerificationError,
@@ -320,7 +322,7 @@ def verify_stream(
         add(finding("CONTAINER_CORRUPT", f"zstd: {exc}", file=report.target, offset=tee.total))
     except MalformedError as exc:
         container_ok = False
-        code = "CONTAINER_TRUNCATED" if "ends inside" in str(exc) else "CONTAINER_CORRUPT"
+        code = "CONTAINER_TRUNCATED" if isinstance(exc, TruncatedError) else "CONTAINER_CORRUPT"
         add(finding(code, str(exc), file=report.target, offset=tar.offset))
     except BaseException:
         state.close()  # the fiscal checker may already run worker processes
@@ -692,7 +694,11 @@ def _check_manifest(state: _StreamState, key: minisign.PublicKey, add) -> Manife
         add(finding("MANIFEST_SIGNATURE_INVALID", str(exc), file=MANIFEST_PATH + SIDECAR))
         return None
     except VerificationError as exc:
-        code = "MANIFEST_UNTRUSTED_KEY" if "expected" in str(exc) else "MANIFEST_SIGNATURE_INVALID"
+        code = (
+            "MANIFEST_UNTRUSTED_KEY"
+            if isinstance(exc, KeyMismatchError)
+            else "MANIFEST_SIGNATURE_INVALID"
+        )
         add(finding(code, f"manifest: {exc}", file=MANIFEST_PATH, expected=key.fingerprint))
         return None
     try:
@@ -999,7 +1005,7 @@ class _StreamState:
     def _submit_journal(self, final: bool) -> None:
         """Give the journal to the checker as soon as it and its head have both streamed
         by (a fiscalsafe backup stores them before the archives): checked while the
-        archives are, it no longer runs alone on one core after them. Otherwise at the
+        archives are, it does not run alone on one core after them. Otherwise at the
         end, with whatever arrived."""
         p = self.profile
         if self.checker is None or self.journal_submitted:

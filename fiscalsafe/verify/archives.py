@@ -2,7 +2,7 @@
 
 ``verify_archive`` is pure and picklable-friendly: the pipeline runs it in worker
 processes (one archive per task) so that ticket signatures are checked on every core.
-Steps are numbered after the issue's rules:
+Steps are numbered as in ``schemas/fiscal-archive.md`` (One archive):
 (1) envelope and version, (2) algorithm policy, (3) key trust, (4) archive signature,
 (5) body, (6) ticket chain and signatures, (7) ticket totals and period,
 (8) closures: nesting, per-VAT-rate sums, period totals, grand totals.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,17 +61,6 @@ class LocalDays:
         ) // dt.timedelta(microseconds=1)
         self._day = day
         return day
-
-
-def vat_sums(lines_list) -> VatSums:
-    acc: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for lines in lines_list:
-        for v in lines:
-            a = acc[v.rate_bp]
-            a[0] += v.ht
-            a[1] += v.tva
-            a[2] += v.ttc
-    return {r: tuple(a) for r, a in acc.items()}  # type: ignore[misc]
 
 
 def closure_sums(closure: fa.Closure) -> VatSums:
