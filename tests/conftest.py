@@ -106,14 +106,15 @@ def fresh_sample(sample_root: SampleResult, tmp_path: Path) -> SampleResult:
 _STATE_ROOT: Path | None = None
 
 
-def pytest_configure(config: pytest.Config) -> None:
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
     global _STATE_ROOT
     import tempfile
 
     _STATE_ROOT = Path(tempfile.mkdtemp(prefix="fiscalsafe-test-state-"))
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def pytest_sessionfinish(session: pytest.Session) -> None:
     if _STATE_ROOT is not None:
         shutil.rmtree(_STATE_ROOT, ignore_errors=True)
 

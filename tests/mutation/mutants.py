@@ -260,13 +260,13 @@ MUTANTS: list[Mutant] = [
         file=SIGNIFY,
         original=(
             "    if not hmac.compare_digest(sig.key_id, public.key_id):\n"
-            '        raise VerificationError(f"signed by key {sig.fingerprint}, expected '
+            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
             '{public.fingerprint}")\n'
             "    if sig.algorithm == SIG_ALG_PREHASHED:"
         ),
         replacement=(
             "    if sig.key_id[:1] != public.key_id[:1]:\n"
-            '        raise VerificationError(f"signed by key {sig.fingerprint}, expected '
+            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
             '{public.fingerprint}")\n'
             "    if sig.algorithm == SIG_ALG_PREHASHED:"
         ),
@@ -278,13 +278,13 @@ MUTANTS: list[Mutant] = [
         file=SIGNIFY,
         original=(
             "    if not hmac.compare_digest(sig.key_id, public.key_id):\n"
-            '        raise VerificationError(f"signed by key {sig.fingerprint}, expected '
+            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
             '{public.fingerprint}")\n'
             "    if not _ed25519_verify("
         ),
         replacement=(
             "    if sig.key_id[:1] != public.key_id[:1]:\n"
-            '        raise VerificationError(f"signed by key {sig.fingerprint}, expected '
+            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
             '{public.fingerprint}")\n'
             "    if not _ed25519_verify("
         ),
