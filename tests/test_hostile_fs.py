@@ -153,6 +153,41 @@ def test_check_of_a_dossier_whose_identity_is_a_fifo(w, tmp_path):
     assert bs.entries(tmp_path / "usb") == set()
 
 
+def test_a_dossier_file_turned_into_a_fifo_during_the_backup(w, tmp_path, monkeypatch):
+    """The file was regular when the dossier was walked; it is a FIFO when packaged."""
+    import signal
+
+    from fiscalsafe.errors import FiscalsafeError
+    from fiscalsafe.pipeline import backup as backup_module
+
+    mine = bs.copy_root(w, tmp_path / "root")
+    dossier = mine.dossiers[0]
+    (dossier / "notes").mkdir()
+    (dossier / "notes" / "later.txt").write_bytes(b"x")
+    real_walk = backup_module.walk_dossier
+
+    def walk_then_swap(*args):
+        files = real_walk(*args)
+        (dossier / "notes" / "later.txt").unlink()
+        os.mkfifo(dossier / "notes" / "later.txt")
+        return files
+
+    def blocked(signum, frame):
+        raise TimeoutError("the backup blocked on a FIFO")
+
+    monkeypatch.setattr(backup_module, "walk_dossier", walk_then_swap)
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(60)
+    try:
+        # Refused by whichever reaches it first, the packaging or the fiscal check's walk.
+        with pytest.raises(FiscalsafeError, match=r"later.txt.* not a regular file"):
+            bs.make_backup(w, dossier, tmp_path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
 def test_verify_and_list_with_a_fifo_as_the_sidecar(w, tmp_path):
     [archive] = bs.copy_files([w.archive], tmp_path / "usb")
     os.mkfifo(Path(str(archive) + ".minisig"))
