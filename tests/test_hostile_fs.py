@@ -25,6 +25,11 @@ from fiscalsafe.errors import UsageError
 from fiscalsafe.pipeline import restore as restore_module
 from fiscalsafe.pipeline.restore import restore_backup
 
+
+class Blocked(Exception):
+    """Raised by an alarm: not an OSError, so no ``except OSError`` can swallow it."""
+
+
 #: A FIFO must be refused within a second; a Python start-up is most of this budget.
 FIFO_TIMEOUT = 60
 
@@ -163,7 +168,8 @@ def test_a_dossier_file_turned_into_a_fifo_during_the_backup(w, tmp_path, monkey
     mine = bs.copy_root(w, tmp_path / "root")
     dossier = mine.dossiers[0]
     (dossier / "notes").mkdir()
-    (dossier / "notes" / "later.txt").write_bytes(b"x")
+    # Large enough to be among the files sampled to estimate the archive's size.
+    (dossier / "notes" / "later.txt").write_bytes(bytes(2 * 1024 * 1024))
     real_walk = backup_module.walk_dossier
 
     def walk_then_swap(*args):
@@ -173,7 +179,7 @@ def test_a_dossier_file_turned_into_a_fifo_during_the_backup(w, tmp_path, monkey
         return files
 
     def blocked(signum, frame):
-        raise TimeoutError("the backup blocked on a FIFO")
+        raise Blocked("the backup blocked on a FIFO")
 
     monkeypatch.setattr(backup_module, "walk_dossier", walk_then_swap)
     previous = signal.signal(signal.SIGALRM, blocked)
@@ -352,3 +358,25 @@ def test_restore_removes_a_link_planted_at_its_staging_name(w, tmp_path, outside
     assert result.restored
     assert changed(before, snapshot(outside)) == set()
     assert bs.entries(tmp_path) == {"restored", "outside"}
+
+
+def test_size_estimate_skips_a_dossier_file_that_became_a_fifo(tmp_path):
+    """Sampling files for the size estimate never waits on a FIFO."""
+    import signal
+
+    from fiscalsafe.pipeline.backup import estimate_size
+    from fiscalsafe.pipeline.check import DossierFile
+
+    os.mkfifo(tmp_path / "big.bin")
+
+    def blocked(signum, frame):
+        raise Blocked("the size estimate blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(10)
+    try:
+        files = [DossierFile("big.bin", tmp_path / "big.bin", "other", 1 << 20, 0, 0o644)]
+        assert estimate_size(files, 3) > 1 << 20
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
