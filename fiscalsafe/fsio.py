@@ -185,7 +185,9 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     fsync_dir(path.parent)
 
 
-def open_regular(path: Path, what: str, error: type[Exception] = MalformedError) -> BinaryIO | None:
+def open_regular(
+    path: Path, what: str, error: type[Exception] = MalformedError, buffering: int = -1
+) -> BinaryIO | None:
     """Open ``path`` for reading only if it is a regular file, checked on the open
     descriptor; never through a link and never blocking on a FIFO. None when absent.
 
@@ -211,7 +213,7 @@ def open_regular(path: Path, what: str, error: type[Exception] = MalformedError)
     except BaseException:
         os.close(fd)
         raise
-    return os.fdopen(fd, "rb")
+    return os.fdopen(fd, "rb", buffering=buffering)
 
 
 def _open_error(path: Path, what: str, exc: OSError, error: type[Exception]) -> Exception:

@@ -556,11 +556,15 @@ def verify_bytes(public: PublicKey, sig_file_bytes: bytes, data: bytes) -> Signa
 def _read_capped(path: str | os.PathLike[str], what: str) -> bytes:
     # A key is read as a regular file only: a FIFO or device would block or never end.
     try:
-        data = fsio.read_regular(Path(path), MAX_FILE_BYTES, what, UsageError)
-    except OperationalError as exc:
-        raise UsageError(str(exc)) from None
-    if data is None:
+        fh = fsio.open_regular(Path(path), what, UsageError)
+    except (UsageError, OperationalError) as exc:
+        raise UsageError(f"cannot read {exc}") from None
+    if fh is None:
         raise UsageError(f"cannot read {what} {os.fspath(path)!r}: No such file or directory")
+    with fh:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise MalformedError(f"{what} {os.fspath(path)!r} is larger than {MAX_FILE_BYTES} bytes")
     return data
 
 

@@ -12,7 +12,6 @@ as root with ``FISCALSAFE_TEST_MOUNT=1``; everywhere else the faults are injecte
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import errno
 import hashlib
@@ -250,11 +249,13 @@ def test_source_read_error(world: World, monkeypatch) -> None:
         def __exit__(self, *exc):
             self._fh.close()
 
-    def fake_open(path, mode="r", *args, **kwargs):
-        fh = builtins.open(path, mode, *args, **kwargs)  # noqa: SIM115 - returned
-        return FailingRead(fh) if str(path).endswith(".fic") else fh
+    real_open_regular = fsio.open_regular
 
-    monkeypatch.setattr(backup_module, "open", fake_open, raising=False)
+    def fake_open(path, *args, **kwargs):
+        fh = real_open_regular(path, *args, **kwargs)
+        return FailingRead(fh) if str(path).endswith(".fic") and fh is not None else fh
+
+    monkeypatch.setattr(fsio, "open_regular", fake_open)
     with pytest.raises(OSError):
         world.backup()
     monkeypatch.undo()

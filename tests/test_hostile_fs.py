@@ -25,6 +25,11 @@ from fiscalsafe.errors import UsageError
 from fiscalsafe.pipeline import restore as restore_module
 from fiscalsafe.pipeline.restore import restore_backup
 
+
+class Blocked(Exception):
+    """Raised by an alarm: not an OSError, so no ``except OSError`` can swallow it."""
+
+
 #: A FIFO must be refused within a second; a Python start-up is most of this budget.
 FIFO_TIMEOUT = 60
 
@@ -151,6 +156,42 @@ def test_check_of_a_dossier_whose_identity_is_a_fifo(w, tmp_path):
         assert code in (1, 2), (command, err)
         assert "dossier.json" in line and "FIFO, not a regular file" in line, line
     assert bs.entries(tmp_path / "usb") == set()
+
+
+def test_a_dossier_file_turned_into_a_fifo_during_the_backup(w, tmp_path, monkeypatch):
+    """The file was regular when the dossier was walked; it is a FIFO when packaged."""
+    import signal
+
+    from fiscalsafe.errors import FiscalsafeError
+    from fiscalsafe.pipeline import backup as backup_module
+
+    mine = bs.copy_root(w, tmp_path / "root")
+    dossier = mine.dossiers[0]
+    (dossier / "notes").mkdir()
+    # Large enough to be among the files sampled to estimate the archive's size.
+    (dossier / "notes" / "later.txt").write_bytes(bytes(2 * 1024 * 1024))
+    real_walk = backup_module.walk_dossier
+
+    def walk_then_swap(*args):
+        files = real_walk(*args)
+        (dossier / "notes" / "later.txt").unlink()
+        os.mkfifo(dossier / "notes" / "later.txt")
+        return files
+
+    def blocked(signum, frame):
+        raise Blocked("the backup blocked on a FIFO")
+
+    monkeypatch.setattr(backup_module, "walk_dossier", walk_then_swap)
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(60)
+    try:
+        # Refused by whichever reaches it first, the packaging or the fiscal check's walk.
+        with pytest.raises(FiscalsafeError, match=r"later.txt.* not a regular file"):
+            bs.make_backup(w, dossier, tmp_path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
 
 def test_verify_and_list_with_a_fifo_as_the_sidecar(w, tmp_path):
@@ -317,3 +358,25 @@ def test_restore_removes_a_link_planted_at_its_staging_name(w, tmp_path, outside
     assert result.restored
     assert changed(before, snapshot(outside)) == set()
     assert bs.entries(tmp_path) == {"restored", "outside"}
+
+
+def test_size_estimate_skips_a_dossier_file_that_became_a_fifo(tmp_path):
+    """Sampling files for the size estimate never waits on a FIFO."""
+    import signal
+
+    from fiscalsafe.pipeline.backup import estimate_size
+    from fiscalsafe.pipeline.check import DossierFile
+
+    os.mkfifo(tmp_path / "big.bin")
+
+    def blocked(signum, frame):
+        raise Blocked("the size estimate blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(10)
+    try:
+        files = [DossierFile("big.bin", tmp_path / "big.bin", "other", 1 << 20, 0, 0o644)]
+        assert estimate_size(files, 3) > 1 << 20
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -31,7 +31,7 @@ from pathlib import Path
 import zstandard
 
 from fiscalsafe import __version__, fsio, minisign
-from fiscalsafe.errors import OperationalError, UsageError, VerificationError
+from fiscalsafe.errors import FiscalsafeError, OperationalError, UsageError, VerificationError
 from fiscalsafe.formats import bagit, paths
 from fiscalsafe.formats.dossier import (
     EXCLUDED_CATEGORIES,
@@ -226,10 +226,13 @@ def estimate_size(chosen: list[DossierFile], level: int) -> int:
     cctx = zstandard.ZstdCompressor(level=level)
     for f in sorted(chosen, key=lambda f: -f.size)[:8]:
         try:
-            with open(f.path, "rb") as fh:
+            fh = fsio.open_regular(f.path, "dossier file", OperationalError)
+            if fh is None:
+                continue
+            with fh:
                 data = fh.read(CHUNK)
-        except OSError:
-            continue
+        except (OSError, FiscalsafeError):
+            continue  # the packaging pass reports it
         sample_in += len(data)
         sample_out += len(cctx.compress(data))
     ratio = (sample_out / sample_in) if sample_in else 1.0
@@ -650,10 +653,10 @@ def _copy_member(
     of system time, measured). The hash and the compressor have consumed a chunk when
     their calls return."""
     digest = hashlib.sha256()
-    try:
-        fh = open(f.path, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
-    except OSError as exc:
-        raise OperationalError(f"cannot read {f.relpath}: {exc.strerror}") from None
+    # Checked again on the open descriptor: the entry may have become a FIFO or a link.
+    fh = fsio.open_regular(f.path, "dossier file", OperationalError, buffering=0)
+    if fh is None:
+        raise ChangedDuringBackup(f"{f.relpath} vanished during the backup; run it again")
     view = memoryview(buffer)
     with fh:
         st = os.fstat(fh.fileno())
