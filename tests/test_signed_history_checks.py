@@ -30,6 +30,12 @@ from fiscalsafe.verify.archives import (
 from fiscalsafe.verify.coverage import compute_coverage
 from fiscalsafe.verify.journal import JournalResult, verify_journal
 from fiscalsafe.verify.trust import TrustedKeys
+from fiscalsafe.verify.verified import (
+    ProvenArchive,
+    VerifiedJournal,
+    proven_archives,
+    verified_journal,
+)
 
 TZ = "Europe/Paris"
 IDENTITY = DossierIdentity("MAG077", "Boutique", "55210055400013", TZ, (1, 1))
@@ -327,8 +333,8 @@ def test_last_journal_record_must_be_the_one_its_head_names() -> None:
 ONE = dt.timedelta(days=1)
 
 
-def proven(number: int, start: dt.date, end: dt.date, first: bool = False) -> ArchiveResult:
-    return ArchiveResult(
+def proven(number: int, start: dt.date, end: dt.date, first: bool = False) -> ProvenArchive:
+    result = ArchiveResult(
         file=f"A{number:06d}.fsa",
         sha256="",
         parsed=True,
@@ -338,10 +344,12 @@ def proven(number: int, start: dt.date, end: dt.date, first: bool = False) -> Ar
         period_start=start,
         period_end=end,
     )
+    (archive,) = proven_archives([result])
+    return archive
 
 
-def no_journal() -> JournalResult:
-    return JournalResult()
+def no_journal() -> VerifiedJournal:
+    return verified_journal(JournalResult())
 
 
 def test_a_single_missing_day_is_a_one_day_gap() -> None:
@@ -371,9 +379,10 @@ def test_days_before_the_first_archive_are_a_gap_from_the_required_start() -> No
     assert codes(found) == ["COVERAGE_GAP"]
 
 
-def genesis_journal(day: dt.date) -> JournalResult:
+def genesis_journal(day: dt.date) -> VerifiedJournal:
+    """A journal whose verified genesis record is of ``day`` (nothing else matters here)."""
     ts = to_us(dt.datetime(day.year, day.month, day.day, 9, tzinfo=dt.UTC))
-    return JournalResult(genesis_ts=ts, verified_until=1)
+    return VerifiedJournal(entries=(), genesis_ts=ts, head=None)
 
 
 def test_since_genesis_needs_the_first_archive_to_start_on_the_genesis_day() -> None:
