@@ -21,7 +21,7 @@ import pytest
 from conftest import cli_env
 from tree_snapshot import changed, snapshot
 
-from fiscalsafe.errors import UsageError
+from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.pipeline import restore as restore_module
 from fiscalsafe.pipeline.restore import restore_backup
 
@@ -322,6 +322,42 @@ def test_force_restore_rolls_back_when_the_swap_fails(w, tmp_path, occupied, mon
     assert changed(before, snapshot(tmp_path)) == set()
 
 
+@pytest.mark.parametrize("left", ["aside", "marker"])
+def test_what_a_swap_killed_half_way_left_is_never_cleaned_up(w, tmp_path, occupied, left):
+    """A power cut in the middle of the swap leaves the old entries renamed aside, or in
+    the staging folder (the marker says so): the next restore must not delete them, but
+    say where they are."""
+    aside = tmp_path / ".restored.fiscalsafe-old"
+    staging = tmp_path / ".restored.fiscalsafe-partial"
+    staging.mkdir()
+    (staging / "notes.txt").write_text("carried out of the old folder\n")
+    if left == "aside":
+        occupied.rename(aside)
+    (tmp_path / ".restored.fiscalsafe-swapping").write_bytes(b"")
+    before = snapshot(tmp_path)
+    with pytest.raises(OperationalError, match="interrupted restore") as caught:
+        restore_into(w, occupied, allow_existing=True)
+    assert "fiscalsafe-old" in str(caught.value)
+    assert changed(before, snapshot(tmp_path)) == set()
+
+
+def test_the_swap_marks_itself_while_old_entries_are_outside_the_folder(
+    w, tmp_path, occupied, monkeypatch
+):
+    marker = tmp_path / ".restored.fiscalsafe-swapping"
+    seen = []
+    real_rename = os.rename
+
+    def rename(src, dst):
+        seen.append(marker.exists())
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(restore_module.os, "rename", rename)
+    assert restore_into(w, occupied, allow_existing=True).restored
+    assert seen and all(seen)  # every rename of the swap happens under the marker
+    assert not marker.exists()
+
+
 def test_force_restore_swaps_and_keeps_unrelated_entries(w, tmp_path, occupied):
     result = restore_into(w, occupied, allow_existing=True)
     assert result.restored
@@ -380,3 +416,35 @@ def test_size_estimate_skips_a_dossier_file_that_became_a_fifo(tmp_path):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_worker_never_waits_on_an_archive_swapped_for_a_fifo(tmp_path):
+    """The walk saw a regular file; a FIFO put in its place before the worker opens it is
+    a finding, not a wait."""
+    import signal
+
+    from fiscalsafe.pipeline import fiscal
+
+    fifo = tmp_path / "A000001.fsa"
+    os.mkfifo(fifo)
+
+    def blocked(signum, frame):
+        raise TimeoutError("the worker waited on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(5)
+    try:
+        result = fiscal._check_archive("archives/A000001.fsa", str(fifo), ((), True), "UTC")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [f.code for f in result.findings] == ["ARCHIVE_MALFORMED"]
+    assert "not a regular file" in result.findings[0].message
+
+
+def test_a_profile_that_is_a_fifo_is_a_usage_error(w, tmp_path):
+    fifo = tmp_path / "profile.json"
+    os.mkfifo(fifo)
+    r = bs.invoke("check", w.dossier, "--trust", w.editor, "--profile", fifo)
+    assert r.code == 2, r
+    assert "not a regular file" in r.err and "Traceback" not in r.err

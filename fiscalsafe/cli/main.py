@@ -79,6 +79,7 @@ def guarded(command: Callable[..., int]) -> Callable[..., None]:
 
 
 CLOCK_ENV = "FISCALSAFE_NOW"
+MAX_PROFILE_BYTES = 1024 * 1024
 
 
 def now_utc() -> dt.datetime:
@@ -98,8 +99,13 @@ def now_utc() -> dt.datetime:
 def load_profile(path: Path | None) -> Profile:
     if path is None:
         return DEFAULT_PROFILE
+    from fiscalsafe import fsio
+
     try:
-        return parse_profile(path.read_bytes())
+        data = fsio.read_regular(path, MAX_PROFILE_BYTES, "profile", UsageError)
+        if data is None:
+            raise UsageError(f"profile {path} does not exist")
+        return parse_profile(data)
     except OSError as exc:
         raise UsageError(f"cannot read profile {path}: {exc.strerror}") from None
     except FiscalsafeError as exc:

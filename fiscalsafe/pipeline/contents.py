@@ -12,6 +12,7 @@ from typing import Any
 
 import zstandard
 
+from fiscalsafe import fsio
 from fiscalsafe.errors import MalformedError, UsageError
 from fiscalsafe.formats.manifest import parse_manifest
 from fiscalsafe.formats.tarstream import REGULAR, TarReader
@@ -68,7 +69,10 @@ class _Concat(io.RawIOBase):
             if self._fh is None:
                 if not self._files:
                     return 0
-                self._fh = open(self._files.pop(0), "rb")  # noqa: SIM115 - closed below
+                path = self._files.pop(0)
+                self._fh = fsio.open_regular(path, "backup file", UsageError)
+                if self._fh is None:
+                    raise UsageError(f"{path} does not exist")
             n = self._fh.readinto(buffer)
             if n:
                 return n

@@ -15,6 +15,7 @@ import os
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
+from fiscalsafe import fsio
 from fiscalsafe.errors import MalformedError, OperationalError, UnsupportedVersionError
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.archive import MAX_ARCHIVE_BYTES
@@ -48,7 +49,17 @@ def _archive_task(name: str, source: bytes | str, key_state: tuple, tz: str) -> 
 def _check_archive(name: str, source: bytes | str, key_state: tuple, tz: str) -> ArchiveResult:
     keys = _keys(key_state)
     if isinstance(source, str):
-        with open(source, "rb") as fh:
+        # Opened as a regular file on the descriptor: one swapped for a FIFO after the
+        # walk must not make a worker wait for ever.
+        try:
+            fh = fsio.open_regular(Path(source), "fiscal archive")
+        except MalformedError as exc:
+            result = ArchiveResult(file=name, sha256="")
+            result.findings.append(finding("ARCHIVE_MALFORMED", str(exc), file=name))
+            return result
+        if fh is None:
+            raise OperationalError(f"{name} vanished during the check; run it again")
+        with fh:
             # read(n) allocates n bytes up front: ask for what the file holds, plus one
             # byte to notice a file larger than the limit (or growing).
             size = os.fstat(fh.fileno()).st_size

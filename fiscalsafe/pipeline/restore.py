@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from fiscalsafe import fsio
 from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.formats import paths
 from fiscalsafe.formats.manifest import Manifest
@@ -80,6 +81,7 @@ def restore_backup(
         if any(dest.iterdir()) and not allow_existing:
             raise UsageError(f"{dest} is not empty; choose an empty folder or pass --force")
     staging = parent / f".{dest.name}.fiscalsafe-partial"
+    _refuse_interrupted_swap(dest)
     _remove_leftover(staging)
     staging.mkdir(mode=0o700)
     extractor = StagingExtractor(staging.resolve())
@@ -114,6 +116,28 @@ def _refuse_unswappable(dest: Path) -> None:
         )
 
 
+def _swap_names(dest: Path) -> tuple[Path, Path]:
+    """The folder the old destination is renamed to during a swap, and the marker that says
+    a swap is under way (so the staging folder may hold entries of the old destination)."""
+    return (
+        dest.parent / f".{dest.name}.fiscalsafe-old",
+        dest.parent / f".{dest.name}.fiscalsafe-swapping",
+    )
+
+
+def _refuse_interrupted_swap(dest: Path) -> None:
+    """A swap killed half-way (power cut, SIGKILL) leaves the old data aside or in the
+    staging folder: never delete it; say where it is and stop."""
+    aside, marker = _swap_names(dest)
+    staging = dest.parent / f".{dest.name}.fiscalsafe-partial"
+    if os.path.lexists(aside) or os.path.lexists(marker):
+        raise OperationalError(
+            f"an interrupted restore into {dest} left what was there in {aside} (and "
+            f"{staging}): move those entries back into {dest}, delete {marker}, then "
+            "restore again; nothing was changed"
+        )
+
+
 def _remove_leftover(path: Path) -> None:
     """Remove what an interrupted restore left at ``path``: a link as itself."""
     try:
@@ -139,11 +163,11 @@ def _publish(staging: Path, dest: Path) -> None:
         os.chmod(dest, 0o777 & ~umask)
         return
     old_mode = stat.S_IMODE(os.stat(dest).st_mode)
-    aside = dest.parent / f".{dest.name}.fiscalsafe-old"
-    _remove_leftover(aside)
+    aside, marker = _swap_names(dest)
     restored = {entry.name for entry in staging.iterdir()}
     carried: list[str] = []
     swapped = False
+    fsio.write_new(marker, b"")  # from here on the old data may be outside dest
     try:
         for entry in sorted(dest.iterdir()):
             if entry.name not in restored:
@@ -154,10 +178,12 @@ def _publish(staging: Path, dest: Path) -> None:
         swapped = True
     except BaseException:
         _roll_back(staging, dest, aside, carried)
+        os.unlink(marker)
         raise
     os.chmod(dest, old_mode)
     if swapped:
         shutil.rmtree(aside, ignore_errors=True)
+    os.unlink(marker)
 
 
 def _roll_back(staging: Path, dest: Path, aside: Path, carried: list[str]) -> None:
