@@ -6,7 +6,7 @@
   changed verdict fails here until the version is bumped on purpose;
 - every verification step has cases, and every finding code is either carried by a case or
   listed, with its reason, in the README's table of codes not covered;
-- the generator, run again, reproduces every committed byte and outcome.
+- the generator, run again, reproduces every committed outcome, case description and key.
 """
 
 from __future__ import annotations
@@ -141,14 +141,16 @@ def test_the_generator_reproduces_every_outcome(tmp_path):
     }
     assert not differ, differ
     assert fresh == committed
-    assert tree(tmp_path / "conformance") == tree(SUITE), (
-        "the generator no longer writes these bytes"
-    )
+    assert tree(tmp_path / "conformance") == tree(SUITE), "the generator writes other files"
 
 
-def tree(root: Path) -> dict[str, str]:
+def tree(root: Path) -> dict[str, str | None]:
+    """Every file's SHA-256, but only the names of the backups: their compressed bytes
+    depend on the zstd library's version, and their outcomes are compared above."""
     return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        p.relative_to(root).as_posix(): None
+        if ".tar.zst" in p.name
+        else hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.name != "README.md"
     }
