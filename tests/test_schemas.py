@@ -196,7 +196,11 @@ def _anchors(page: Path) -> set[str]:
 
 
 def test_markdown_links_resolve():
-    pages = [*SCHEMAS.glob("*.md"), ROOT / "fixtures" / "golden" / "README.md"]
+    pages = [
+        *SCHEMAS.glob("*.md"),
+        ROOT / "fixtures" / "golden" / "README.md",
+        ROOT / "fixtures" / "conformance" / "README.md",
+    ]
     for page in pages:
         for target, anchor in re.findall(r"\]\(([^)#:]*)(?:#([^)]*))?\)", page.read_text()):
             linked = (page.parent / target) if target else page
