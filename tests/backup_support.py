@@ -342,6 +342,14 @@ def invoke(*args: str | Path, trust_dir: Path | None = None) -> CliResult:
     return CliResult(result.exit_code, result.stdout, result.stderr)
 
 
+def restore_cli(w: World, archive: Path, dest: Path, *extra: str | Path) -> CliResult:
+    """``fiscalsafe restore`` in process, with the shop's and the editor's public keys."""
+    return invoke(
+        "restore", archive, dest, "--key", w.shop_pub, "--trust", w.editor, "--years", YEARS,
+        *extra,
+    )  # fmt: skip
+
+
 def freeze_clock(monkeypatch: pytest.MonkeyPatch, now: dt.datetime = NOW) -> None:
     """Make the command line's "now" (``fiscalsafe.cli.main.now_utc``) return ``now``."""
     import fiscalsafe.cli.main as cli_main

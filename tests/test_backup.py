@@ -116,17 +116,7 @@ def test_no_index_backup_lists_indexes_as_omitted_and_restore_names_them(w, usb,
 def test_cli_restore_of_no_index_backup_tells_which_indexes_to_rebuild(w, usb, tmp_path):
     result = bs.make_backup(w, w.dossier, usb, kind="no-index")
     bs.assert_proven(w, result)
-    r = bs.invoke(
-        "restore",
-        result.files[0],
-        tmp_path / "r",
-        "--key",
-        w.shop_pub,
-        "--trust",
-        w.editor,
-        "--years",
-        bs.YEARS,
-    )
+    r = bs.restore_cli(w, result.files[0], tmp_path / "r")
     assert r.code == 0, r
     assert "rebuild" in r.out and "odeis/VENTE.ndx" in r.out
 

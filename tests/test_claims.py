@@ -28,15 +28,7 @@ from fiscalsafe.verify.findings import Severity
 RECORD = 20 * 512
 
 
-@pytest.fixture
-def w(tmp_path_factory):
-    return bs.world(tmp_path_factory)
-
-
-@pytest.fixture(autouse=True)
-def one_worker():
-    with bs.single_worker():
-        yield
+pytestmark = pytest.mark.usefixtures("one_worker")
 
 
 def run(w, files: list[Path], now: dt.datetime = bs.NOW):

@@ -35,11 +35,6 @@ from fiscalsafe.verify.verified import (
 
 
 @pytest.fixture
-def w(tmp_path_factory):
-    return bs.world(tmp_path_factory)
-
-
-@pytest.fixture
 def root(w, tmp_path):
     return bs.copy_root(w, tmp_path / "root")
 

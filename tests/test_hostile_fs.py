@@ -34,15 +34,7 @@ class Blocked(Exception):
 FIFO_TIMEOUT = 60
 
 
-@pytest.fixture
-def w(tmp_path_factory):
-    return bs.world(tmp_path_factory)
-
-
-@pytest.fixture(autouse=True)
-def one_worker():
-    with bs.single_worker():
-        yield
+pytestmark = pytest.mark.usefixtures("one_worker")
 
 
 @pytest.fixture

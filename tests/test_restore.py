@@ -53,17 +53,7 @@ def odd_backup(w, tmp_path):
 def test_restore_is_byte_identical_with_modes_and_nanosecond_times(w, odd_backup, tmp_path):
     dossier, result = odd_backup
     dest = tmp_path / "restored"
-    r = bs.invoke(
-        "restore",
-        result.files[0],
-        dest,
-        "--key",
-        w.shop_pub,
-        "--trust",
-        w.editor,
-        "--years",
-        bs.YEARS,
-    )
+    r = bs.restore_cli(w, result.files[0], dest)
     assert r.code == 0, r
     assert "RESTORED" in r.out
     expected = backed_up_tree(dossier, result.files[0])
@@ -78,18 +68,7 @@ def test_restore_is_byte_identical_with_modes_and_nanosecond_times(w, odd_backup
 
 
 def test_restore_json_output(w, tmp_path):
-    r = bs.invoke(
-        "restore",
-        w.archive,
-        tmp_path / "r",
-        "--key",
-        w.shop_pub,
-        "--trust",
-        w.editor,
-        "--years",
-        bs.YEARS,
-        "--json",
-    )
+    r = bs.restore_cli(w, w.archive, tmp_path / "r", "--json")
     assert r.code == 0, r
     doc = json.loads(r.out)
     assert doc["restored"] is True and doc["rebuild_indexes"] == []
@@ -108,18 +87,7 @@ def test_restore_refuses_a_non_empty_folder_unless_forced(w, tmp_path):
     assert "not empty" in r.err
     assert bs.entries(dest) == {"notes.txt"}
     assert bs.entries(tmp_path) == {"restored"}
-    r = bs.invoke(
-        "restore",
-        w.archive,
-        dest,
-        "--key",
-        w.shop_pub,
-        "--trust",
-        w.editor,
-        "--years",
-        bs.YEARS,
-        "--force",
-    )
+    r = bs.restore_cli(w, w.archive, dest, "--force")
     assert r.code == 0, r
     assert (dest / "notes.txt").read_text() == "mine\n"
     got = bs.tree(dest)
@@ -204,17 +172,7 @@ def test_restore_needs_a_key(w, tmp_path):
 def test_restore_of_a_split_set_from_any_part(w, tmp_path_factory, tmp_path):
     split = bs.split_set(w, tmp_path_factory)
     dest = tmp_path / "restored"
-    r = bs.invoke(
-        "restore",
-        split.files[-1],
-        dest,
-        "--key",
-        w.shop_pub,
-        "--trust",
-        w.editor,
-        "--years",
-        bs.YEARS,
-    )
+    r = bs.restore_cli(w, split.files[-1], dest)
     assert r.code == 0, r
     assert bs.tree(dest) == backed_up_tree(w.dossier, split.files[0])
     bs.assert_proven(w, split)

@@ -18,16 +18,7 @@ import pytest
 from fiscalsafe.formats import bagit
 from fiscalsafe.pipeline.verify_backup import verify_folder
 
-
-@pytest.fixture
-def w(tmp_path_factory):
-    return bs.world(tmp_path_factory)
-
-
-@pytest.fixture(autouse=True)
-def one_worker():
-    with bs.single_worker():
-        yield
+pytestmark = pytest.mark.usefixtures("one_worker")
 
 
 def extract(w, dest: Path) -> Path:

@@ -52,14 +52,9 @@ def load_shop_keys(paths: list[Path] | None) -> list[ShopKey]:
 
 def read_binding(path: Path) -> frozenset[str] | None:
     from fiscalsafe import fsio
-    from fiscalsafe.errors import FiscalsafeError, UsageError
+    from fiscalsafe.errors import UsageError
 
-    try:
-        data = fsio.read_regular(path, MAX_BINDING_BYTES, "trust binding")
-    except FiscalsafeError as exc:
-        raise UsageError(str(exc)) from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    data = fsio.read_regular(path, MAX_BINDING_BYTES, "trust binding", UsageError)
     if data is None:
         return None
     lines = (line.split("#", 1)[0].strip() for line in data.decode("utf-8", "replace").splitlines())

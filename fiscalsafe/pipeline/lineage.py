@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from fiscalsafe import fsio
-from fiscalsafe.errors import FiscalsafeError, UsageError
+from fiscalsafe.errors import UsageError
 from fiscalsafe.pipeline.state import StateStore
 from fiscalsafe.pipeline.verify_backup import VerifyReport
 from fiscalsafe.verify.freshness import KnownPoint, compare, newest_archive
@@ -74,12 +74,7 @@ def _add(report: VerifyReport, point: KnownPoint, journal_file: str) -> None:
 
 def load_since(path: Path) -> dict[str, KnownPoint]:
     """The newest journal head per dossier that an earlier evidence record proved."""
-    try:
-        data = fsio.read_regular(path, MAX_EVIDENCE_BYTES, "evidence record")
-    except FiscalsafeError as exc:
-        raise UsageError(str(exc)) from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    data = fsio.read_regular(path, MAX_EVIDENCE_BYTES, "evidence record", UsageError)
     if data is None:
         raise UsageError(f"evidence record {path} does not exist")
     try:
