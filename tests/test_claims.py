@@ -20,7 +20,7 @@ import pytest
 import zstandard
 
 from fiscalsafe import minisign
-from fiscalsafe.pipeline.listing import parse_comment
+from fiscalsafe.formats.layout import parse_comment
 from fiscalsafe.pipeline.restore import restore_backup
 from fiscalsafe.pipeline.verify_backup import verify_stream
 from fiscalsafe.verify.findings import Severity

@@ -20,7 +20,8 @@ from conftest import AS_OF, stock_tool
 
 from fiscalsafe import minisign
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
-from fiscalsafe.pipeline.backup import MANIFEST_PATH, BackupOptions, backup_dossier, select_files
+from fiscalsafe.formats.layout import MANIFEST_PATH
+from fiscalsafe.pipeline.backup import BackupOptions, backup_dossier, select_files
 from fiscalsafe.pipeline.check import walk_dossier
 from fiscalsafe.pipeline.verify_backup import verify_stream
 

@@ -32,7 +32,7 @@ import zstandard
 
 from fiscalsafe import __version__, fsio, minisign
 from fiscalsafe.errors import FiscalsafeError, OperationalError, UsageError, VerificationError
-from fiscalsafe.formats import bagit, paths
+from fiscalsafe.formats import bagit, layout, paths
 from fiscalsafe.formats.dossier import (
     EXCLUDED_CATEGORIES,
     INDEX_CATEGORY,
@@ -40,6 +40,7 @@ from fiscalsafe.formats.dossier import (
     DossierIdentity,
     Profile,
 )
+from fiscalsafe.formats.layout import EXTENSION, MANIFEST_PATH, REPORT_PATH, SIDECAR
 from fiscalsafe.formats.manifest import (
     KINDS,
     MAX_MANIFEST_BYTES,
@@ -71,11 +72,7 @@ CHUNK = 1024 * 1024
 #: 2 GB sample, which keeps the whole process tree (the fiscal check's workers run
 #: alongside) under 200 MB.
 ZSTD_JOB_SIZE = 2 * 1024 * 1024
-EXTENSION = ".tar.zst"
-SIDECAR = ".minisig"
 MAX_PARTS = 999  # part suffixes have three digits
-MANIFEST_PATH = "fiscalsafe/manifest.json"
-REPORT_PATH = "fiscalsafe/check-report.json"
 #: Small fiscal files first, so a one-pass verifier meets the keys and journal early.
 FIRST_CATEGORIES = ("identity", "key", "journal", "fiscal-archive")
 
@@ -458,14 +455,20 @@ def _commit_archive(
         cov = report.coverage if opts.kind != "photos" else None
         covered = f"{cov.covered[0][0]}..{cov.covered[-1][1]}" if cov and cov.covered else "none"
         history = report.history
-        head = f" head={head_text(history.tip)}" if history and history.head_signed else ""
+        head = head_text(history.tip) if history and history.head_signed else None
         sidecars = []
         for index, part in enumerate(sink.parts, 1):
-            comment = (
-                f"fiscalsafe-backup v1 file={part.final.name} bag={name} "
-                f"dossier={identity.dossier_id} kind={opts.kind} "
-                f"created={now.strftime('%Y-%m-%dT%H:%M:%SZ')} part={index}/{len(sink.parts)} "
-                f"set={set_id} coverage={covered}{head}"
+            comment = layout.sidecar_comment(
+                file=part.final.name,
+                bag=name,
+                dossier=identity.dossier_id,
+                kind=opts.kind,
+                created=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                part=index,
+                parts=len(sink.parts),
+                set_id=set_id,
+                coverage=covered,
+                head=head,
             )
             sig = minisign.sign_stream(secret, part.blake2b, comment)
             side_partial = dest / f".{part.final.name}{SIDECAR}.partial"
@@ -597,8 +600,12 @@ def _write_archive(
         manifest_sig = minisign.sign_bytes(
             secret,
             manifest_bytes,
-            f"fiscalsafe-manifest v1 bag={name} dossier={identity.dossier_id} "
-            f"created={manifest.created} sha256={hashlib.sha256(manifest_bytes).hexdigest()}",
+            layout.manifest_comment(
+                bag=name,
+                dossier=identity.dossier_id,
+                created=manifest.created,
+                sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+            ),
         )
         tar.add_bytes(f"{name}/{MANIFEST_PATH}", manifest_bytes, mtime_ns=mtime_ns)
         tar.add_bytes(f"{name}/{MANIFEST_PATH}{SIDECAR}", manifest_sig, mtime_ns=mtime_ns)

@@ -23,9 +23,8 @@ from pathlib import Path
 
 from fiscalsafe import minisign
 from fiscalsafe.formats import bagit
+from fiscalsafe.formats.layout import MANIFEST_PATH, SIDECAR, parse_comment
 from fiscalsafe.formats.manifest import Manifest
-from fiscalsafe.pipeline.backup import MANIFEST_PATH, SIDECAR
-from fiscalsafe.pipeline.listing import parse_comment
 from fiscalsafe.pipeline.tarwrite import BLOCK, RECORD
 from fiscalsafe.verify.findings import finding
 

@@ -14,9 +14,9 @@ import zstandard
 
 from fiscalsafe import fsio
 from fiscalsafe.errors import MalformedError, UsageError
+from fiscalsafe.formats.layout import MANIFEST_PATH
 from fiscalsafe.formats.manifest import parse_manifest
 from fiscalsafe.formats.tarstream import REGULAR, TarReader
-from fiscalsafe.pipeline.backup import MANIFEST_PATH
 from fiscalsafe.pipeline.verify_backup import ZSTD_MAGIC, discover
 
 MAX_MANIFEST = 256 * 1024 * 1024

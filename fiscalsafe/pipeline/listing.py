@@ -13,21 +13,7 @@ from pathlib import Path
 
 from fiscalsafe import fsio, minisign
 from fiscalsafe.errors import FiscalsafeError
-
-COMMENT_PREFIX = "fiscalsafe-backup v1 "
-_FIELD = re.compile(r"(\w+)=(\S*)")
-_PART = re.compile(r"[0-9]{1,4}/[0-9]{1,4}")
-
-
-def parse_comment(comment: str) -> dict[str, str] | None:
-    if not comment.startswith(COMMENT_PREFIX):
-        return None
-    fields = dict(_FIELD.findall(comment[len(COMMENT_PREFIX) :]))
-    # The comment is read before its signature is checked: a part number must be plain
-    # ASCII digits of sane length before anyone calls int() on it.
-    if "part" in fields and not _PART.fullmatch(fields["part"]):
-        fields["part"] = "?/?"
-    return fields
+from fiscalsafe.formats.layout import parse_comment
 
 
 def _plain_name(name: str) -> bool:

@@ -45,15 +45,14 @@ from fiscalsafe.errors import (
 from fiscalsafe.formats import paths
 from fiscalsafe.formats.bagit import SUPPORTED_ALGORITHMS
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile, parse_identity
+from fiscalsafe.formats.layout import MANIFEST_PATH, SIDECAR, parse_comment
 from fiscalsafe.formats.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from fiscalsafe.formats.tarstream import DIRECTORY, REGULAR, TarReader
 from fiscalsafe.formats.zstdframes import FrameWalker
 from fiscalsafe.pipeline import bindings
-from fiscalsafe.pipeline.backup import MANIFEST_PATH, SIDECAR
 from fiscalsafe.pipeline.check import load_trust, trust_json
 from fiscalsafe.pipeline.fiscal import FiscalChecker
 from fiscalsafe.pipeline.folder_members import folder_members
-from fiscalsafe.pipeline.listing import parse_comment
 from fiscalsafe.verify.bag import BagValidator
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.findings import Finding, Severity, finding, has_errors
