@@ -119,7 +119,7 @@ def _bag_info(data: bytes, seeds: Seeds) -> None:
 
 
 def _bag_manifest(data: bytes, seeds: Seeds) -> None:
-    bagit.parse_manifest(data, "sha256")
+    bagit.parse_checksum_manifest(data, "sha256")
 
 
 def _bag_fetch(data: bytes, seeds: Seeds) -> None:

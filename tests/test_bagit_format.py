@@ -237,7 +237,7 @@ def test_manifest_lines() -> None:
         f"{SHA256_A}  data/trailing \n"
         "\n"
     ).encode()
-    manifest = fmt.parse_manifest(data, "sha256")
+    manifest = fmt.parse_checksum_manifest(data, "sha256")
     # A name ending with a space is one Windows cannot hold: refused by the path policy.
     assert [(p.line, p.unsafe) for p in manifest.problems] == [(8, True)]
     assert "ends with a dot or a space" in manifest.problems[0].message
@@ -277,7 +277,7 @@ def test_manifest_bad_lines_are_all_reported() -> None:
             f"{SHA256_A}\x0bdata/vt\n"  # 10: VT neither separates nor ends a line
         ).encode()
     )
-    manifest = fmt.parse_manifest(data, "sha256", name="manifest-sha256.txt")
+    manifest = fmt.parse_checksum_manifest(data, "sha256", name="manifest-sha256.txt")
     assert [e.path for e in manifest.entries] == ["data/ok"]
     assert [(p.line, p.unsafe) for p in manifest.problems] == [
         (1, False),
@@ -298,16 +298,16 @@ def test_manifest_bad_lines_are_all_reported() -> None:
 
 def test_manifest_percent_decoding_depends_on_version() -> None:
     data = f"{SHA256_A}  data/b%25d%7Ee%zz\n".encode()
-    [v1] = fmt.parse_manifest(data, "sha256").entries
+    [v1] = fmt.parse_checksum_manifest(data, "sha256").entries
     assert v1.path == "data/b%d%7Ee%zz"
-    [v097] = fmt.parse_manifest(data, "sha256", version=(0, 97)).entries
+    [v097] = fmt.parse_checksum_manifest(data, "sha256", version=(0, 97)).entries
     assert v097.path == "data/b%25d%7Ee%zz"  # bagit-python never encoded '%'
     assert fmt.decode_path("a%0Ab%0dc") == "a\nb\rc"
 
 
 def test_manifest_names_with_line_breaks_are_refused_by_the_path_policy() -> None:
     data = f"{SHA256_A}  data/a%0Ab\n{SHA256_A}  data/c%0Dd\n".encode()
-    manifest = fmt.parse_manifest(data, "sha256")
+    manifest = fmt.parse_checksum_manifest(data, "sha256")
     assert manifest.entries == ()
     assert [(p.line, p.unsafe) for p in manifest.problems] == [(1, True), (2, True)]
     assert all("control character" in p.message for p in manifest.problems)
@@ -315,17 +315,17 @@ def test_manifest_names_with_line_breaks_are_refused_by_the_path_policy() -> Non
 
 def test_manifest_utf16_and_bom_notes() -> None:
     text = f"{SHA256_A}  data/Núñez\n"
-    [entry] = fmt.parse_manifest(text.encode("utf-16"), "sha256", "UTF-16").entries
+    [entry] = fmt.parse_checksum_manifest(text.encode("utf-16"), "sha256", "UTF-16").entries
     assert entry.path == "data/Núñez"
-    manifest = fmt.parse_manifest(codecs.BOM_UTF8 + text.encode(), "sha256")
+    manifest = fmt.parse_checksum_manifest(codecs.BOM_UTF8 + text.encode(), "sha256")
     assert [e.path for e in manifest.entries] == ["data/Núñez"]
     assert manifest.notes and "byte-order mark" in manifest.notes[0]
     with pytest.raises(MalformedError, match="not valid UTF-8"):
-        fmt.parse_manifest(b"\xff\xfe\xfd", "sha256")
+        fmt.parse_checksum_manifest(b"\xff\xfe\xfd", "sha256")
 
 
 def test_manifest_unknown_algorithm_skips_length_check() -> None:
-    [entry] = fmt.parse_manifest(b"abcd  data/x\n", "blake3").entries
+    [entry] = fmt.parse_checksum_manifest(b"abcd  data/x\n", "blake3").entries
     assert entry.checksum == "abcd"
 
 
@@ -373,7 +373,7 @@ def test_render_manifest_round_trip() -> None:
     ]
     data = fmt.render_manifest(entries)
     assert data.splitlines()[0] == f"{SHA256_A}  data/100%25 pur beurre.txt".encode()
-    parsed = fmt.parse_manifest(data, "sha256")
+    parsed = fmt.parse_checksum_manifest(data, "sha256")
     assert parsed.problems == () and parsed.blank_lines == ()
     assert [(e.path, e.checksum) for e in parsed.entries] == sorted(
         (p, d.lower()) for p, d in entries
@@ -445,7 +445,7 @@ def test_percent_encoding_round_trips(text: str) -> None:
 def test_manifest_paths_round_trip(paths: list[list[str]]) -> None:
     names = sorted({"data/" + "/".join(segments) for segments in paths})
     data = fmt.render_manifest([(name, SHA256_A) for name in names])
-    parsed = fmt.parse_manifest(data, "sha256")
+    parsed = fmt.parse_checksum_manifest(data, "sha256")
     assert parsed.problems == ()
     assert [e.path for e in parsed.entries] == names
 

@@ -10,7 +10,7 @@ means for the bag; this module only says what the bytes contain:
   the rest of a bag whose declaration is broken;
 - ``bag-info.txt`` (§2.2.2): :func:`parse_bag_info`, labels with continuation lines, and
   :func:`parse_payload_oxum`;
-- payload and tag manifests (§2.1.3, §2.2.1): :func:`parse_manifest` returns every entry
+- payload and tag manifests (§2.1.3, §2.2.1): :func:`parse_checksum_manifest` returns every entry
   plus per-line problems, so that a validator can report all of them, not the first;
 - ``fetch.txt`` (§2.2.3): :func:`parse_fetch`;
 - paths: :func:`encode_path` / :func:`decode_path` (percent-encoding of CR, LF and ``%``)
@@ -447,7 +447,7 @@ class LineProblem:
 
 
 @dataclass(frozen=True)
-class Manifest:
+class ChecksumManifest:
     algorithm: str
     entries: tuple[ManifestEntry, ...]
     problems: tuple[LineProblem, ...] = ()
@@ -458,14 +458,14 @@ class Manifest:
 _MANIFEST_LINE = re.compile(r"([0-9A-Fa-f]+)([ \t]+)(.*)", re.S)
 
 
-def parse_manifest(
+def parse_checksum_manifest(
     data: bytes,
     algorithm: str,
     encoding: str = "UTF-8",
     *,
     name: str = "manifest",
     version: tuple[int, int] = (1, 0),
-) -> Manifest:
+) -> ChecksumManifest:
     """Parse a payload or tag manifest (RFC 8493 §2.1.3): lines ``checksum filepath``,
     the two separated by one or more spaces or tabs, the path percent-decoded.
 
@@ -533,7 +533,7 @@ def parse_manifest(
                 trailing_whitespace=trailing,
             )
         )
-    return Manifest(algorithm, tuple(entries), tuple(problems), tuple(blanks), tuple(notes))
+    return ChecksumManifest(algorithm, tuple(entries), tuple(problems), tuple(blanks), tuple(notes))
 
 
 def render_manifest(entries: list[tuple[str, str]]) -> bytes:

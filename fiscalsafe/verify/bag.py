@@ -518,7 +518,7 @@ class BagValidator:
                 manifests.append(manifest)
                 continue
             try:
-                parsed = fmt.parse_manifest(
+                parsed = fmt.parse_checksum_manifest(
                     record.content, algorithm, encoding, name=name, version=version
                 )
             except MalformedError as exc:
@@ -572,7 +572,7 @@ class BagValidator:
         return manifests
 
     @staticmethod
-    def _note_nonstandard(out: list[Finding], name: str, parsed: fmt.Manifest) -> None:
+    def _note_nonstandard(out: list[Finding], name: str, parsed: fmt.ChecksumManifest) -> None:
         entries = parsed.entries
 
         def example(entry: fmt.ManifestEntry) -> str:
