@@ -14,26 +14,13 @@ import typer
 
 from fiscalsafe import __version__, fsio
 from fiscalsafe.cli import exitcodes
-from fiscalsafe.cli.options import (
-    MaxIdleOpt,
-    StateOpt,
-    check_max_idle,
-    parse_as_of,
-    parse_date,
-    parse_size,
-    state_store,
-)
 from fiscalsafe.cli.render import (
     console,
-    coverage_sentence,
     print_error,
-    print_findings,
-    print_json,
 )
 from fiscalsafe.errors import FiscalsafeError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile, parse_profile
 from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
-from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 
 app = typer.Typer(
     name="fiscalsafe",
@@ -44,15 +31,6 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Manage the shop's backup signing keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-TrustOpt = Annotated[
-    list[Path] | None,
-    typer.Option("--trust", help="Editor public key (PEM) fiscal signatures must verify with."),
-]
-ProfileOpt = Annotated[
-    Path | None, typer.Option("--profile", help="Dossier profile (JSON); default: odeis-default.")
-]
 
 
 def guarded(command: Callable[..., int]) -> Callable[..., None]:
@@ -99,7 +77,6 @@ def now_utc() -> dt.datetime:
 def load_profile(path: Path | None) -> Profile:
     if path is None:
         return DEFAULT_PROFILE
-    from fiscalsafe import fsio
 
     try:
         data = fsio.read_regular(path, MAX_PROFILE_BYTES, "profile", UsageError)
@@ -121,217 +98,6 @@ def main(
         raise typer.Exit(0)
 
 
-@app.command()
-@guarded
-def sample(
-    directory: Annotated[Path, typer.Argument(help="New folder for the sample root.")],
-    seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 1,
-    years: Annotated[int, typer.Option(help="Years of fiscal history.")] = 7,
-    until: Annotated[
-        str | None, typer.Option(help="Day after the last activity (YYYY-MM-DD); default today.")
-    ] = None,
-    size: Annotated[
-        str, typer.Option(help="Bulk database and photo bytes, all shops together.")
-    ] = "8MB",
-    tickets_per_day: Annotated[
-        int, typer.Option(help="Average tickets a shop signs per open day.")
-    ] = 20,
-    open_app: Annotated[
-        bool, typer.Option("--open", help="Leave lock files, as if the application ran.")
-    ] = False,
-    shops: Annotated[int, typer.Option(help="Number of shop dossiers (1 or 2).")] = 2,
-    tamper: Annotated[
-        str | None, typer.Option(help="Damage the sample in one named way (see --tamper list).")
-    ] = None,
-    json_out: JsonOpt = False,
-) -> int:
-    """Write a sample root: two shop dossiers and a keys folder."""
-    from fiscalsafe.samples.sample import write_sample
-    from fiscalsafe.samples.tamper import TAMPERS, apply_tamper
-
-    if tamper == "list":
-        for name, (_, doc) in TAMPERS.items():
-            console.print(f"{name:28} {doc}")
-        return exitcodes.OK
-    if tamper is not None and tamper not in TAMPERS:
-        raise UsageError(f"unknown --tamper {tamper!r}; see --tamper list")
-    result = write_sample(
-        directory,
-        seed=seed,
-        years=years,
-        until=parse_date(until, now_utc().date(), "--until"),
-        size=parse_size(size),
-        tickets_per_day=tickets_per_day,
-        open_app=open_app,
-        shops=shops,
-    )
-    doc = result.to_json()
-    if tamper is not None:
-        doc["tamper"] = apply_tamper(tamper, result.dossiers[0], result.keys)
-    if json_out:
-        print_json(doc)
-    else:
-        console.print(
-            f"sample written to {directory}: {len(result.dossiers)} dossiers, "
-            f"{result.tickets} signed tickets, {len(result.files)} files"
-        )
-        for path in result.dossiers:
-            console.print(f"  dossier  {path}")
-        for name, path in result.keys.items():
-            console.print(f"  {name:15}{path}")
-        if tamper:
-            console.print(f"  tampered {result.dossiers[0]}: {doc['tamper']}")
-    return exitcodes.OK
-
-
-@app.command()
-@guarded
-def check(
-    dossier: Annotated[Path, typer.Argument(help="The shop dossier folder.")],
-    trust: TrustOpt = None,
-    as_of: Annotated[
-        str | None, typer.Option(help="Date the coverage ends (default: now).")
-    ] = None,
-    years: Annotated[int, typer.Option(help="Years that must be covered.")] = 6,
-    require_trust: Annotated[
-        bool, typer.Option(help="Fail unless --trust names the editor key.")
-    ] = False,
-    profile: ProfileOpt = None,
-    state: StateOpt = None,
-    max_idle_days: MaxIdleOpt = MAX_IDLE_DAYS,
-    json_out: JsonOpt = False,
-) -> int:
-    """Prove a dossier's fiscal integrity in place, read-only."""
-    from fiscalsafe.pipeline.check import check_dossier
-
-    if years < 1:
-        raise UsageError("--years must be at least 1")
-    from fiscalsafe.cli.trust import editor_trust
-
-    trusted = editor_trust(trust)
-    for key_path in trusted:
-        if dossier.resolve() in key_path.resolve().parents:
-            raise UsageError(
-                f"{key_path} lies inside the dossier being checked: it cannot vouch for it "
-                "(leave out --trust to check against the dossier's own key, reported as such)"
-            )
-    store = state_store(state)
-    now = now_utc()
-    report = check_dossier(
-        dossier,
-        as_of=parse_as_of(as_of, now),
-        years=years,
-        trust=trusted,
-        require_trust=require_trust,
-        profile=load_profile(profile),
-        max_idle_days=check_max_idle(max_idle_days),
-        state=store,
-    )
-    store.advance(report, "check", now)
-    if json_out:
-        print_json(report.to_json())
-    else:
-        render_check(report)
-    return exitcodes.OK if report.ok else exitcodes.FINDINGS
-
-
-def render_check(report) -> None:
-    counts = report.counts()
-    cov = report.coverage
-    if report.verdict == "proven":
-        console.print(
-            f"[bold green]PROVEN[/] dossier {report.dossier}: fiscal integrity verified",
-            markup=True,
-        )
-    elif report.verdict == "consistent":
-        console.print(
-            f"[bold yellow]CONSISTENT, ORIGIN NOT PROVEN[/] dossier {report.dossier}: no "
-            "error, but checked against the dossier's own editor key; pass --trust",
-            markup=True,
-        )
-    else:
-        console.print(
-            f"[bold red]NOT PROVEN[/] dossier {report.dossier}: {counts['error']} "
-            f"error(s), {counts['warning']} warning(s)",
-            markup=True,
-        )
-    stats = report.stats
-    console.print(
-        f"  {stats.get('archives', 0)} archives, {stats.get('tickets', 0)} tickets, "
-        f"{stats.get('journal_records', 0)} journal records, "
-        f"{stats.get('signatures_verified', 0)} signatures verified"
-    )
-    if report.trust["self_asserted"]:
-        fps = ", ".join(report.trust["fingerprints"]) or "none"
-        console.print(
-            f"  trust: self-asserted (dossier's own key {fps}); pass --trust to prove origin"
-        )
-    else:
-        console.print(f"  trust: {', '.join(report.trust['fingerprints'])}")
-    if cov is not None:
-        console.print("  coverage: " + coverage_sentence(cov))
-        if cov.since_genesis:
-            console.print(f"  dossier younger than required: complete since genesis {cov.genesis}")
-    if report.findings:
-        print_findings(report.findings)
-
-
-@keys_app.command("generate")
-@guarded
-def keys_generate(
-    out: Annotated[Path, typer.Option(help="Folder for NAME.pub and NAME.key.")] = Path("."),
-    name: Annotated[str, typer.Option(help="Base name of the key files.")] = "shop",
-    passphrase_env: Annotated[
-        str, typer.Option(help="Read the passphrase from this environment variable.")
-    ] = "FISCALSAFE_PASSPHRASE",
-    no_passphrase: Annotated[bool, typer.Option(help="Write the secret key unencrypted.")] = False,
-    force: Annotated[bool, typer.Option(help="Overwrite existing key files.")] = False,
-    json_out: JsonOpt = False,
-) -> int:
-    """Create the shop's backup signing key pair, in minisign's formats."""
-    from fiscalsafe import minisign
-
-    pub_path, key_path = out / f"{name}.pub", out / f"{name}.key"
-    for path in (pub_path, key_path):
-        if os.path.lexists(path) and not force:
-            raise UsageError(f"{path} exists; pass --force to overwrite it")
-    passphrase = read_new_passphrase(passphrase_env, no_passphrase)
-    secret = minisign.generate_keypair()
-    out.mkdir(parents=True, exist_ok=True)
-    write_private(key_path, secret.to_file_bytes(passphrase))
-    fsio.atomic_write(pub_path, secret.public_key().to_file_bytes())
-    doc = {
-        "public_key": str(pub_path),
-        "secret_key": str(key_path),
-        "fingerprint": secret.fingerprint,
-        "encrypted": passphrase is not None,
-    }
-    if json_out:
-        print_json(doc)
-    else:
-        console.print(
-            f"shop key {secret.fingerprint}: public {pub_path}, secret {key_path}"
-            f" ({'passphrase-protected' if passphrase else 'UNENCRYPTED'})"
-        )
-        console.print("keep the secret key off the backup medium; give the public key to auditors")
-    return exitcodes.OK
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Created 0600 from the start, never through a link planted at the name."""
-    fsio.atomic_write(path, data, mode=0o600)
-
-
-def read_new_passphrase(env: str, none_wanted: bool) -> str | None:
-    if none_wanted:
-        return None
-    if os.environ.get(env):
-        return os.environ[env]
-    if sys.stdin.isatty():
-        return typer.prompt("Passphrase for the new key", hide_input=True, confirmation_prompt=True)
-    raise UsageError(f"no passphrase: set {env}, run on a terminal, or pass --no-passphrase")
-
-
 def read_passphrase(env: str) -> str | None:
     """For an existing key: the environment first (nightly jobs), else ask on a terminal."""
     if os.environ.get(env):
@@ -341,10 +107,20 @@ def read_passphrase(env: str) -> str | None:
     return None
 
 
-from fiscalsafe.cli import backup_cmd, verify_cmd  # noqa: E402
+from fiscalsafe.cli import (  # noqa: E402 - the commands register on the app defined above
+    backup_cmd,
+    check_cmd,
+    keys_cmd,
+    list_cmd,
+    sample_cmd,
+    verify_cmd,
+)
 
-backup_cmd.register(app, guarded, load_profile, now_utc, read_passphrase)
-verify_cmd.register(app, guarded, load_profile, now_utc, read_passphrase)
+for command in (sample_cmd, check_cmd):
+    command.register(app, guarded, load_profile, now_utc, read_passphrase)
+keys_cmd.register(keys_app, guarded)
+for command in (backup_cmd, list_cmd, verify_cmd):
+    command.register(app, guarded, load_profile, now_utc, read_passphrase)
 
 
 def run() -> None:

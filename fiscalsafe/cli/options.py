@@ -74,3 +74,13 @@ def check_max_idle(days: int) -> int:
     if days < 0:
         raise UsageError("--max-idle-days must be 0 or more")
     return days
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+TrustOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--trust", help="Editor public key (PEM) fiscal signatures must verify with."),
+]
+ProfileOpt = Annotated[
+    Path | None, typer.Option("--profile", help="Dossier profile (JSON); default: odeis-default.")
+]

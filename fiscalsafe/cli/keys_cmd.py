@@ -1,0 +1,79 @@
+"""``fiscalsafe keys``: the shop's minisign key pair."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fiscalsafe import fsio
+from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.options import (
+    JsonOpt,
+)
+from fiscalsafe.cli.render import console, print_json
+from fiscalsafe.errors import UsageError
+
+
+def register(keys_app: typer.Typer, guarded) -> None:
+    @keys_app.command("generate")
+    @guarded
+    def keys_generate(
+        out: Annotated[Path, typer.Option(help="Folder for NAME.pub and NAME.key.")] = Path("."),
+        name: Annotated[str, typer.Option(help="Base name of the key files.")] = "shop",
+        passphrase_env: Annotated[
+            str, typer.Option(help="Read the passphrase from this environment variable.")
+        ] = "FISCALSAFE_PASSPHRASE",
+        no_passphrase: Annotated[
+            bool, typer.Option(help="Write the secret key unencrypted.")
+        ] = False,
+        force: Annotated[bool, typer.Option(help="Overwrite existing key files.")] = False,
+        json_out: JsonOpt = False,
+    ) -> int:
+        """Create the shop's backup signing key pair, in minisign's formats."""
+        from fiscalsafe import minisign
+
+        pub_path, key_path = out / f"{name}.pub", out / f"{name}.key"
+        for path in (pub_path, key_path):
+            if os.path.lexists(path) and not force:
+                raise UsageError(f"{path} exists; pass --force to overwrite it")
+        passphrase = read_new_passphrase(passphrase_env, no_passphrase)
+        secret = minisign.generate_keypair()
+        out.mkdir(parents=True, exist_ok=True)
+        write_private(key_path, secret.to_file_bytes(passphrase))
+        fsio.atomic_write(pub_path, secret.public_key().to_file_bytes())
+        doc = {
+            "public_key": str(pub_path),
+            "secret_key": str(key_path),
+            "fingerprint": secret.fingerprint,
+            "encrypted": passphrase is not None,
+        }
+        if json_out:
+            print_json(doc)
+        else:
+            console.print(
+                f"shop key {secret.fingerprint}: public {pub_path}, secret {key_path}"
+                f" ({'passphrase-protected' if passphrase else 'UNENCRYPTED'})"
+            )
+            console.print(
+                "keep the secret key off the backup medium; give the public key to auditors"
+            )
+        return exitcodes.OK
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Created 0600 from the start, never through a link planted at the name."""
+    fsio.atomic_write(path, data, mode=0o600)
+
+
+def read_new_passphrase(env: str, none_wanted: bool) -> str | None:
+    if none_wanted:
+        return None
+    if os.environ.get(env):
+        return os.environ[env]
+    if sys.stdin.isatty():
+        return typer.prompt("Passphrase for the new key", hide_input=True, confirmation_prompt=True)
+    raise UsageError(f"no passphrase: set {env}, run on a terminal, or pass --no-passphrase")
