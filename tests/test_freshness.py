@@ -377,3 +377,12 @@ def test_a_photos_backup_carrying_fiscal_files_is_checked(root, w, tmp_path, mon
     assert report.manifest.kind == "photos"
     assert report.fiscal is not None
     assert "ARCHIVE_SIGNATURE_INVALID" in bs.error_codes(report), bs.describe(report)
+
+
+def test_the_clock_can_be_fixed_for_reproducible_runs(w, monkeypatch) -> None:
+    monkeypatch.setenv("FISCALSAFE_NOW", "2026-12-01T08:30:00+00:00")
+    r = bs.invoke("check", w.dossier, "--trust", w.editor, "--years", bs.YEARS, "--json")
+    assert json.loads(r.out)["as_of"] == "2026-12-01T08:30:00+00:00", r
+    monkeypatch.setenv("FISCALSAFE_NOW", "tomorrow")
+    r = bs.invoke("check", w.dossier, "--trust", w.editor, "--years", bs.YEARS)
+    assert r.code == 2 and "FISCALSAFE_NOW" in r.err, r
