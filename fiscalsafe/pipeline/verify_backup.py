@@ -19,30 +19,26 @@ Steps (1) and (5) need all bytes hashed, so they are settled once the stream end
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-import zstandard
-
-from fiscalsafe import __version__, fsio, minisign
+from fiscalsafe import __version__, minisign
 from fiscalsafe.errors import (
-    FiscalsafeError,
     MalformedError,
-    OperationalError,
-    TruncatedError,
-    UsageError,
 )
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile
 from fiscalsafe.formats.layout import MANIFEST_PATH
 from fiscalsafe.formats.manifest import Manifest
-from fiscalsafe.formats.tarstream import TarReader
-from fiscalsafe.formats.zstdframes import FrameWalker
 from fiscalsafe.pipeline import bindings
 from fiscalsafe.pipeline.folder_members import folder_members
+from fiscalsafe.pipeline.verify_container import (  # noqa: F401 - re-exported
+    ZSTD_MAGIC,
+    ArchiveFile,
+    is_zstd,
+    read_container,
+)
 from fiscalsafe.pipeline.verify_manifest import (
     check_completeness,
     check_key_binding,
@@ -72,8 +68,6 @@ from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.findings import Finding, Severity, finding, has_errors
 from fiscalsafe.verify.report import CheckReport
 
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
 VERIFY_FORMAT = "fiscalsafe-verify-report"
 #: 1.1 added ``fiscal.journal_head``; 1.2 ``verified_at`` and ``checks``.
 VERIFY_VERSION = [1, 2]
@@ -91,14 +85,6 @@ CHECK_NAMES = {
     "fiscal": "fiscal",
     "coverage": "coverage",
 }
-
-
-@dataclass
-class ArchiveFile:
-    path: Path
-    size: int = 0
-    sha256: str = ""
-    blake2b: bytes = b""
 
 
 @dataclass
@@ -182,59 +168,6 @@ class VerifyReport:
         }
 
 
-class _TeeReader(io.RawIOBase):
-    """Reads the parts one after another, hashing each and walking zstd frames."""
-
-    def __init__(self, files: list[ArchiveFile], walker: FrameWalker | None, progress):
-        self._files = files
-        self._index = 0
-        self._fh: BinaryIO | None = None
-        self._b2 = self._s2 = None
-        self._walker = walker
-        self._progress = progress
-        self.total = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def _open(self) -> bool:
-        if self._index >= len(self._files):
-            return False
-        path = self._files[self._index].path
-        self._fh = fsio.open_regular(path, "backup file", OperationalError)
-        if self._fh is None:
-            raise OperationalError(f"{path} vanished while it was read")
-        self._b2 = hashlib.blake2b(digest_size=64)
-        self._s2 = hashlib.sha256()
-        return True
-
-    def _close(self) -> None:
-        info = self._files[self._index]
-        info.blake2b = self._b2.digest()
-        info.sha256 = self._s2.hexdigest()
-        self._fh.close()
-        self._fh = None
-        self._index += 1
-
-    def readinto(self, buffer) -> int:
-        while True:
-            if self._fh is None and not self._open():
-                return 0
-            n = self._fh.readinto(buffer)
-            if n:
-                view = memoryview(buffer)[:n]
-                self._b2.update(view)
-                self._s2.update(view)
-                self._files[self._index].size += n
-                if self._walker is not None:
-                    self._walker.feed(view)
-                self.total += n
-                if self._progress:
-                    self._progress(self.total)
-                return n
-            self._close()
-
-
 def verify_stream(
     files: list[Path],
     *,
@@ -268,92 +201,12 @@ def verify_stream(
     if shop_key is not None:
         report.checks.append("parts")
 
-    try:
-        head = fsio.open_regular(files[0], "backup file", UsageError)
-        if head is None:
-            raise UsageError(f"{files[0]} does not exist")
-        with head:
-            compressed = head.read(4) == ZSTD_MAGIC
-    except OSError as exc:
-        raise FiscalsafeError(f"cannot read {files[0]}: {exc.strerror}") from None
-    walker = FrameWalker() if compressed else None
-    tee = _TeeReader(infos, walker, progress)
-    raw = io.BufferedReader(tee, CHUNK)
-    stream = (
-        zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, read_size=CHUNK)
-        if compressed
-        else raw
-    )
+    compressed = is_zstd(files[0])
     state = StreamState(profile, extractor, trust, workers, bag_only=shop_key is None)
-    tar = TarReader(stream)
-    container_ok = True
     report.checks += ["container", "members"]
     # (2) and (3): one pass over the members.
-    try:
-        for member in tar.members():
-            report.members += 1
-            state.member(member, tar, add)
-    except zstandard.ZstdError as exc:
-        container_ok = False
-        add(finding("CONTAINER_CORRUPT", f"zstd: {exc}", file=report.target, offset=tee.total))
-    except MalformedError as exc:
-        container_ok = False
-        code = "CONTAINER_TRUNCATED" if isinstance(exc, TruncatedError) else "CONTAINER_CORRUPT"
-        add(finding(code, str(exc), file=report.target, offset=tar.offset))
-    except BaseException:
-        state.close()  # the fiscal checker may already run worker processes
-        raise
-    shape = None
-    if container_ok:
-        # Drain what the decompressor still holds, so the frame walker sees every byte.
-        try:
-            while raw.read(CHUNK):
-                pass
-        except OSError:
-            pass
-        except MalformedError as exc:  # bad frames after the tar's end (a stray part...)
-            add(finding("CONTAINER_CORRUPT", str(exc), file=report.target, offset=tee.total))
-            walker = tee._walker = None
-            while tee.readinto(bytearray(CHUNK)):
-                pass
-        if not tar.end_marker:
-            add(
-                finding(
-                    "CONTAINER_TRUNCATED",
-                    "the tar stream ends without its end-of-archive marker",
-                    file=report.target,
-                    offset=tar.offset,
-                )
-            )
-        if tar.trailing_garbage:
-            add(
-                finding(
-                    "CONTAINER_CORRUPT",
-                    "data follows the end-of-archive marker",
-                    file=report.target,
-                    offset=tar.offset,
-                )
-            )
-        if walker is not None:
-            try:
-                walker.finish()
-            except MalformedError as exc:
-                add(finding("CONTAINER_TRUNCATED", str(exc), file=report.target))
-        if not tar.trailing_garbage and (walker is None or walker.error is None):
-            shape = bindings.ContainerShape(
-                zstd_frames=walker.frames if walker is not None else None,
-                skippable_frames=walker.skippable if walker is not None else 0,
-                tar_end=tar.end_offset,
-                tar_length=tar.offset,
-                extension_headers=tar.extension_headers,
-            )
-    else:
-        # Keep hashing to the end, so the sidecar verdict is about the whole file. The
-        # container is already reported damaged: the frame walker has nothing to add, and
-        # must not raise on the rest (a missing part leaves the next one mid-frame).
-        tee._walker = None
-        while tee.readinto(bytearray(CHUNK)):
-            pass
+    container = read_container(infos, report.target, compressed, state, add, progress)
+    report.members += container.members
     report.payload_bytes = state.payload_bytes
     report.held_peak = state.peak_held
     _judge(
@@ -371,7 +224,7 @@ def verify_stream(
             key_dossiers,
         ),
         sidecars=sidecars,
-        shape=shape,
+        shape=container.shape,
     )
     return report
 

@@ -52,6 +52,7 @@ VERIFY_BACKUP = "fiscalsafe/pipeline/verify_backup.py"
 VERIFY_PARTS = "fiscalsafe/pipeline/verify_parts.py"
 VERIFY_MEMBERS = "fiscalsafe/pipeline/verify_members.py"
 VERIFY_MANIFEST = "fiscalsafe/pipeline/verify_manifest.py"
+VERIFY_CONTAINER = "fiscalsafe/pipeline/verify_container.py"
 PATHS = "fiscalsafe/formats/paths.py"
 BINDINGS = "fiscalsafe/pipeline/bindings.py"
 
@@ -354,8 +355,8 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="tar-end-marker",
-        file=VERIFY_BACKUP,
-        original="        if not tar.end_marker:",
+        file=VERIFY_CONTAINER,
+        original="    if not tar.end_marker:",
         replacement="        if False:",
         tests=stream("test_a_tar_without_its_end_marker_is_truncated"),
         description="a tar stream without its end-of-archive marker is accepted",
