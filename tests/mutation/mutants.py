@@ -357,7 +357,7 @@ MUTANTS: list[Mutant] = [
         id="tar-end-marker",
         file=VERIFY_CONTAINER,
         original="    if not tar.end_marker:",
-        replacement="        if False:",
+        replacement="    if False:",
         tests=stream("test_a_tar_without_its_end_marker_is_truncated"),
         description="a tar stream without its end-of-archive marker is accepted",
     ),
