@@ -32,7 +32,7 @@ from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, DossierIdentity
 from fiscalsafe.formats.manifest import MAX_MANIFEST_BYTES
 from fiscalsafe.formats.packing import pack
-from fiscalsafe.pipeline import verify_backup as verify_backup_module
+from fiscalsafe.pipeline import verify_members
 from fiscalsafe.pipeline.backup import BackupOptions, backup_dossier
 from fiscalsafe.pipeline.check import check_dossier
 from fiscalsafe.pipeline.restore import restore_backup
@@ -347,7 +347,7 @@ def test_tag_and_fiscal_files_share_one_memory_budget(
     """Many large tag files (they compress to nothing) are held in memory only up to the
     budget that fiscal files share; the rest are reported, not read."""
     budget = 300_000
-    monkeypatch.setattr(verify_backup_module, "MAX_HELD_FISCAL", budget)
+    monkeypatch.setattr(verify_members, "MAX_HELD_FISCAL", budget)
     members, doc = tiny_members(seeds)
     extra = [pax_member(f"{BAG}/extra-{n}.txt", bytes(100_000)) for n in range(6)]
     archive = craft_backup(box.medium, seeds.secret, members + extra, manifest_doc=doc)

@@ -18,7 +18,7 @@ from fiscalsafe.formats.tarstream import REGULAR
 from fiscalsafe.pipeline.backup import refuse_unportable_names
 from fiscalsafe.pipeline.check import DossierFile
 from fiscalsafe.pipeline.restore import StagingExtractor
-from fiscalsafe.pipeline.verify_backup import _member_problem
+from fiscalsafe.pipeline.verify_members import member_problem
 from fiscalsafe.verify.bag import BagValidator
 
 # Fragments that are harmless alone and hostile in some combinations.
@@ -68,7 +68,7 @@ def restore_accepts(path: str) -> bool:
 
 USERS = {
     "backup pre-flight": backup_accepts,
-    "tar member check": lambda p: _member_problem(f"bag/data/{p}", REGULAR, True) is None,
+    "tar member check": lambda p: member_problem(f"bag/data/{p}", REGULAR, True) is None,
     "BagIt manifest line": lambda p: bagit.unsafe_path_reason(f"data/{p}") is None,
     "BagIt validator": bag_accepts,
     "signed manifest": manifest_accepts,

@@ -49,6 +49,10 @@ COVERAGE = "fiscalsafe/verify/coverage.py"
 CRYPTO = "fiscalsafe/crypto.py"
 SIGNIFY = "fiscalsafe/minisign.py"
 VERIFY_BACKUP = "fiscalsafe/pipeline/verify_backup.py"
+VERIFY_PARTS = "fiscalsafe/pipeline/verify_parts.py"
+VERIFY_MEMBERS = "fiscalsafe/pipeline/verify_members.py"
+VERIFY_MANIFEST = "fiscalsafe/pipeline/verify_manifest.py"
+VERIFY_CONTAINER = "fiscalsafe/pipeline/verify_container.py"
 PATHS = "fiscalsafe/formats/paths.py"
 BINDINGS = "fiscalsafe/pipeline/bindings.py"
 
@@ -230,7 +234,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="manifest-signature",
-        file=VERIFY_BACKUP,
+        file=VERIFY_MANIFEST,
         original="        minisign.verify_bytes(key, sig_bytes, data)",
         replacement="        minisign.parse_signature(sig_bytes)",
         tests=stream("test_a_manifest_signature_over_other_bytes_is_invalid")
@@ -239,7 +243,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="sidecar-signature",
-        file=VERIFY_BACKUP,
+        file=VERIFY_PARTS,
         original="            minisign.verify_digest(key, sig, info.blake2b)",
         replacement="            minisign.verify_trusted_comment(key, sig)",
         tests=stream("test_a_sidecar_signed_over_other_bytes_is_invalid"),
@@ -351,9 +355,9 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="tar-end-marker",
-        file=VERIFY_BACKUP,
-        original="        if not tar.end_marker:",
-        replacement="        if False:",
+        file=VERIFY_CONTAINER,
+        original="    if not tar.end_marker:",
+        replacement="    if False:",
         tests=stream("test_a_tar_without_its_end_marker_is_truncated"),
         description="a tar stream without its end-of-archive marker is accepted",
     ),
@@ -386,7 +390,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="member-duplicate",
-        file=VERIFY_BACKUP,
+        file=VERIFY_MEMBERS,
         original='        if m.name.rstrip("/") in self.names:',
         replacement="        if False:",
         tests=stream("test_a_member_name_seen_twice_is_a_duplicate"),
@@ -394,7 +398,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="member-case-clash",
-        file=VERIFY_BACKUP,
+        file=VERIFY_MEMBERS,
         original="        if folded in self.folded:",
         replacement="        if False:",
         tests=stream("test_names_differing_only_by_case_clash"),
@@ -403,7 +407,7 @@ MUTANTS: list[Mutant] = [
     # Completeness against the signed manifest
     Mutant(
         id="completeness-missing",
-        file=VERIFY_BACKUP,
+        file=VERIFY_MANIFEST,
         original="        got = state.payload.get(path)",
         replacement="        got = state.payload.get(path, (entry.size, entry.sha256))",
         tests=stream("test_a_signed_file_absent_from_the_backup_is_missing"),
@@ -411,7 +415,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="completeness-unexpected",
-        file=VERIFY_BACKUP,
+        file=VERIFY_MANIFEST,
         original="        if path not in listed:",
         replacement="        if False:",
         tests=stream("test_a_file_the_manifest_does_not_sign_is_unexpected"),
@@ -419,7 +423,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="completeness-size",
-        file=VERIFY_BACKUP,
+        file=VERIFY_MANIFEST,
         original="        if size != entry.size:",
         replacement="        if False:",
         tests=stream("test_a_file_of_another_size_than_signed_is_a_size_mismatch"),
@@ -427,7 +431,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="completeness-digest",
-        file=VERIFY_BACKUP,
+        file=VERIFY_MANIFEST,
         original="        if digest != entry.sha256:",
         replacement="        if False:",
         tests=stream("test_a_file_of_other_content_than_signed_is_a_digest_mismatch"),
@@ -552,7 +556,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="key-binding-ignored",
-        file=VERIFY_BACKUP,
+        file=VERIFY_MANIFEST,
         original="    if bound is not None and dossier not in bound:",
         replacement="    if False:",
         tests=fresh("test_trust_folder_binds_a_shop_key_to_its_dossiers"),

@@ -1,0 +1,189 @@
+"""Verification steps (5) and (6): the signed manifest and completeness.
+
+The manifest's signature by the shop key and the key's binding to the dossier (5);
+every manifest entry present once and intact, nothing unexpected, and notes on how
+the backup was made (6).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from fiscalsafe import minisign
+from fiscalsafe.errors import (
+    KeyMismatchError,
+    MalformedError,
+    UnsupportedVersionError,
+    VerificationError,
+)
+from fiscalsafe.formats.layout import MANIFEST_PATH, SIDECAR
+from fiscalsafe.formats.manifest import Manifest, parse_manifest
+from fiscalsafe.pipeline.verify_members import StreamState
+from fiscalsafe.verify.findings import finding
+
+
+def check_key_binding(manifest: Manifest, key, bound: frozenset[str] | None, add) -> None:
+    """A shop key the trust folder binds to some dossiers proves nothing about another."""
+    dossier = str(manifest.dossier.get("id"))
+    if bound is not None and dossier not in bound:
+        add(
+            finding(
+                "KEY_NOT_FOR_DOSSIER",
+                f"shop key {key.fingerprint} is bound to {', '.join(sorted(bound)) or 'no dossier'}"
+                f" in the trust folder, not to {dossier}",
+                file=MANIFEST_PATH,
+                expected=", ".join(sorted(bound)),
+                found=dossier,
+            )
+        )
+
+
+def parse_created(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedError(f"manifest: created {text!r} is not an ISO date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def check_manifest(state: StreamState, key: minisign.PublicKey, add) -> Manifest | None:
+    data = state.tags.get(MANIFEST_PATH)
+    sig_bytes = state.tags.get(MANIFEST_PATH + SIDECAR)
+    if data is None:
+        add(
+            finding(
+                "MANIFEST_MISSING",
+                "the backup holds no fiscalsafe/manifest.json",
+                file=MANIFEST_PATH,
+            )
+        )
+        return None
+    if sig_bytes is None:
+        add(
+            finding(
+                "MANIFEST_SIGNATURE_INVALID",
+                "the manifest's signature file is missing",
+                file=MANIFEST_PATH + SIDECAR,
+            )
+        )
+        return None
+    try:
+        minisign.verify_bytes(key, sig_bytes, data)
+    except MalformedError as exc:
+        add(finding("MANIFEST_SIGNATURE_INVALID", str(exc), file=MANIFEST_PATH + SIDECAR))
+        return None
+    except VerificationError as exc:
+        code = (
+            "MANIFEST_UNTRUSTED_KEY"
+            if isinstance(exc, KeyMismatchError)
+            else "MANIFEST_SIGNATURE_INVALID"
+        )
+        add(finding(code, f"manifest: {exc}", file=MANIFEST_PATH, expected=key.fingerprint))
+        return None
+    try:
+        return parse_manifest(data)
+    except UnsupportedVersionError as exc:
+        add(finding("MANIFEST_VERSION_UNSUPPORTED", str(exc), file=MANIFEST_PATH))
+    except MalformedError as exc:
+        add(finding("MANIFEST_MALFORMED", str(exc), file=MANIFEST_PATH))
+    return None
+
+
+def check_completeness(manifest: Manifest, state: StreamState, add) -> None:
+    # (6) Every signed entry once and intact; nothing else; omitted files absent.
+    listed = {f.path: f for f in manifest.files}
+    for path, entry in listed.items():
+        got = state.payload.get(path)
+        if got is None:
+            add(
+                finding(
+                    "FILE_MISSING",
+                    "listed in the signed manifest but not in the backup",
+                    file=f"data/{path}",
+                    expected=entry.sha256,
+                )
+            )
+            continue
+        size, digest = got
+        if size != entry.size:
+            add(
+                finding(
+                    "FILE_SIZE_MISMATCH",
+                    "size differs from the signed manifest",
+                    file=f"data/{path}",
+                    expected=entry.size,
+                    found=size,
+                )
+            )
+        if digest != entry.sha256:
+            add(
+                finding(
+                    "FILE_DIGEST_MISMATCH",
+                    "content differs from the signed manifest",
+                    file=f"data/{path}",
+                    expected=entry.sha256,
+                    found=digest,
+                )
+            )
+    omitted = {o.path for o in manifest.omitted}
+    for path in state.payload:
+        if path not in listed:
+            why = (
+                "omitted by the manifest but present" if path in omitted else "not in the manifest"
+            )
+            add(finding("FILE_UNEXPECTED", why, file=f"data/{path}"))
+    for tag, digest in manifest.tag_files.items():
+        data = state.tags.get(tag)
+        if data is None:
+            add(finding("FILE_MISSING", "tag file listed in the manifest is missing", file=tag))
+        elif hashlib.sha256(data).hexdigest() != digest:
+            add(
+                finding(
+                    "FILE_DIGEST_MISMATCH",
+                    "tag file differs from the signed manifest",
+                    file=tag,
+                    expected=digest,
+                    found=hashlib.sha256(data).hexdigest(),
+                )
+            )
+    if manifest.bag != state.bag_name:
+        add(
+            finding(
+                "FILE_UNEXPECTED",
+                "the bag folder name differs from the signed manifest",
+                file=state.bag_name,
+                expected=manifest.bag,
+                found=state.bag_name,
+            )
+        )
+
+
+def note_how_made(manifest: Manifest, add) -> None:
+    """Overrides recorded in the signed manifest stay visible to whoever verifies later."""
+    check = manifest.check
+    if manifest.forced:
+        locks = [str(lock) for lock in check.get("locks") or []]
+        add(
+            finding(
+                "BACKUP_FORCED",
+                "made with --force while the shop application was open"
+                + (f" ({', '.join(locks)})" if locks else "")
+                + ": files may have been changing",
+                file=MANIFEST_PATH,
+            )
+        )
+    if manifest.allow_findings and check.get("verdict") != "proven":
+        counts = check.get("counts") if isinstance(check.get("counts"), dict) else {}
+        recorded = sorted(
+            {str(f.get("code")) for f in check.get("findings") or [] if isinstance(f, dict)}
+        )
+        add(
+            finding(
+                "BACKUP_WITH_FINDINGS",
+                f"made with --allow-findings although the fiscal check reported "
+                f"{counts.get('error', '?')} error(s), recorded in the signed manifest",
+                file=MANIFEST_PATH,
+                found=", ".join(recorded[:8]) or None,
+            )
+        )

@@ -1,0 +1,164 @@
+"""Verification step (1): parts and sidecars.
+
+The parts named on the command line (or found beside one part) form one complete,
+ordered set, each with its sidecar; a sidecar's signature is checked once the
+stream is hashed (step 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from fiscalsafe import fsio, minisign
+from fiscalsafe.errors import (
+    MalformedError,
+    VerificationError,
+)
+from fiscalsafe.formats.layout import SIDECAR, parse_comment
+from fiscalsafe.verify.findings import finding
+
+PART_SUFFIX = re.compile(r"\.(\d{3})$")
+
+
+def set_name(files: list[Path]) -> str:
+    return PART_SUFFIX.sub("", files[0].name)
+
+
+def read_sidecars(files: list[Path], add) -> list[minisign.Signature | None]:
+    out: list[minisign.Signature | None] = []
+    for path in files:
+        side = Path(str(path) + SIDECAR)
+        try:
+            data = fsio.read_regular(side, minisign.MAX_FILE_BYTES, "sidecar")
+            if data is None:
+                add(finding("SIDECAR_MISSING", f"{side.name} is missing", file=side.name))
+                out.append(None)
+                continue
+            out.append(minisign.parse_signature(data))
+        except MalformedError as exc:
+            add(finding("SIDECAR_SIGNATURE_INVALID", f"{side.name}: {exc}", file=side.name))
+            out.append(None)
+    return out
+
+
+def check_part_set(files: list[Path], sidecars: list, add) -> None:
+    """(1) The parts named on the command line (or found) form one complete, ordered set."""
+    fields = [parse_comment(s.trusted_comment) if s else None for s in sidecars]
+    known = [f for f in fields if f]
+    if not known:
+        return
+    totals = {f.get("part", "1/1").partition("/")[2] for f in known}
+    sets = {f.get("set") for f in known}
+    if len(sets) > 1:
+        add(
+            finding(
+                "PART_EXTRA",
+                "the parts come from different backups",
+                found=", ".join(sorted(s or "?" for s in sets)),
+            )
+        )
+    total = max(int(t) for t in totals if t.isdigit()) if any(t.isdigit() for t in totals) else 1
+    for position, (path, f) in enumerate(zip(files, fields, strict=True), 1):
+        if not f:
+            continue
+        number, _, _ = f.get("part", "1/1").partition("/")
+        # Parts of a set are identified by name; a single file's name is bound to the
+        # signed manifest once it is verified (``bindings.check_file_name``).
+        if total > 1 and f.get("file") != path.name:
+            add(
+                finding(
+                    "PART_ORDER",
+                    f"{path.name} is signed as {f.get('file')}",
+                    file=path.name,
+                    expected=f.get("file"),
+                    found=path.name,
+                )
+            )
+        elif number.isdigit() and int(number) != position:
+            add(
+                finding(
+                    "PART_ORDER",
+                    f"{path.name} is part {number}, given in position {position}",
+                    file=path.name,
+                    expected=position,
+                    found=int(number),
+                )
+            )
+    if len(files) < total:
+        present = {f.get("part", "").partition("/")[0] for f in fields if f}
+        missing = [str(i) for i in range(1, total + 1) if str(i) not in present]
+        add(
+            finding(
+                "PART_MISSING",
+                f"split backup has {total} parts; missing part(s) {', '.join(missing) or '?'}",
+                expected=total,
+                found=len(files),
+            )
+        )
+    elif len(files) > total:
+        add(
+            finding(
+                "PART_EXTRA",
+                f"split backup has {total} parts, {len(files)} were given",
+                expected=total,
+                found=len(files),
+            )
+        )
+
+
+def check_sidecars(files, infos, sidecars, key, manifest_bytes, add) -> list:
+    """Verify each sidecar; return those whose signature holds (``None`` for the others),
+    in part order."""
+    set_id = hashlib.sha256(manifest_bytes).hexdigest()[:32] if manifest_bytes else None
+    verified: list[minisign.Signature | None] = []
+    for path, info, sig in zip(files, infos, sidecars, strict=True):
+        verified.append(None)
+        if sig is None:
+            continue
+        side = path.name + SIDECAR
+        try:
+            minisign.verify_digest(key, sig, info.blake2b)
+        except VerificationError as exc:
+            add(finding("SIDECAR_SIGNATURE_INVALID", f"{side}: {exc}", file=side))
+            continue
+        verified[-1] = sig
+        fields = parse_comment(sig.trusted_comment) or {}
+        if set_id and fields.get("set") != set_id:
+            add(
+                finding(
+                    "PART_EXTRA",
+                    f"{side} is signed for another backup than the one inside",
+                    file=side,
+                    expected=set_id,
+                    found=fields.get("set"),
+                )
+            )
+    return verified
+
+
+def discover(targets: list[Path]) -> list[list[Path]]:
+    """Group the command line's files into backups: single files and split sets."""
+    groups: dict[str, list[Path]] = {}
+    order: list[str] = []
+    for target in targets:
+        base = PART_SUFFIX.sub("", str(target))
+        if base not in groups:
+            groups[base] = []
+            order.append(base)
+        groups[base].append(target)
+    out = []
+    for base in order:
+        paths = groups[base]
+        if len(paths) == 1 and PART_SUFFIX.search(str(paths[0])):
+            # One part named: take the whole set found beside it.
+            folder = paths[0].parent
+            name = Path(base).name
+            paths = sorted(folder.glob(f"{glob_escape(name)}.[0-9][0-9][0-9]"))
+        out.append(sorted(paths, key=lambda p: (len(str(p)), str(p))) if len(paths) > 1 else paths)
+    return out
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
