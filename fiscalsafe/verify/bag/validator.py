@@ -1,105 +1,34 @@
-"""BagIt (RFC 8493) validation, independent of where the bytes come from.
-
-:class:`BagValidator` is fed the files of a bag in any order, in one pass -- from a
-directory, or from a tar stream that cannot seek -- and :meth:`BagValidator.finish` then
-cross-checks everything and returns every problem as a :class:`Finding`::
-
-    validator = BagValidator()
-    for member in tar:                       # any order
-        if member.isdir():
-            validator.add_directory(name_inside_bag)
-        elif member.isfile():
-            f = tar.extractfile(member)
-            validator.feed_member(name_inside_bag, iter(lambda: f.read(1 << 20), b""))
-    findings = validator.finish()
-
-While feeding, the validator hashes each file with every algorithm a manifest might use
-(it cannot know which until it has seen the manifests; pass ``algorithms=`` to restrict
-that when the caller knows better) and keeps the content of the few top-level tag files it
-must parse (bagit.txt, bag-info.txt, fetch.txt, manifests), each capped in size.
-
-``finish`` reports cheap checks first -- structure and bagit.txt, bag-info.txt and its
-Payload-Oxum, manifests and fetch.txt, completeness -- then fixity. Findings are
-deterministic (sorted within each stage).
-
-:func:`validate_bag_directory` is built on the same class.
-
-Some bags of the Library of Congress conformance suite are valid "with a warning" where a
-strict reading would reject them; the tolerances, each reported as a warning, are:
-
-- a manifest entry that is absent but differs only by letter case or Unicode normalisation
-  from a present file with the same checksums (a case- or normalisation-insensitive file
-  system would see one file): ``BAG_NAME_CLASH``;
-- an operating-system metadata file (``.DS_Store``, ``Thumbs.db``...) listed in a payload
-  manifest but absent -- copy tools and version control routinely drop them -- and the
-  Payload-Oxum that still counts it: ``BAG_SYSTEM_FILE``;
-- md5sum's binary-mode marker (``<hex> *<path>``), and a manifest whose every path is
-  written relative to ``./`` (the output of ``find . | xargs sha512sum``); an isolated
-  ``./`` among canonical paths is accepted silently: ``BAG_MANIFEST_NONSTANDARD``;
-- before BagIt 1.0, a manifest listing a path twice with the same checksum: ``BAG_WARNING``
-  (an error, ``BAG_DUPLICATE_ENTRY``, from 1.0 on, and always with different checksums).
-"""
+"""The streaming validator: :class:`BagValidator` is fed a bag's files in one pass, in any
+order, and its ``finish`` cross-checks them (see the package's description)."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from fiscalsafe.errors import MalformedError, OperationalError, UsageError
+from fiscalsafe.errors import MalformedError, UsageError
 from fiscalsafe.formats import bagit as fmt
+from fiscalsafe.verify.bag.lines import report_line_problems
+from fiscalsafe.verify.bag.names import (
+    PAYLOAD_DIR,
+    PAYLOAD_PREFIX,
+    is_os_metadata,
+    is_parsed_tag_file,
+    nfc,
+    shown,
+)
 from fiscalsafe.verify.findings import Finding, finding
 
 #: Most tag-file bytes kept in memory at once, over all the tag files of one bag.
 MAX_BUFFERED_TAG_BYTES = 256 * 1024 * 1024
-CHUNK_SIZE = 1 << 20
-#: Bad lines reported one by one per tag file; the rest are counted in one finding.
-MAX_LINE_FINDINGS = 100
 
-PAYLOAD_DIR = "data"
-_PAYLOAD_PREFIX = PAYLOAD_DIR + "/"
-
-_OS_METADATA_FILES = frozenset(
-    {".ds_store", "thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini", "icon\r"}
-)
-_OS_METADATA_DIRS = frozenset(
-    {
-        ".spotlight-v100",
-        ".trashes",
-        ".fseventsd",
-        ".temporaryitems",
-        ".documentrevisions-v100",
-        "__macosx",
-        "$recycle.bin",
-        "system volume information",
-    }
-)
-
-
-def is_os_metadata(path: str) -> bool:
-    """Files that macOS and Windows drop into directories on their own (Finder and
-    Explorer caches, AppleDouble ``._`` files...), never content anyone bagged on purpose."""
-    parts = path.split("/")
-    name = parts[-1]
-    return (
-        name.casefold() in _OS_METADATA_FILES
-        or name.startswith("._")
-        or any(p.casefold() in _OS_METADATA_DIRS for p in parts[:-1])
-    )
-
-
-def _is_parsed_tag_file(path: str) -> bool:
-    """Top-level tag files whose content the validator needs, not just their digests."""
-    if "/" in path:
-        return False
-    return path in ("bagit.txt", "bag-info.txt", "fetch.txt") or (
-        fmt.manifest_algorithm(path) is not None
-    )
+# The digests of an empty file: an absent OS metadata file listed as empty is tolerated.
+_EMPTY_DIGESTS = {
+    alg: hashlib.new(alg, b"", usedforsecurity=False).hexdigest()
+    for alg in fmt.SUPPORTED_ALGORITHMS
+}
 
 
 def _version_text(version: tuple[int, int]) -> str:
@@ -199,7 +128,7 @@ class BagValidator:
 
     def wants_content(self, relpath: str) -> bool:
         """Whether the validator must see the bytes of this file, not just its digests."""
-        return _is_parsed_tag_file(fmt.normalize_relative_path(relpath)[0])
+        return is_parsed_tag_file(fmt.normalize_relative_path(relpath)[0])
 
     def feed_member(self, relpath: str, chunks: Iterable[bytes]) -> None:
         """Hash a regular file of the bag from its content, given as chunks of bytes."""
@@ -208,7 +137,7 @@ class BagValidator:
             return
         self._note_manifest_algorithm(path)
         hashers = {alg: hashlib.new(alg, usedforsecurity=False) for alg in sorted(self._algorithms)}
-        keep = _is_parsed_tag_file(path)
+        keep = is_parsed_tag_file(path)
         limit = fmt.MAX_DECLARATION_BYTES if path == "bagit.txt" else fmt.MAX_TAG_FILE_BYTES
         buffer: bytearray | None = bytearray() if keep else None
         problem: str | None = None
@@ -252,7 +181,7 @@ class BagValidator:
         path = self._accept_name(relpath)
         if path is None:
             return
-        if content is None and _is_parsed_tag_file(path):
+        if content is None and is_parsed_tag_file(path):
             raise UsageError(f"{path} is a tag file the validator parses: pass its content")
         self._note_manifest_algorithm(path)
         hex_digests = {alg: value.lower() for alg, value in digests.items()}
@@ -390,7 +319,7 @@ class BagValidator:
                 )
             )
         elif PAYLOAD_DIR not in self._dirs and not any(
-            p.startswith(_PAYLOAD_PREFIX) for p in self._files
+            p.startswith(PAYLOAD_PREFIX) for p in self._files
         ):
             out.append(
                 finding(
@@ -460,7 +389,7 @@ class BagValidator:
         except MalformedError as exc:
             out.append(finding("BAG_INFO_INVALID", f"bag-info.txt: {exc}", file="bag-info.txt"))
             return
-        payload = [f for p, f in self._files.items() if p.startswith(_PAYLOAD_PREFIX)]
+        payload = [f for p, f in self._files.items() if p.startswith(PAYLOAD_PREFIX)]
         octets = sum(f.size for f in payload)
         streams = len(payload)
         if (declared.octets, declared.streams) == (octets, streams):
@@ -525,7 +454,7 @@ class BagValidator:
                 out.append(finding("BAG_MANIFEST_INVALID", str(exc), file=name))
                 manifests.append(manifest)
                 continue
-            _report_line_problems(out, name, parsed.problems, "BAG_MANIFEST_INVALID")
+            report_line_problems(out, name, parsed.problems, "BAG_MANIFEST_INVALID")
             self._note_nonstandard(out, name, parsed)
             for entry in parsed.entries:
                 self._add_entry(out, manifest, entry, version)
@@ -642,7 +571,7 @@ class BagValidator:
         version: tuple[int, int],
     ) -> None:
         name, path = manifest.name, entry.path
-        if not manifest.is_tag and not path.startswith(_PAYLOAD_PREFIX):
+        if not manifest.is_tag and not path.startswith(PAYLOAD_PREFIX):
             out.append(
                 finding(
                     "BAG_MANIFEST_INVALID",
@@ -663,7 +592,7 @@ class BagValidator:
                 )
             )
             return
-        if manifest.is_tag and path.startswith(_PAYLOAD_PREFIX):
+        if manifest.is_tag and path.startswith(PAYLOAD_PREFIX):
             out.append(
                 finding(
                     "BAG_WARNING",
@@ -735,11 +664,11 @@ class BagValidator:
         except MalformedError as exc:
             out.append(finding("BAG_FETCH_INVALID", str(exc), file="fetch.txt"))
             return set()
-        _report_line_problems(out, "fetch.txt", parsed.problems, "BAG_FETCH_INVALID")
+        report_line_problems(out, "fetch.txt", parsed.problems, "BAG_FETCH_INVALID")
         listed = {p for m in manifests if not m.is_tag for p in m.entries}
         fetched: set[str] = set()
         for entry in parsed.entries:
-            if not entry.path.startswith(_PAYLOAD_PREFIX):
+            if not entry.path.startswith(PAYLOAD_PREFIX):
                 out.append(
                     finding(
                         "BAG_FETCH_INVALID",
@@ -834,13 +763,13 @@ class BagValidator:
             if target is not None:
                 kind = (
                     "Unicode normalisation"
-                    if fmt.name_key(path) == fmt.name_key(target) and _nfc(path) == _nfc(target)
+                    if fmt.name_key(path) == fmt.name_key(target) and nfc(path) == nfc(target)
                     else "letter case"
                 )
                 out.append(
                     finding(
                         "BAG_NAME_CLASH",
-                        f"{_shown(path)} ({where}) is absent, but {_shown(target)} is present "
+                        f"{shown(path)} ({where}) is absent, but {shown(target)} is present "
                         "and differs "
                         f"from it only by {kind}; a file system that ignores {kind} sees one "
                         "file, so it was checked in its place",
@@ -849,7 +778,7 @@ class BagValidator:
                     )
                 )
                 continue
-            if path.startswith(_PAYLOAD_PREFIX) and is_os_metadata(path):
+            if path.startswith(PAYLOAD_PREFIX) and is_os_metadata(path):
                 empty = all(
                     e.checksum == _EMPTY_DIGESTS.get(m.algorithm) for m, e in listed_in[path]
                 )
@@ -878,7 +807,7 @@ class BagValidator:
             m.name: {resolution.get(p) for p in m.entries} - {None} for m in payload_manifests
         }
         everything = set().union(*covered.values()) if covered else set()
-        for path in sorted(p for p in self._files if p.startswith(_PAYLOAD_PREFIX)):
+        for path in sorted(p for p in self._files if p.startswith(PAYLOAD_PREFIX)):
             if is_os_metadata(path):
                 out.append(
                     finding(
@@ -934,11 +863,11 @@ class BagValidator:
                     and bool(common)
                     and all(a.digests[alg] == b.digests[alg] for alg in common)
                 )
-                if _nfc(first) == _nfc(other) and not same:
+                if nfc(first) == nfc(other) and not same:
                     out.append(
                         finding(
                             "BAG_NAME_COLLISION",
-                            f"{_shown(first)} and {_shown(other)} are different files whose "
+                            f"{shown(first)} and {shown(other)} are different files whose "
                             "names are "
                             "the same text in different Unicode forms; on a file system that "
                             "normalises names (macOS) one would overwrite the other",
@@ -947,11 +876,11 @@ class BagValidator:
                         )
                     )
                 else:
-                    kind = "Unicode form" if _nfc(first) == _nfc(other) else "letter case"
+                    kind = "Unicode form" if nfc(first) == nfc(other) else "letter case"
                     out.append(
                         finding(
                             "BAG_NAME_CLASH",
-                            f"{_shown(first)} and {_shown(other)} differ only by {kind}; they "
+                            f"{shown(first)} and {shown(other)} differ only by {kind}; they "
                             "cannot "
                             "both exist on a file system that ignores it (macOS, Windows)",
                             file=other,
@@ -978,7 +907,7 @@ class BagValidator:
             for path in sorted(manifest.entries):
                 entry = manifest.entries[path]
                 target = resolution.get(path)
-                if target is None or (not payload and target.startswith(_PAYLOAD_PREFIX)):
+                if target is None or (not payload and target.startswith(PAYLOAD_PREFIX)):
                     continue
                 digest = self._files[target].digests.get(manifest.algorithm)
                 if digest is None:
@@ -1005,133 +934,3 @@ class BagValidator:
                         file=manifest.name,
                     )
                 )
-
-
-def _report_line_problems(
-    out: list[Finding], name: str, problems: Iterable[fmt.LineProblem], code: str
-) -> None:
-    """One finding per bad line, up to :data:`MAX_LINE_FINDINGS` per file (a hostile
-    manifest may have millions), then one that counts the rest."""
-    problems = list(problems)
-    for problem in problems[:MAX_LINE_FINDINGS]:
-        kind = "BAG_PATH_UNSAFE" if problem.unsafe else code
-        out.append(finding(kind, problem.message, file=name, record=problem.line))
-    rest = problems[MAX_LINE_FINDINGS:]
-    if rest:
-        kind = "BAG_PATH_UNSAFE" if any(p.unsafe for p in rest) else code
-        out.append(
-            finding(
-                kind,
-                f"{name}: {len(rest)} more invalid line(s) not listed one by one "
-                f"(from line {rest[0].line})",
-                file=name,
-                record=rest[0].line,
-            )
-        )
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def _shown(path: str) -> str:
-    """A path as a message shows it: non-ASCII names also escaped and with their Unicode
-    form, since NFC and NFD spellings of a name look the same on screen."""
-    if path.isascii():
-        return repr(path)
-    if unicodedata.is_normalized("NFC", path):
-        form = "NFC"
-    elif unicodedata.is_normalized("NFD", path):
-        form = "NFD"
-    else:
-        form = "mixed normalisation"
-    return f"{path!r} ({form}: {ascii(path)})"
-
-
-_EMPTY_DIGESTS = {
-    alg: hashlib.new(alg, b"", usedforsecurity=False).hexdigest()
-    for alg in fmt.SUPPORTED_ALGORITHMS
-}
-
-
-# --- directories --------------------------------------------------------------------------
-
-
-def _read_chunks(path: str, chunk_size: int) -> Iterable[bytes]:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    with os.fdopen(fd, "rb", buffering=0) as handle:
-        while True:
-            chunk = handle.read(chunk_size)
-            if not chunk:
-                return
-            yield chunk
-
-
-def validate_bag_directory(
-    path: Path | str,
-    *,
-    fixity: bool = True,
-    warn_weak_algorithms: bool = False,
-    chunk_size: int = CHUNK_SIZE,
-) -> list[Finding]:
-    """Validate the bag whose base directory is ``path``.
-
-    Symbolic links and special files are reported (``BAG_PATH_UNSAFE``) and never
-    followed or read. Only the algorithms of the bag's own manifests are computed.
-    ``fixity=False`` checks structure, tag files, Payload-Oxum and completeness without
-    reading the payload. Raises :class:`UsageError` if ``path`` is not a directory and
-    :class:`OperationalError` if a file cannot be read."""
-    root = os.fspath(path)
-    if not os.path.isdir(root):
-        raise UsageError(f"{root} is not a directory")
-    files: list[tuple[str, str, int]] = []  # (relpath, full path, size)
-    directories: list[str] = []
-    rejected: list[tuple[str, str]] = []
-
-    def fail(exc: OSError) -> None:
-        raise OperationalError(f"cannot list {exc.filename}: {exc.strerror}") from exc
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=fail, followlinks=False):
-        rel_dir = os.path.relpath(dirpath, root)
-        prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-        for name in sorted(dirnames):
-            full = os.path.join(dirpath, name)
-            if os.path.islink(full):
-                rejected.append((prefix + name, "it is a symbolic link to a directory"))
-            else:
-                directories.append(prefix + name)
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            try:
-                info = os.lstat(full)
-            except OSError as exc:
-                raise OperationalError(f"cannot stat {full}: {exc.strerror}") from exc
-            if stat.S_ISLNK(info.st_mode):
-                rejected.append((prefix + name, "it is a symbolic link"))
-            elif not stat.S_ISREG(info.st_mode):
-                rejected.append((prefix + name, "it is not a regular file"))
-            else:
-                files.append((prefix + name, full, info.st_size))
-
-    algorithms = set()
-    for rel, _full, _size in files:
-        kind = fmt.manifest_algorithm(rel) if "/" not in rel else None
-        if kind is not None and kind[1] in fmt.SUPPORTED_ALGORITHMS:
-            algorithms.add(kind[1])
-    validator = BagValidator(algorithms=algorithms, warn_weak_algorithms=warn_weak_algorithms)
-    for rel, reason in rejected:
-        validator.reject_member(rel, reason)
-    for rel in directories:
-        validator.add_directory(rel)
-    # Tag files first: they are small, and the cheap checks need them.
-    ordered = sorted(files, key=lambda f: (f[0].startswith(_PAYLOAD_PREFIX), f[0]))
-    for rel, full, size in ordered:
-        try:
-            if not fixity and rel.startswith(_PAYLOAD_PREFIX):
-                validator.add_file(rel, size, {})
-            else:
-                validator.feed_member(rel, _read_chunks(full, chunk_size))
-        except OSError as exc:
-            raise OperationalError(f"cannot read {full}: {exc.strerror}") from exc
-    return validator.finish(fixity=fixity)
