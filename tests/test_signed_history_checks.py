@@ -22,11 +22,8 @@ from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.dossier import DossierIdentity
 from fiscalsafe.samples.history import History, JournalWriter, build_history, to_us
-from fiscalsafe.verify.archives import (
-    ArchiveResult,
-    verify_archive,
-    verify_archive_chain,
-)
+from fiscalsafe.verify.archive_chain import verify_archive_chain
+from fiscalsafe.verify.archives import ArchiveResult, verify_archive
 from fiscalsafe.verify.coverage import compute_coverage
 from fiscalsafe.verify.journal import JournalResult, verify_journal
 from fiscalsafe.verify.trust import TrustedKeys

@@ -20,7 +20,8 @@ from fiscalsafe.errors import MalformedError, OperationalError, UnsupportedVersi
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.archive import MAX_ARCHIVE_BYTES
 from fiscalsafe.pipeline import workers as worker_processes
-from fiscalsafe.verify.archives import ArchiveResult, verify_archive, verify_archive_chain
+from fiscalsafe.verify.archive_chain import verify_archive_chain
+from fiscalsafe.verify.archives import ArchiveResult, verify_archive
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS, compute_coverage
 from fiscalsafe.verify.crosscheck import cross_check
 from fiscalsafe.verify.findings import Finding, finding

@@ -1,4 +1,4 @@
-"""Fiscal archives: one archive on its own, then the chain of archives.
+"""Fiscal archives: one archive on its own (the chain of archives is in ``archive_chain``).
 
 ``verify_archive`` is pure and picklable-friendly: the pipeline runs it in worker
 processes (one archive per task) so that ticket signatures are checked on every core.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -132,28 +132,8 @@ def verify_archive(file: str, data: bytes, keys: TrustedKeys, tz: str) -> Archiv
         return result
 
     # (3) The signing key must be one we were told to trust.
-    key = keys.lookup(env.key_id)
+    key = _trusted_key(add, file, env, keys)
     if key is None:
-        add(
-            finding(
-                "ARCHIVE_UNTRUSTED_KEY",
-                "archive is signed by a key that is not trusted",
-                file=file,
-                expected=", ".join(k.key_id.hex() for k in keys.keys),
-                found=env.key_id.hex(),
-            )
-        )
-        return result
-    if key.algorithm != env.alg:
-        add(
-            finding(
-                "ARCHIVE_SIGNATURE_INVALID",
-                "algorithm differs from the key's",
-                file=file,
-                expected=key.algorithm,
-                found=env.alg,
-            )
-        )
         return result
 
     # (4) The archive signature over the exact stored body bytes.
@@ -171,17 +151,7 @@ def verify_archive(file: str, data: bytes, keys: TrustedKeys, tz: str) -> Archiv
         result.trusted = False
         return result
     result.parsed = True
-    result.number = body.number
-    result.dossier = body.dossier
-    result.first = body.first
-    result.prev = body.prev
-    result.period_start = body.period_start
-    result.period_end = body.period_end
-    result.created_ts = body.created_ts
-    result.gt_open = body.gt_open
-    result.gt_close = body.gt_close
-    result.ticket_prev = body.ticket_prev
-    result.closures = body.closures
+    _record_body(result, body)
     if body.period_end < body.period_start:
         add(
             finding(
@@ -197,9 +167,55 @@ def verify_archive(file: str, data: bytes, keys: TrustedKeys, tz: str) -> Archiv
     return result
 
 
+def _trusted_key(
+    add: Callable[[Finding], None], file: str, env: fa.Envelope, keys: TrustedKeys
+) -> FiscalPublicKey | None:
+    """The archive's signing key, if it is trusted and of the envelope's algorithm."""
+    key = keys.lookup(env.key_id)
+    if key is None:
+        add(
+            finding(
+                "ARCHIVE_UNTRUSTED_KEY",
+                "archive is signed by a key that is not trusted",
+                file=file,
+                expected=", ".join(k.key_id.hex() for k in keys.keys),
+                found=env.key_id.hex(),
+            )
+        )
+        return None
+    if key.algorithm != env.alg:
+        add(
+            finding(
+                "ARCHIVE_SIGNATURE_INVALID",
+                "algorithm differs from the key's",
+                file=file,
+                expected=key.algorithm,
+                found=env.alg,
+            )
+        )
+        return None
+    return key
+
+
+def _record_body(result: ArchiveResult, body: fa.ArchiveBody) -> None:
+    """What the chain and the cross-checks need of a parsed body."""
+    result.number = body.number
+    result.dossier = body.dossier
+    result.first = body.first
+    result.prev = body.prev
+    result.period_start = body.period_start
+    result.period_end = body.period_end
+    result.created_ts = body.created_ts
+    result.gt_open = body.gt_open
+    result.gt_close = body.gt_close
+    result.ticket_prev = body.ticket_prev
+    result.closures = body.closures
+
+
 def _verify_tickets(
     result: ArchiveResult, body: fa.ArchiveBody, key: FiscalPublicKey, zone: ZoneInfo
 ) -> None:
+    # Measured hot loop (one call per ticket): kept in one piece on purpose.
     # (6) and (7): chain, signatures, totals, period. This loop runs once per ticket of
     # the whole history, next to a ~43 µs signature check. Tickets come in time order, so
     # it keeps the current local day's UTC bounds, ticket count and VAT sums in locals and
@@ -396,6 +412,19 @@ def _verify_closures(result: ArchiveResult, body: fa.ArchiveBody) -> None:
     # (8) Closures: day within month within year, sums and grand totals.
     add = result.findings.append
     file = result.file
+    days = _check_day_closures(add, file, result, body)
+    months = [c for c in body.closures if c.kind == "month"]
+    years = [c for c in body.closures if c.kind == "year"]
+    _check_days_closed(add, file, result, days)
+    _check_day_totals(add, file, result, body, days)
+    _check_month_closures(add, file, result, body, days, months)
+    _check_year_closures(add, file, body, years)
+
+
+def _check_day_closures(
+    add: Callable[[Finding], None], file: str, result: ArchiveResult, body: fa.ArchiveBody
+) -> dict[dt.date, fa.Closure]:
+    """One day closure per day, each counting that day's tickets; returns them by day."""
     days: dict[dt.date, fa.Closure] = {}
     for c in body.closures:
         if c.kind != "day":
@@ -421,8 +450,15 @@ def _verify_closures(result: ArchiveResult, body: fa.ArchiveBody) -> None:
                     found=c.tickets,
                 )
             )
-    months = [c for c in body.closures if c.kind == "month"]
-    years = [c for c in body.closures if c.kind == "year"]
+    return days
+
+
+def _check_days_closed(
+    add: Callable[[Finding], None],
+    file: str,
+    result: ArchiveResult,
+    days: dict[dt.date, fa.Closure],
+) -> None:
     for day in sorted(result.day_sums):
         if day not in days:
             add(
@@ -433,6 +469,15 @@ def _verify_closures(result: ArchiveResult, body: fa.ArchiveBody) -> None:
                     found=str(day),
                 )
             )
+
+
+def _check_day_totals(
+    add: Callable[[Finding], None],
+    file: str,
+    result: ArchiveResult,
+    body: fa.ArchiveBody,
+    days: dict[dt.date, fa.Closure],
+) -> None:
     running = body.gt_open
     for closure in sorted(days.values(), key=lambda c: c.start):
         where = f"day closure {closure.start}"
@@ -449,7 +494,7 @@ def _verify_closures(result: ArchiveResult, body: fa.ArchiveBody) -> None:
                 )
             )
         expected = result.day_sums.get(closure.start, {})
-        _compare_sums(add, file, where, expected, closure)
+        compare_sums(add, file, where, expected, closure)
         running += closure.ttc
         if closure.gt != running:
             add(
@@ -461,6 +506,16 @@ def _verify_closures(result: ArchiveResult, body: fa.ArchiveBody) -> None:
                     found=closure.gt,
                 )
             )
+
+
+def _check_month_closures(
+    add: Callable[[Finding], None],
+    file: str,
+    result: ArchiveResult,
+    body: fa.ArchiveBody,
+    days: dict[dt.date, fa.Closure],
+    months: list[fa.Closure],
+) -> None:
     if len(months) != 1:
         add(
             finding(
@@ -496,7 +551,7 @@ def _verify_closures(result: ArchiveResult, body: fa.ArchiveBody) -> None:
         expected_sums: dict[int, list[int]] = {}
         for sums in result.day_sums.values():
             merge_sums(expected_sums, sums)
-        _compare_sums(add, file, where, {r: tuple(v) for r, v in expected_sums.items()}, month)
+        compare_sums(add, file, where, {r: tuple(v) for r, v in expected_sums.items()}, month)
         day_total = sum(c.ttc for c in days.values())
         if month.ttc != day_total:
             add(
@@ -518,6 +573,11 @@ def _verify_closures(result: ArchiveResult, body: fa.ArchiveBody) -> None:
                     found=month.gt,
                 )
             )
+
+
+def _check_year_closures(
+    add: Callable[[Finding], None], file: str, body: fa.ArchiveBody, years: list[fa.Closure]
+) -> None:
     for year in years:
         where = f"year closure {year.start}..{year.end}"
         if not (year.start <= body.period_start and body.period_end == year.end):
@@ -542,7 +602,7 @@ def _verify_closures(result: ArchiveResult, body: fa.ArchiveBody) -> None:
             )
 
 
-def _compare_sums(add, file: str, where: str, expected: VatSums, closure: fa.Closure) -> None:
+def compare_sums(add, file: str, where: str, expected: VatSums, closure: fa.Closure) -> None:
     found = closure_sums(closure)
     if found != expected:
         add(
@@ -569,219 +629,3 @@ def _compare_sums(add, file: str, where: str, expected: VatSums, closure: fa.Clo
 
 def _fmt(sums: VatSums) -> str:
     return "; ".join(f"{r / 100:g}%: {v[2]}" for r, v in sorted(sums.items(), reverse=True))
-
-
-def verify_archive_chain(results: list[ArchiveResult], dossier_id: str, tz: str) -> list[Finding]:
-    """Across archives: numbering, first mark, links, periods, grand and ticket chains."""
-    out: list[Finding] = []
-    parsed = sorted((r for r in results if r.parsed), key=lambda r: (r.number, r.file))
-    seen: dict[int, str] = {}
-    previous: ArchiveResult | None = None
-    last_seq: int | None = None  # last ticket sequence so far, across archives without tickets
-    for index, r in enumerate(parsed):
-        if r.dossier != dossier_id:
-            out.append(
-                finding(
-                    "ARCHIVE_DOSSIER_MISMATCH",
-                    "archive belongs to another dossier",
-                    file=r.file,
-                    expected=dossier_id,
-                    found=r.dossier,
-                )
-            )
-        if r.number in seen:
-            out.append(
-                finding(
-                    "ARCHIVE_NUMBER_REPEATED",
-                    f"archive number {r.number} repeated",
-                    file=r.file,
-                    expected=f"only in {seen[r.number]}",
-                    found=r.number,
-                )
-            )
-            continue
-        seen[r.number] = r.file
-        if index == 0 and r.first:
-            # The genesis archive starts everything from zero.
-            if r.number != 1:
-                out.append(
-                    finding(
-                        "ARCHIVE_NUMBER_GAP",
-                        "the first archive is not number 1",
-                        file=r.file,
-                        expected=1,
-                        found=r.number,
-                    )
-                )
-            if r.gt_open != 0:
-                out.append(
-                    finding(
-                        "GRAND_TOTAL_NOT_CARRIED",
-                        "the first archive's opening grand total is not zero",
-                        file=r.file,
-                        expected=0,
-                        found=r.gt_open,
-                    )
-                )
-            if r.ticket_prev:
-                out.append(
-                    finding(
-                        "TICKET_CHAIN_BROKEN",
-                        "the first archive's first ticket links to a predecessor",
-                        file=r.file,
-                        record=r.first_ticket_seq,
-                    )
-                )
-        is_first = index == 0
-        if r.first != is_first or (is_first and r.prev):
-            out.append(
-                finding(
-                    "ARCHIVE_FIRST_MARK",
-                    "only the oldest archive may be marked first, and it must be",
-                    file=r.file,
-                    expected=is_first,
-                    found=r.first,
-                )
-            )
-        if previous is not None:
-            if r.number != previous.number + 1:
-                out.append(
-                    finding(
-                        "ARCHIVE_NUMBER_GAP",
-                        "archive numbers are not consecutive",
-                        file=r.file,
-                        expected=previous.number + 1,
-                        found=r.number,
-                    )
-                )
-            if r.prev != previous.signature:
-                out.append(
-                    finding(
-                        "ARCHIVE_CHAIN_BROKEN",
-                        "archive does not link to the previous archive's signature",
-                        file=r.file,
-                        expected=previous.signature[:8].hex(),
-                        found=r.prev[:8].hex(),
-                    )
-                )
-            if previous.period_end and r.period_start:
-                expected_start = previous.period_end + dt.timedelta(days=1)
-                if r.period_start > expected_start:
-                    out.append(
-                        finding(
-                            "ARCHIVE_PERIOD_GAP",
-                            "archive periods leave a gap",
-                            file=r.file,
-                            expected=str(expected_start),
-                            found=str(r.period_start),
-                        )
-                    )
-                elif r.period_start < expected_start:
-                    out.append(
-                        finding(
-                            "ARCHIVE_PERIOD_OVERLAP",
-                            "archive periods overlap",
-                            file=r.file,
-                            expected=str(expected_start),
-                            found=str(r.period_start),
-                        )
-                    )
-            if r.gt_open != previous.gt_close:
-                out.append(
-                    finding(
-                        "GRAND_TOTAL_NOT_CARRIED",
-                        "opening grand total is not the previous archive's closing",
-                        file=r.file,
-                        expected=previous.gt_close,
-                        found=r.gt_open,
-                    )
-                )
-            if r.ticket_prev != previous.last_ticket_sig:
-                out.append(
-                    finding(
-                        "TICKET_CHAIN_BROKEN",
-                        "first ticket does not link to the previous archive's last",
-                        file=r.file,
-                        record=r.first_ticket_seq,
-                        expected=previous.last_ticket_sig[:8].hex(),
-                        found=r.ticket_prev[:8].hex(),
-                    )
-                )
-            if (
-                r.first_ticket_seq is not None
-                and last_seq is not None
-                and r.first_ticket_seq != last_seq + 1
-            ):
-                out.append(
-                    finding(
-                        "TICKET_SEQUENCE_GAP",
-                        "ticket sequence is not carried across archives",
-                        file=r.file,
-                        record=r.first_ticket_seq,
-                        expected=last_seq + 1,
-                        found=r.first_ticket_seq,
-                    )
-                )
-        previous = r
-        if r.last_ticket_seq is not None:
-            last_seq = r.last_ticket_seq
-    out.extend(_verify_year_closures(parsed))
-    return out
-
-
-def _verify_year_closures(parsed: list[ArchiveResult]) -> list[Finding]:
-    """Year closures sum tickets from up to twelve archives: checked once all are read."""
-    out: list[Finding] = []
-    all_days: dict[dt.date, VatSums] = {}
-    all_counts: dict[dt.date, int] = {}
-    for r in parsed:
-        all_days.update(r.day_sums)
-        all_counts.update(r.day_counts)
-    spans = sorted(
-        (r.period_start, r.period_end) for r in parsed if r.period_start and r.period_end
-    )
-    genesis = min((r.period_start for r in parsed if r.first and r.period_start), default=None)
-    for r in parsed:
-        for year in (c for c in r.closures if c.kind == "year"):
-            start = max(year.start, genesis) if genesis else year.start
-            if not _spans_cover(spans, start, year.end):
-                # A month of this year is missing or unreadable (reported on its own): its
-                # tickets cannot be summed, which says nothing about the closure.
-                continue
-            expected: dict[int, list[int]] = {}
-            for day, sums in all_days.items():
-                if year.start <= day <= year.end:
-                    merge_sums(expected, sums)
-            _compare_sums(
-                out.append,
-                r.file,
-                f"year closure {year.start}..{year.end}",
-                {k: tuple(v) for k, v in expected.items()},
-                year,
-            )
-            count = sum(n for day, n in all_counts.items() if year.start <= day <= year.end)
-            if year.tickets != count:
-                out.append(
-                    finding(
-                        "CLOSURE_TOTAL_MISMATCH",
-                        f"year closure {year.start}..{year.end}: ticket count differs",
-                        file=r.file,
-                        expected=count,
-                        found=year.tickets,
-                    )
-                )
-    return out
-
-
-def _spans_cover(spans: list[tuple[dt.date, dt.date]], start: dt.date, end: dt.date) -> bool:
-    """Whether the sorted periods ``spans`` leave no day of ``[start, end]`` uncovered."""
-    cursor = start
-    for a, b in spans:
-        if b < cursor:
-            continue
-        if a > cursor:
-            return False
-        cursor = b + dt.timedelta(days=1)
-        if cursor > end:
-            return True
-    return cursor > end

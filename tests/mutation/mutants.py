@@ -44,6 +44,7 @@ STREAM = "tests/test_backup_stream_checks.py"
 FORMATS = "tests/test_formats.py"
 MINISIGN = "tests/test_minisign.py"
 ARCHIVES = "fiscalsafe/verify/archives.py"
+ARCHIVE_CHAIN = "fiscalsafe/verify/archive_chain.py"
 JOURNAL = "fiscalsafe/verify/journal.py"
 COVERAGE = "fiscalsafe/verify/coverage.py"
 CRYPTO = "fiscalsafe/crypto.py"
@@ -76,9 +77,9 @@ MUTANTS: list[Mutant] = [
     # Chain links
     Mutant(
         id="archive-chain-link",
-        file=ARCHIVES,
-        original="            if r.prev != previous.signature:",
-        replacement="            if False:",
+        file=ARCHIVE_CHAIN,
+        original="    if r.prev != previous.signature:",
+        replacement="    if False:",
         tests=history("test_archive_not_linked_to_the_previous_signature_breaks_the_chain"),
         description="an archive's link to the previous archive's signature is not checked",
     ),
@@ -92,9 +93,9 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="ticket-chain-across-archives",
-        file=ARCHIVES,
-        original="            if r.ticket_prev != previous.last_ticket_sig:",
-        replacement="            if False:",
+        file=ARCHIVE_CHAIN,
+        original="    if r.ticket_prev != previous.last_ticket_sig:",
+        replacement="    if False:",
         tests=history("test_first_ticket_not_linked_to_the_previous_archive_breaks_the_chain"),
         description="an archive's first ticket is not linked to the previous archive's last",
     ),
@@ -134,17 +135,17 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="archive-number-gap",
-        file=ARCHIVES,
-        original="            if r.number != previous.number + 1:",
-        replacement="            if r.number <= previous.number:",
+        file=ARCHIVE_CHAIN,
+        original="    if r.number != previous.number + 1:",
+        replacement="    if r.number <= previous.number:",
         tests=history("test_archive_numbers_that_skip_one_are_a_gap"),
         description="archive numbers may skip one",
     ),
     Mutant(
         id="archive-period-gap-one-day",
-        file=ARCHIVES,
-        original="                if r.period_start > expected_start:",
-        replacement="                if r.period_start > expected_start + dt.timedelta(days=1):",
+        file=ARCHIVE_CHAIN,
+        original="        if r.period_start > expected_start:",
+        replacement="        if r.period_start > expected_start + dt.timedelta(days=1):",
         tests=history("test_archive_periods_one_day_apart_leave_a_gap"),
         description="a one-day gap between two archives' periods is not reported",
     ),

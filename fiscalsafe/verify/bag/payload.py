@@ -1,0 +1,210 @@
+"""Completeness, clashing names and fixity of the files a bag holds."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from fiscalsafe.formats import bagit as fmt
+from fiscalsafe.verify.bag.names import PAYLOAD_PREFIX, is_os_metadata, nfc, shown
+from fiscalsafe.verify.bag.records import EMPTY_DIGESTS, ManifestRecord, version_text
+from fiscalsafe.verify.findings import Finding, finding
+
+
+class PayloadChecks:
+    """The checks of present against listed files, mixed into :class:`BagValidator`,
+    which keeps the state they read."""
+
+    def _check_completeness(
+        self,
+        out: list[Finding],
+        manifests: list[ManifestRecord],
+        resolution: dict[str, str | None],
+        fetched: set[str],
+        version: tuple[int, int],
+    ) -> list[tuple[str, bool]]:
+        """Report absent and unlisted files; return the absent OS metadata files, each with
+        whether its checksum says it was empty (for the Payload-Oxum check)."""
+        listed_in: dict[str, list[tuple[ManifestRecord, fmt.ManifestEntry]]] = defaultdict(list)
+        for manifest in manifests:
+            for path, entry in manifest.entries.items():
+                listed_in[path].append((manifest, entry))
+        missing_os: list[tuple[str, bool]] = []
+        for path in sorted(listed_in):
+            target = resolution.get(path)
+            where = ", ".join(f"{m.name} line {e.line}" for m, e in listed_in[path])
+            if target == path:
+                continue
+            if target is not None:
+                kind = (
+                    "Unicode normalisation"
+                    if fmt.name_key(path) == fmt.name_key(target) and nfc(path) == nfc(target)
+                    else "letter case"
+                )
+                out.append(
+                    finding(
+                        "BAG_NAME_CLASH",
+                        f"{shown(path)} ({where}) is absent, but {shown(target)} is present "
+                        "and differs "
+                        f"from it only by {kind}; a file system that ignores {kind} sees one "
+                        "file, so it was checked in its place",
+                        file=path,
+                        found=target,
+                    )
+                )
+                continue
+            if path.startswith(PAYLOAD_PREFIX) and is_os_metadata(path):
+                empty = all(
+                    e.checksum == EMPTY_DIGESTS.get(m.algorithm) for m, e in listed_in[path]
+                )
+                missing_os.append((path, empty))
+                out.append(
+                    finding(
+                        "BAG_SYSTEM_FILE",
+                        f"{path!r} ({where}) is an operating-system metadata file, and it is "
+                        "absent; such files are routinely dropped by copy tools and are not "
+                        "counted as missing payload",
+                        file=path,
+                    )
+                )
+                continue
+            suffix = " (listed in fetch.txt, not fetched yet)" if path in fetched else ""
+            out.append(
+                finding(
+                    "BAG_FILE_MISSING",
+                    f"{path!r} is listed in {where} but absent from the bag{suffix}",
+                    file=path,
+                )
+            )
+        # Every payload file in every payload manifest (RFC 8493 §3; a SHOULD before 1.0).
+        payload_manifests = [m for m in manifests if not m.is_tag]
+        covered = {
+            m.name: {resolution.get(p) for p in m.entries} - {None} for m in payload_manifests
+        }
+        everything = set().union(*covered.values()) if covered else set()
+        for path in sorted(p for p in self._files if p.startswith(PAYLOAD_PREFIX)):
+            if is_os_metadata(path):
+                out.append(
+                    finding(
+                        "BAG_SYSTEM_FILE",
+                        f"{path!r} is an operating-system metadata file (Finder or Explorer "
+                        "cache), most likely bagged by accident",
+                        file=path,
+                    )
+                )
+            if not payload_manifests:
+                continue
+            if path not in everything:
+                out.append(
+                    finding(
+                        "BAG_FILE_UNEXPECTED",
+                        f"{path!r} is in the payload but no payload manifest lists it",
+                        file=path,
+                    )
+                )
+                continue
+            for manifest in payload_manifests:
+                if path in covered[manifest.name]:
+                    continue
+                if version >= (1, 0):
+                    code, rule = "BAG_FILE_UNEXPECTED", "RFC 8493 §3 requires"
+                else:
+                    code, rule = "BAG_WARNING", f"BagIt {version_text(version)} recommends"
+                out.append(
+                    finding(
+                        code,
+                        f"{path!r} is not listed in {manifest.name}; {rule} every payload "
+                        "file in every payload manifest",
+                        file=path,
+                    )
+                )
+        return missing_os
+
+    def _check_names(self, out: list[Finding]) -> None:
+        """Present files whose names clash on case- or normalisation-insensitive systems."""
+        by_key: dict[str, list[str]] = defaultdict(list)
+        for path in self._files:
+            by_key[fmt.name_key(path)].append(path)
+        for group in by_key.values():
+            if len(group) < 2:
+                continue
+            group.sort()
+            first = group[0]
+            for other in group[1:]:
+                a, b = self._files[first], self._files[other]
+                common = [alg for alg in a.digests if alg in b.digests]
+                same = (
+                    a.size == b.size
+                    and bool(common)
+                    and all(a.digests[alg] == b.digests[alg] for alg in common)
+                )
+                if nfc(first) == nfc(other) and not same:
+                    out.append(
+                        finding(
+                            "BAG_NAME_COLLISION",
+                            f"{shown(first)} and {shown(other)} are different files whose "
+                            "names are "
+                            "the same text in different Unicode forms; on a file system that "
+                            "normalises names (macOS) one would overwrite the other",
+                            file=other,
+                            found=first,
+                        )
+                    )
+                else:
+                    kind = "Unicode form" if nfc(first) == nfc(other) else "letter case"
+                    out.append(
+                        finding(
+                            "BAG_NAME_CLASH",
+                            f"{shown(first)} and {shown(other)} differ only by {kind}; they "
+                            "cannot "
+                            "both exist on a file system that ignores it (macOS, Windows)",
+                            file=other,
+                            found=first,
+                        )
+                    )
+
+    # fixity
+
+    def _check_fixity(
+        self,
+        out: list[Finding],
+        manifests: list[ManifestRecord],
+        resolution: dict[str, str | None],
+        *,
+        payload: bool,
+    ) -> None:
+        """Compare checksums: of tag files always (they are small and always read), of
+        payload files when ``payload``."""
+        for manifest in manifests:
+            if not manifest.supported:
+                continue
+            uncomputed: list[str] = []
+            for path in sorted(manifest.entries):
+                entry = manifest.entries[path]
+                target = resolution.get(path)
+                if target is None or (not payload and target.startswith(PAYLOAD_PREFIX)):
+                    continue
+                digest = self._files[target].digests.get(manifest.algorithm)
+                if digest is None:
+                    uncomputed.append(target)
+                    continue
+                if digest != entry.checksum:
+                    out.append(
+                        finding(
+                            "BAG_CHECKSUM_MISMATCH",
+                            f"{target!r}: its {manifest.algorithm} checksum differs from "
+                            f"{manifest.name} line {entry.line}",
+                            file=target,
+                            expected=entry.checksum,
+                            found=digest,
+                        )
+                    )
+            if uncomputed:
+                out.append(
+                    finding(
+                        "BAG_MANIFEST_INVALID",
+                        f"{manifest.name}: {len(uncomputed)} file(s) were read before this "
+                        f"manifest and not hashed with {manifest.algorithm} (first: "
+                        f"{uncomputed[0]!r}); they cannot be verified in one pass",
+                        file=manifest.name,
+                    )
+                )
