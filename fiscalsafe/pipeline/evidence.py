@@ -13,6 +13,9 @@ from fiscalsafe.pipeline.verify_backup import VerifyReport
 from fiscalsafe.verify.report import combine_verdicts
 
 EVIDENCE_FORMAT = "fiscalsafe-evidence"
+#: 1.1: verdicts "consistent" and "valid", the journal head's signature digest (what
+#: ``verify --since`` anchors on), and each verification's clock and checks.
+EVIDENCE_VERSION = [1, 1]
 
 
 def build_evidence(
@@ -20,7 +23,7 @@ def build_evidence(
 ) -> dict[str, Any]:
     return {
         "format": EVIDENCE_FORMAT,
-        "version": [1, 0],
+        "version": EVIDENCE_VERSION,
         "tool": f"fiscalsafe {__version__}",
         "format_versions": {
             "manifest": [manifest.MAJOR, manifest.MINOR],
