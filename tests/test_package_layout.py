@@ -54,3 +54,21 @@ def test_the_generators_import_nothing_operational() -> None:
                 assert not module.startswith(("fiscalsafe.pipeline", "fiscalsafe.cli")), (
                     f"{path.name} imports {module}"
                 )
+
+
+#: The generators' size limits: a module with one job stays short, and so does a function.
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 500, 80
+
+
+def test_the_generators_are_small_modules_of_short_functions() -> None:
+    too_long = []
+    for path in sorted((PACKAGE / "samples").glob("*.py")):
+        text = path.read_text()
+        if text.count("\n") > MAX_MODULE_LINES:
+            too_long.append(f"{path.name}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text, str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{path.name}:{node.lineno} {node.name}: {length} lines")
+    assert too_long == []

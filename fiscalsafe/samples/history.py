@@ -120,6 +120,164 @@ def closure_data(c: fa.Closure) -> dict[str, Any]:
     }
 
 
+OPERATORS = ("MARIE", "KARIM", "JULIE", "THOMAS")
+WORKSTATION = "POSTE-01"
+
+
+@dataclass
+class MonthInProgress:
+    """What the next monthly archive will hold, gathered day by day."""
+
+    start: dt.date
+    gt_open: int
+    ticket_prev: bytes
+    tickets: list[tuple[bytes, bytes]] = field(default_factory=list)
+    vat: list[tuple[fa.VatLine, ...]] = field(default_factory=list)
+    closures: list[fa.Closure] = field(default_factory=list)
+
+
+@dataclass
+class HistoryBuilder:
+    """A shop's signed history written day by day: tickets and closures, the journal, and a
+    signed archive at each month end. Its fields are the chains the next day continues,
+    so a builder may also start from where a dossier's history stops."""
+
+    identity: DossierIdentity
+    signer: FiscalSigningKey
+    rng: random.Random
+    tickets_per_day: int
+    journal: JournalWriter
+    month: MonthInProgress
+    archives: list[tuple[str, bytes]] = field(default_factory=list)
+    ticket_prev: bytes = b""
+    ticket_seq: int = 0
+    gt: int = 0
+    archive_prev: bytes = b""
+    next_number: int = 1
+    year_vat: list[tuple[fa.VatLine, ...]] = field(default_factory=list)
+    year_count: int = 0
+
+    def local(self, day: dt.date, hour: int, minute: int, second: int = 0) -> dt.datetime:
+        zone = self.identity.zone
+        return dt.datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=zone)
+
+    def log(self, moment: dt.datetime, code: int, op: str, text: str, data: dict) -> None:
+        self.journal.add(moment, code, WORKSTATION, op, text, data)
+
+    def run(self, start: dt.date, until: dt.date) -> None:
+        """Every day from ``start`` to the day before ``until``."""
+        day = start
+        while day < until:
+            if day.weekday() != 6 and (day.month, day.day) not in HOLIDAYS:
+                self.trade(day)
+            tomorrow = day + dt.timedelta(days=1)
+            if tomorrow.month != day.month:
+                self.close_month(day)
+            day = tomorrow
+
+    def trade(self, day: dt.date) -> None:
+        """An open day: start, login, the tickets, the day closing, stop."""
+        op = self.rng.choice(OPERATORS)
+        self.log(self.local(day, 8, 50), 10, "SYSTEM", "Demarrage", {})
+        self.log(self.local(day, 8, 55), 80, op, "Connexion", {})
+        per_day = self.tickets_per_day
+        count = max(1, per_day + self.rng.randint(-per_day // 3, per_day // 3))
+        seconds = sorted(self.rng.randrange(9 * 3600, 19 * 3600) for _ in range(count))
+        day_vat = [self.sell(self.local(day, 0, 0) + dt.timedelta(seconds=s), op) for s in seconds]
+        day_ttc = sum(v.ttc for lines in day_vat for v in lines)
+        closure = fa.Closure("day", day, day, sum_vat(day_vat), day_ttc, self.gt, count)
+        self.month.closures.append(closure)
+        self.month.vat.extend(day_vat)
+        self.year_vat.extend(day_vat)
+        self.year_count += count
+        self.log(self.local(day, 19, 30), 50, op, "Cloture journaliere", closure_data(closure))
+        self.log(self.local(day, 19, 45), 40, "SYSTEM", "Arret", {})
+
+    def sell(self, moment: dt.datetime, op: str) -> tuple[fa.VatLine, ...]:
+        """One signed ticket of one to four random lines; its VAT lines."""
+        self.ticket_seq += 1
+        by_rate: dict[int, int] = defaultdict(int)
+        for _ in range(self.rng.randint(1, 4)):
+            rate = self.rng.choices(fa.VAT_RATES_BP, RATE_WEIGHTS)[0]
+            by_rate[rate] += self.rng.randint(50, 15000)
+        lines = tuple(
+            fa.VatLine(r, by_rate[r] - vat_of(by_rate[r], r), vat_of(by_rate[r], r), by_rate[r])
+            for r in sorted(by_rate, reverse=True)
+        )
+        ttc = sum(v.ttc for v in lines)
+        body = fa.encode_ticket_body(
+            seq=self.ticket_seq,
+            ts=to_us(moment.astimezone(self.identity.zone)),
+            workstation=WORKSTATION,
+            operator=op,
+            vat=list(lines),
+            ttc=ttc,
+            prev=self.ticket_prev,
+        )
+        self.ticket_prev = self.signer.sign(body)
+        self.month.tickets.append((body, self.ticket_prev))
+        self.gt += ttc
+        return lines
+
+    def close_month(self, day: dt.date) -> None:
+        """The month closure, the year closure at the fiscal year's end, the archive."""
+        month_total = sum(c.ttc for c in self.month.closures if c.kind == "day")
+        month_vat = sum_vat(self.month.vat)
+        count = len(self.month.tickets)
+        month = fa.Closure("month", self.month.start, day, month_vat, month_total, self.gt, count)
+        self.month.closures.append(month)
+        self.log(self.local(day, 23, 0), 50, "SYSTEM", "Cloture mensuelle", closure_data(month))
+        fy_start, fy_end = self.identity.fiscal_year_of(day)
+        with_year = day == fy_end
+        if with_year:
+            year_total = sum(v.ttc for lines in self.year_vat for v in lines)
+            year = fa.Closure(
+                "year", fy_start, fy_end, sum_vat(self.year_vat), year_total, self.gt,
+                self.year_count,
+            )  # fmt: skip
+            self.month.closures.append(year)
+            self.log(self.local(day, 23, 10), 60, "SYSTEM", "Cloture exercice", closure_data(year))
+        self.write_archive(day, with_year)
+        if with_year:
+            self.year_vat, self.year_count = [], 0
+        tomorrow = day + dt.timedelta(days=1)
+        self.month = MonthInProgress(tomorrow, self.gt, self.ticket_prev)
+
+    def write_archive(self, day: dt.date, with_year: bool) -> None:
+        """The month's signed archive, and the journal's record of it."""
+        number = self.next_number
+        created = self.local(day + dt.timedelta(days=1), 7, 0)
+        body = fa.encode_body(
+            dossier=self.identity.dossier_id,
+            number=number,
+            first=number == 1,
+            prev=self.archive_prev,
+            period_start=self.month.start,
+            period_end=day,
+            created_ts=to_us(created),
+            tz=self.identity.tz,
+            gt_open=self.month.gt_open,
+            gt_close=self.gt,
+            ticket_prev=self.month.ticket_prev,
+            closures=self.month.closures,
+            tickets=self.month.tickets,
+        )
+        self.archive_prev = self.signer.sign(body)
+        key_id = self.signer.public_key().key_id
+        data = fa.encode_envelope(body, self.signer.algorithm, key_id, self.archive_prev)
+        name = archive_file_name(number)
+        self.archives.append((name, data))
+        self.next_number += 1
+        event = {
+            "archive": number,
+            "file": name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "start": self.month.start.isoformat(),
+            "end": day.isoformat(),
+        }
+        self.log(created, 30 if with_year else 20, "SYSTEM", "Archive fiscale", event)
+
+
 def build_history(
     identity: DossierIdentity,
     signer: FiscalSigningKey,
@@ -129,168 +287,21 @@ def build_history(
     rng: random.Random,
 ) -> History:
     """Generate every signed record of a shop open from ``start`` to the day before ``until``."""
-    zone = identity.zone
-    key_id = signer.public_key().key_id
-
-    def local(day: dt.date, hour: int, minute: int, second: int = 0) -> dt.datetime:
-        return dt.datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=zone)
-
-    journal = JournalWriter(identity, signer)
-    journal.add(local(start, 8, 0), fj.GENESIS_CODE, "POSTE-01", "SYSTEM", "Initialisation", {})
-    archives: list[tuple[str, bytes]] = []
-    ticket_prev = b""
-    ticket_seq = 0
-    gt = 0
-    archive_prev = b""
-    month_tickets: list[tuple[bytes, bytes]] = []
-    month_vat: list[tuple[fa.VatLine, ...]] = []
-    year_vat: list[tuple[fa.VatLine, ...]] = []
-    month_closures: list[fa.Closure] = []
-    year_count = 0
-    month_start = start
-    gt_month_open = 0
-    ticket_prev_month = b""
-    operators = ("MARIE", "KARIM", "JULIE", "THOMAS")
-
-    day = start
-    while day < until:
-        is_open = day.weekday() != 6 and (day.month, day.day) not in HOLIDAYS
-        if is_open:
-            ws = "POSTE-01"
-            op = rng.choice(operators)
-            journal.add(local(day, 8, 50), 10, ws, "SYSTEM", "Demarrage", {})
-            journal.add(local(day, 8, 55), 80, ws, op, "Connexion", {})
-            count = max(
-                1, tickets_per_day + rng.randint(-tickets_per_day // 3, tickets_per_day // 3)
-            )
-            seconds = sorted(rng.randrange(9 * 3600, 19 * 3600) for _ in range(count))
-            day_vat: list[tuple[fa.VatLine, ...]] = []
-            day_ttc = 0
-            for sec in seconds:
-                ticket_seq += 1
-                by_rate: dict[int, int] = defaultdict(int)
-                for _ in range(rng.randint(1, 4)):
-                    rate = rng.choices(fa.VAT_RATES_BP, RATE_WEIGHTS)[0]
-                    by_rate[rate] += rng.randint(50, 15000)
-                lines = tuple(
-                    fa.VatLine(
-                        r, by_rate[r] - vat_of(by_rate[r], r), vat_of(by_rate[r], r), by_rate[r]
-                    )
-                    for r in sorted(by_rate, reverse=True)
-                )
-                ttc = sum(v.ttc for v in lines)
-                moment = local(day, 0, 0) + dt.timedelta(seconds=sec)
-                body = fa.encode_ticket_body(
-                    seq=ticket_seq,
-                    ts=to_us(moment.astimezone(zone)),
-                    workstation=ws,
-                    operator=op,
-                    vat=list(lines),
-                    ttc=ttc,
-                    prev=ticket_prev,
-                )
-                sig = signer.sign(body)
-                month_tickets.append((body, sig))
-                ticket_prev = sig
-                day_vat.append(lines)
-                day_ttc += ttc
-                gt += ttc
-            closure = fa.Closure("day", day, day, sum_vat(day_vat), day_ttc, gt, count)
-            month_closures.append(closure)
-            month_vat.extend(day_vat)
-            year_vat.extend(day_vat)
-            year_count += count
-            journal.add(
-                local(day, 19, 30), 50, ws, op, "Cloture journaliere", closure_data(closure)
-            )
-            journal.add(local(day, 19, 45), 40, ws, "SYSTEM", "Arret", {})
-
-        tomorrow = day + dt.timedelta(days=1)
-        if tomorrow.month != day.month:
-            month_total = sum(c.ttc for c in month_closures if c.kind == "day")
-            month = fa.Closure(
-                "month",
-                month_start,
-                day,
-                sum_vat(month_vat),
-                month_total,
-                gt,
-                len(month_tickets),
-            )
-            month_closures.append(month)
-            journal.add(
-                local(day, 23, 0),
-                50,
-                "POSTE-01",
-                "SYSTEM",
-                "Cloture mensuelle",
-                closure_data(month),
-            )
-            fy_start, fy_end = identity.fiscal_year_of(day)
-            with_year = day == fy_end
-            if with_year:
-                year_total = sum(v.ttc for lines in year_vat for v in lines)
-                year = fa.Closure(
-                    "year", fy_start, fy_end, sum_vat(year_vat), year_total, gt, year_count
-                )
-                month_closures.append(year)
-                journal.add(
-                    local(day, 23, 10),
-                    60,
-                    "POSTE-01",
-                    "SYSTEM",
-                    "Cloture exercice",
-                    closure_data(year),
-                )
-            number = len(archives) + 1
-            created = local(tomorrow, 7, 0)
-            body = fa.encode_body(
-                dossier=identity.dossier_id,
-                number=number,
-                first=number == 1,
-                prev=archive_prev,
-                period_start=month_start,
-                period_end=day,
-                created_ts=to_us(created),
-                tz=identity.tz,
-                gt_open=gt_month_open,
-                gt_close=gt,
-                ticket_prev=ticket_prev_month,
-                closures=month_closures,
-                tickets=month_tickets,
-            )
-            signature = signer.sign(body)
-            data = fa.encode_envelope(body, signer.algorithm, key_id, signature)
-            name = archive_file_name(number)
-            archives.append((name, data))
-            journal.add(
-                created,
-                30 if with_year else 20,
-                "POSTE-01",
-                "SYSTEM",
-                "Archive fiscale",
-                {
-                    "archive": number,
-                    "file": name,
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "start": month_start.isoformat(),
-                    "end": day.isoformat(),
-                },
-            )
-            archive_prev = signature
-            month_tickets, month_vat, month_closures = [], [], []
-            if with_year:
-                year_vat, year_count = [], 0
-            month_start = tomorrow
-            gt_month_open = gt
-            ticket_prev_month = ticket_prev
-        day = tomorrow
-
+    builder = HistoryBuilder(
+        identity,
+        signer,
+        rng,
+        tickets_per_day,
+        JournalWriter(identity, signer),
+        MonthInProgress(start, 0, b""),
+    )
+    builder.log(builder.local(start, 8, 0), fj.GENESIS_CODE, "SYSTEM", "Initialisation", {})
+    builder.run(start, until)
     return History(
-        archives=archives,
-        journal=journal.file_bytes(),
-        head=journal.head_bytes(),
-        ticket_count=ticket_seq,
+        archives=builder.archives,
+        journal=builder.journal.file_bytes(),
+        head=builder.journal.head_bytes(),
+        ticket_count=builder.ticket_seq,
         start=start,
         until=until,
     )
