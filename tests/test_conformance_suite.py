@@ -30,8 +30,12 @@ CASES = sorted(p.parent.name for p in (SUITE / "cases").glob("*/expected.json"))
 #: The outcomes of each suite version (SHA-256 of suite.json's canonical "cases").
 #: A change of a verdict, an exit code or a finding set is a deliberate format change:
 #: bump SUITE_VERSION in fixtures/make_conformance.py, regenerate, and pin the new digest.
+#: Each version's digest covers the cases it had (``since`` in ``expected.json``): new cases
+#: are a minor bump, which leaves the earlier cases pinned by the earlier digests; a changed
+#: outcome of an existing case is a new major version, whose digests start over.
 PINNED_OUTCOMES = {
     "1.0": "e908218a0bb7110fbb26adb342688012a7a7d2e276ecb149e076c6ed987c48e1",
+    "1.1": "ae3c3b7558c5263d6fb32cf774630b3af4d9b5ac6b909e2b65ede4643a4a8732",
 }
 STEPS = {
     "parts", "container", "members", "bag", "manifest", "claims", "completeness", "fiscal",
@@ -49,30 +53,43 @@ def suite_doc() -> dict:
     return json.loads((SUITE / "suite.json").read_text())
 
 
-def command_line(case: str, state: Path) -> list[str]:
-    """The case's documented arguments: the case folder, keys relative to the suite."""
-    out = []
-    for arg in expected(case)["args"]:
-        if arg == "<case folder>":
-            arg = str(SUITE / "cases" / case)
-        elif arg.startswith("keys/"):
-            arg = str(SUITE / arg)
-        out.append(arg)
-    return [*out, "--json", "--state", str(state)]
+CASE_FOLDER = "<case folder>"
 
 
-def verify_case(case: str, state: Path) -> dict:
+def real_path(arg: str, case: str) -> str:
+    """A documented argument made real: ``<case folder>`` (and paths under it) is the case's
+    folder, ``keys/...`` is relative to the suite."""
+    if arg.startswith(CASE_FOLDER):
+        return str(SUITE / "cases" / case) + arg[len(CASE_FOLDER) :]
+    if arg.startswith("keys/"):
+        return str(SUITE / arg)
+    return arg
+
+
+def run_documented(case: str, step: dict, state: Path) -> dict:
+    """One verification as the README tells an outside implementer to run it: ``step`` is
+    the case (or its ``prior``) with its clock and arguments; the state folder is shared."""
+    trust = expected(case).get("trust_folder")
     env = {
-        "FISCALSAFE_NOW": expected(case)["verifier_now"],
-        "FISCALSAFE_TRUST_DIR": str(state / "no-trust-folder"),
+        "FISCALSAFE_NOW": step["verifier_now"],
+        "FISCALSAFE_TRUST_DIR": real_path(trust, case) if trust else str(state / "no-trust"),
         "FISCALSAFE_STATE_DIR": None,
         "NO_COLOR": "1",
     }
-    result = CliRunner(env=env).invoke(app, command_line(case, state))
+    args = [real_path(arg, case) for arg in step["args"]]
+    result = CliRunner(env=env).invoke(app, [*args, "--json", "--state", str(state)])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     doc = json.loads(result.stdout)
     codes = sorted({f["code"] for r in doc["reports"] for f in r["findings"]})
     return {"verdict": doc["verdict"], "exit": result.exit_code, "codes": codes}
+
+
+def verify_case(case: str, state: Path) -> dict:
+    """The case's prior backup first, if it has one, then the case, with one state folder."""
+    want = expected(case)
+    if "prior" in want:
+        assert run_documented(case, want["prior"], state) == want["prior"]["expected"], case
+    return run_documented(case, want, state)
 
 
 def test_the_suite_has_cases():
@@ -86,6 +103,7 @@ def test_fiscalsafe_verify_passes_the_case(case, tmp_path):
     got = verify_case(case, tmp_path / "state")
     assert got == want["expected"], f"{case}: {want['description']}"
     assert set(want["intended_codes"]) <= set(got["codes"])
+    assert not set(want.get("absent_codes", [])) & set(got["codes"])
 
 
 def outcomes_digest(cases: dict) -> str:
@@ -98,10 +116,27 @@ def test_a_changed_verdict_is_a_deliberate_format_change():
         assert doc["cases"][case] == expected(case)["expected"], case
     version = doc["suite_version"]
     assert version in PINNED_OUTCOMES, f"suite version {version} has no pinned outcomes"
-    assert outcomes_digest(doc["cases"]) == PINNED_OUTCOMES[version], (
-        "the suite's verdicts, exit codes or finding sets changed: that is a format change; "
-        "bump SUITE_VERSION in fixtures/make_conformance.py and pin the new outcomes here"
-    )
+    assert max(PINNED_OUTCOMES, key=version_key) == version
+    same_major = {v: d for v, d in PINNED_OUTCOMES.items() if major(v) == major(version)}
+    for pinned, digest in same_major.items():
+        cases = {
+            case: outcome
+            for case, outcome in doc["cases"].items()
+            if version_key(expected(case)["since"]) <= version_key(pinned)
+        }
+        assert outcomes_digest(cases) == digest, (
+            f"the verdicts, exit codes or finding sets of suite {pinned}'s cases changed: that "
+            "is a format change; give SUITE_VERSION in fixtures/make_conformance.py a new major "
+            "number and pin the new outcomes here"
+        )
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def major(version: str) -> int:
+    return version_key(version)[0]
 
 
 def test_every_verification_step_has_a_case():
