@@ -230,11 +230,10 @@ class HistoryBuilder:
         fy_start, fy_end = self.identity.fiscal_year_of(day)
         with_year = day == fy_end
         if with_year:
+            year_vat = sum_vat(self.year_vat)
             year_total = sum(v.ttc for lines in self.year_vat for v in lines)
-            year = fa.Closure(
-                "year", fy_start, fy_end, sum_vat(self.year_vat), year_total, self.gt,
-                self.year_count,
-            )  # fmt: skip
+            count = self.year_count
+            year = fa.Closure("year", fy_start, fy_end, year_vat, year_total, self.gt, count)
             self.month.closures.append(year)
             self.log(self.local(day, 23, 10), 60, "SYSTEM", "Cloture exercice", closure_data(year))
         self.write_archive(day, with_year)
