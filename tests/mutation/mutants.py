@@ -49,7 +49,7 @@ JOURNAL = "fiscalsafe/verify/journal.py"
 COVERAGE = "fiscalsafe/verify/coverage.py"
 CRYPTO = "fiscalsafe/crypto.py"
 SIGNIFY = "fiscalsafe/minisign/verification.py"
-VERIFY_BACKUP = "fiscalsafe/pipeline/verify_backup.py"
+VERIFY_FISCAL = "fiscalsafe/pipeline/verify_fiscal.py"
 VERIFY_PARTS = "fiscalsafe/pipeline/verify_parts.py"
 VERIFY_MEMBERS = "fiscalsafe/pipeline/verify_members.py"
 VERIFY_MANIFEST = "fiscalsafe/pipeline/verify_manifest.py"
@@ -582,7 +582,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="photos-kind-skips-fiscal",
-        file=VERIFY_BACKUP,
+        file=VERIFY_FISCAL,
         original='(manifest.kind != "photos" or state.has_fiscal())',
         replacement='manifest.kind != "photos"',
         tests=fresh("test_a_photos_backup_carrying_fiscal_files_is_checked"),
