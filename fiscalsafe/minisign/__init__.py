@@ -1,7 +1,7 @@
 """Minisign key and signature files (Ed25519), byte-compatible with the stock ``minisign``.
 
 Backups are signed with minisign so that anyone can check them with the stock tool, years
-later, without fiscalsafe. This module implements the file formats only (no CLI):
+later, without fiscalsafe. This package implements the file formats only (no CLI):
 
 - public key: ``untrusted comment: ...`` line, then base64 of
   ``"Ed" || key_id[8] || ed25519_pk[32]``;
