@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,10 @@ from rich.progress import (
 
 from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.options import (
+    EditorKeyOpt,
+    JsonOutputOpt,
     MaxIdleOpt,
+    ProfileFileOpt,
     StateOpt,
     check_max_idle,
     parse_size,
@@ -45,119 +49,185 @@ def find_dossiers(root: Path, identity_name: str) -> list[Path]:
     return found
 
 
+SourceArg = Annotated[Path, typer.Argument(help="A dossier, or with --all a folder of dossiers.")]
+ToOpt = Annotated[Path, typer.Option("--to", help="Destination folder (USB stick, disk).")]
+SecretKeyOpt = Annotated[Path, typer.Option("--key", help="The shop's minisign secret key.")]
+KindOpt = Annotated[str, typer.Option(help="full | no-index | photos")]
+AllOpt = Annotated[bool, typer.Option("--all", help="Back up every dossier under SOURCE.")]
+NameOpt = Annotated[str | None, typer.Option(help="Base name of the backup file.")]
+RotateOpt = Annotated[
+    str | None, typer.Option(help="'weekday': name the backup after the weekday.")
+]
+KeepOpt = Annotated[int | None, typer.Option(help="Keep the N newest backups per dossier.")]
+AllowFindingsOpt = Annotated[bool, typer.Option(help="Back up despite fiscal findings (recorded).")]
+ForceOpt = Annotated[
+    bool, typer.Option(help="Back up although the application is open (recorded).")
+]
+LevelOpt = Annotated[
+    int, typer.Option(help="zstd compression level (1-22; 3 is the default, see README).")
+]
+SplitOpt = Annotated[str | None, typer.Option(help="Write parts of at most SIZE (e.g. 4000MB).")]
+YearsOpt = Annotated[int, typer.Option(help="Years the fiscal check requires.")]
+RequireTrustOpt = Annotated[bool, typer.Option(help="Refuse unless --trust is given.")]
+PassphraseEnvOpt = Annotated[
+    str, typer.Option(help="Environment variable holding the key's passphrase.")
+]
+
+
+@dataclass(frozen=True)
+class BackupRequest:
+    """The ``backup`` command line, as given."""
+
+    source: Path
+    to: Path
+    key: Path
+    trust: list[Path] | None
+    kind: str
+    all_dossiers: bool
+    name: str | None
+    rotate: str | None
+    keep: int | None
+    allow_findings: bool
+    force: bool
+    level: int
+    split: str | None
+    years: int
+    require_trust: bool
+    passphrase_env: str
+    profile: Path | None
+    state: Path | None
+    max_idle_days: int
+    json_out: bool
+
+
 def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
     @app.command()
     @guarded
     def backup(
-        source: Annotated[
-            Path, typer.Argument(help="A dossier, or with --all a folder of dossiers.")
-        ],
-        to: Annotated[Path, typer.Option("--to", help="Destination folder (USB stick, disk).")],
-        key: Annotated[Path, typer.Option("--key", help="The shop's minisign secret key.")],
-        trust: Annotated[
-            list[Path] | None, typer.Option("--trust", help="Editor public key (PEM).")
-        ] = None,
-        kind: Annotated[str, typer.Option(help="full | no-index | photos")] = "full",
-        all_dossiers: Annotated[
-            bool, typer.Option("--all", help="Back up every dossier under SOURCE.")
-        ] = False,
-        name: Annotated[str | None, typer.Option(help="Base name of the backup file.")] = None,
-        rotate: Annotated[
-            str | None, typer.Option(help="'weekday': name the backup after the weekday.")
-        ] = None,
-        keep: Annotated[
-            int | None, typer.Option(help="Keep the N newest backups per dossier.")
-        ] = None,
-        allow_findings: Annotated[
-            bool, typer.Option(help="Back up despite fiscal findings (recorded).")
-        ] = False,
-        force: Annotated[
-            bool, typer.Option(help="Back up although the application is open (recorded).")
-        ] = False,
-        level: Annotated[
-            int, typer.Option(help="zstd compression level (1-22; 3 is the default, see README).")
-        ] = 3,
-        split: Annotated[
-            str | None, typer.Option(help="Write parts of at most SIZE (e.g. 4000MB).")
-        ] = None,
-        years: Annotated[int, typer.Option(help="Years the fiscal check requires.")] = 6,
-        require_trust: Annotated[
-            bool, typer.Option(help="Refuse unless --trust is given.")
-        ] = False,
-        passphrase_env: Annotated[
-            str, typer.Option(help="Environment variable holding the key's passphrase.")
-        ] = "FISCALSAFE_PASSPHRASE",
-        profile: Annotated[Path | None, typer.Option(help="Dossier profile (JSON).")] = None,
+        source: SourceArg,
+        to: ToOpt,
+        key: SecretKeyOpt,
+        trust: EditorKeyOpt = None,
+        kind: KindOpt = "full",
+        all_dossiers: AllOpt = False,
+        name: NameOpt = None,
+        rotate: RotateOpt = None,
+        keep: KeepOpt = None,
+        allow_findings: AllowFindingsOpt = False,
+        force: ForceOpt = False,
+        level: LevelOpt = 3,
+        split: SplitOpt = None,
+        years: YearsOpt = 6,
+        require_trust: RequireTrustOpt = False,
+        passphrase_env: PassphraseEnvOpt = "FISCALSAFE_PASSPHRASE",
+        profile: ProfileFileOpt = None,
         state: StateOpt = None,
         max_idle_days: MaxIdleOpt = MAX_IDLE_DAYS,
-        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+        json_out: JsonOutputOpt = False,
     ) -> int:
         """Check, then back up a dossier into one signed, verified archive."""
-        from fiscalsafe import minisign
-        from fiscalsafe.pipeline.backup import BackupOptions, FindingsRefusal, backup_dossier
-
-        if not 1 <= level <= 22:
-            raise UsageError("--level must be between 1 and 22")
-        if keep is not None and keep < 1:
-            raise UsageError("--keep must be at least 1")
-        prof = load_profile(profile)
-        secret = load_key_file(minisign.load_secret_key, key, read_passphrase(passphrase_env))
-        opts = BackupOptions(
+        request = BackupRequest(
+            source=source,
+            to=to,
+            key=key,
+            trust=trust,
             kind=kind,
+            all_dossiers=all_dossiers,
             name=name,
             rotate=rotate,
             keep=keep,
             allow_findings=allow_findings,
             force=force,
             level=level,
-            split_size=parse_size(split) if split else None,
+            split=split,
             years=years,
-            trust=editor_trust(trust),
             require_trust=require_trust,
-            max_idle_days=check_max_idle(max_idle_days),
-            state=state_store(state),
+            passphrase_env=passphrase_env,
+            profile=profile,
+            state=state,
+            max_idle_days=max_idle_days,
+            json_out=json_out,
         )
-        dossiers = find_dossiers(source, prof.identity) if all_dossiers else [source]
-        if all_dossiers and not dossiers:
-            raise UsageError(f"no dossier found under {source}")
-        names = [d.name.lower() for d in dossiers]
-        if len(set(names)) != len(names):
-            raise UsageError("two dossiers differ only by case: their backups would collide")
-        now = now_utc()
-        if all_dossiers:
-            _refuse_colliding_names(dossiers, prof, opts, name, now)
-        results, failures = [], []
-        for dossier in dossiers:
-            if all_dossiers and name:
-                opts.name = f"{name}_{dossier.name}"
-            try:
-                result = _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier)
-                results.append(result.to_json())
-                if not json_out:
-                    _summary(result)
-            except FindingsRefusal as exc:
-                failures.append(
-                    {"dossier": str(dossier), "error": str(exc), "code": exitcodes.FINDINGS}
-                )
-                if not json_out:
-                    err_console.print(f"[bold red]REFUSED[/] {exc}", markup=True)
-                    print_findings([f for f in exc.report.findings if f.severity == "error"], 5)
-            except (FiscalsafeError, OSError) as exc:
-                # One dossier on its own: the plain one-line error (exit code from the
-                # table). With --json, CI still gets a document describing the failure.
-                if not all_dossiers and not json_out:
-                    raise
-                failures.append(
-                    {"dossier": str(dossier), "error": str(exc), "code": exitcodes.for_error(exc)}
-                )
-                if json_out:
-                    err_console.print(f"error: {exc}", markup=False)
-                else:
-                    err_console.print(f"[bold red]FAILED[/] {dossier}: {exc}", markup=True)
-        code = max([f["code"] for f in failures], default=exitcodes.OK)
+        return run_backup(request, load_profile, now_utc, read_passphrase)
+
+
+def run_backup(req: BackupRequest, load_profile, now_utc, read_passphrase) -> int:
+    from fiscalsafe import minisign
+
+    if not 1 <= req.level <= 22:
+        raise UsageError("--level must be between 1 and 22")
+    if req.keep is not None and req.keep < 1:
+        raise UsageError("--keep must be at least 1")
+    prof = load_profile(req.profile)
+    secret = load_key_file(minisign.load_secret_key, req.key, read_passphrase(req.passphrase_env))
+    opts = backup_options(req)
+    dossiers = find_dossiers(req.source, prof.identity) if req.all_dossiers else [req.source]
+    if req.all_dossiers and not dossiers:
+        raise UsageError(f"no dossier found under {req.source}")
+    names = [d.name.lower() for d in dossiers]
+    if len(set(names)) != len(names):
+        raise UsageError("two dossiers differ only by case: their backups would collide")
+    now = now_utc()
+    if req.all_dossiers:
+        _refuse_colliding_names(dossiers, prof, opts, req.name, now)
+    results, failures = [], []
+    for dossier in dossiers:
+        if req.all_dossiers and req.name:
+            opts.name = f"{req.name}_{dossier.name}"
+        doc, failed = _back_up_one(req, dossier, secret, now, prof, opts)
+        (failures if failed else results).append(doc)
+    code = max([f["code"] for f in failures], default=exitcodes.OK)
+    if req.json_out:
+        print_json({"backups": results, "failures": failures, "exit_code": code})
+    return code
+
+
+def backup_options(req: BackupRequest):
+    from fiscalsafe.pipeline.backup import BackupOptions
+
+    return BackupOptions(
+        kind=req.kind,
+        name=req.name,
+        rotate=req.rotate,
+        keep=req.keep,
+        allow_findings=req.allow_findings,
+        force=req.force,
+        level=req.level,
+        split_size=parse_size(req.split) if req.split else None,
+        years=req.years,
+        trust=editor_trust(req.trust),
+        require_trust=req.require_trust,
+        max_idle_days=check_max_idle(req.max_idle_days),
+        state=state_store(req.state),
+    )
+
+
+def _back_up_one(req: BackupRequest, dossier: Path, secret, now, prof, opts) -> tuple[dict, bool]:
+    """One dossier's backup document, or (``True``) its failure, with ``error`` and ``code``."""
+    from fiscalsafe.pipeline.backup import FindingsRefusal, backup_dossier
+
+    json_out = req.json_out
+    try:
+        result = _run_one(dossier, req.to, secret, now, prof, opts, json_out, backup_dossier)
+        doc = result.to_json()
+        if not json_out:
+            _summary(result)
+        return doc, False
+    except FindingsRefusal as exc:
+        if not json_out:
+            err_console.print(f"[bold red]REFUSED[/] {exc}", markup=True)
+            print_findings([f for f in exc.report.findings if f.severity == "error"], 5)
+        return {"dossier": str(dossier), "error": str(exc), "code": exitcodes.FINDINGS}, True
+    except (FiscalsafeError, OSError) as exc:
+        # One dossier on its own: the plain one-line error (exit code from the
+        # table). With --json, CI still gets a document describing the failure.
+        if not req.all_dossiers and not json_out:
+            raise
         if json_out:
-            print_json({"backups": results, "failures": failures, "exit_code": code})
-        return code
+            err_console.print(f"error: {exc}", markup=False)
+        else:
+            err_console.print(f"[bold red]FAILED[/] {dossier}: {exc}", markup=True)
+        return {"dossier": str(dossier), "error": str(exc), "code": exitcodes.for_error(exc)}, True
 
 
 def _refuse_colliding_names(dossiers, prof, opts, name, now) -> None:

@@ -84,3 +84,10 @@ TrustOpt = Annotated[
 ProfileOpt = Annotated[
     Path | None, typer.Option("--profile", help="Dossier profile (JSON); default: odeis-default.")
 ]
+
+# The same three options with the shorter help that backup, verify and restore show.
+EditorKeyOpt = Annotated[
+    list[Path] | None, typer.Option("--trust", help="Editor public key (PEM).")
+]
+ProfileFileOpt = Annotated[Path | None, typer.Option(help="Dossier profile (JSON).")]
+JsonOutputOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]

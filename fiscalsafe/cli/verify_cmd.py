@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +12,16 @@ import typer
 
 from fiscalsafe import fsio
 from fiscalsafe.cli import exitcodes
-from fiscalsafe.cli.options import MaxIdleOpt, StateOpt, check_max_idle, parse_as_of, state_store
+from fiscalsafe.cli.options import (
+    EditorKeyOpt,
+    JsonOutputOpt,
+    MaxIdleOpt,
+    ProfileFileOpt,
+    StateOpt,
+    check_max_idle,
+    parse_as_of,
+    state_store,
+)
 from fiscalsafe.cli.render import console, coverage_sentence, print_findings, print_json
 from fiscalsafe.cli.trust import ShopKey, editor_trust, load_key_file, load_shop_keys, trust_dir
 from fiscalsafe.errors import UsageError
@@ -81,231 +92,294 @@ def find_backups(folder: Path) -> list[list[Path]]:
     return discover(candidates) if candidates else []
 
 
+TargetsArg = Annotated[
+    list[Path], typer.Argument(help="Backups, split parts, a medium folder, or a bag.")
+]
+ShopKeysOpt = Annotated[
+    list[Path] | None, typer.Option("--key", help="Shop public key (minisign .pub).")
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(help="Coverage end (default: the backup's signed creation time)."),
+]
+YearsOpt = Annotated[int, typer.Option(help="Years that must be covered.")]
+RequireTrustOpt = Annotated[bool, typer.Option(help="Fail unless the editor key is passed in.")]
+EvidenceOpt = Annotated[Path | None, typer.Option(help="Write a JSON evidence record here.")]
+AuditorKeyOpt = Annotated[
+    Path | None, typer.Option(help="Sign the evidence with this minisign secret key.")
+]
+AuditorPassphraseOpt = Annotated[
+    str, typer.Option(help="Environment variable with the auditor key's passphrase.")
+]
+SinceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="An earlier evidence record: each dossier's newest backup must extend "
+        "the history it proved."
+    ),
+]
+ArchiveArg = Annotated[Path, typer.Argument(help="The backup (or one part of a split set).")]
+DestArg = Annotated[Path, typer.Argument(help="Empty or new folder to restore into.")]
+RestoreForceOpt = Annotated[
+    bool, typer.Option(help="Restore into a non-empty folder, replacing entries.")
+]
+
+
+@dataclass(frozen=True)
+class CommandEnv:
+    """What the commands take from the application: the profile loader, the clock and
+    the passphrase prompt."""
+
+    load_profile: Callable
+    now_utc: Callable
+    read_passphrase: Callable
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    """The ``verify`` command line, as given."""
+
+    targets: list[Path]
+    key: list[Path] | None
+    trust: list[Path] | None
+    as_of: str | None
+    years: int
+    require_trust: bool
+    evidence: Path | None
+    auditor_key: Path | None
+    passphrase_env: str
+    profile: Path | None
+    since: Path | None
+    state: Path | None
+    max_idle_days: int
+    json_out: bool
+
+
 def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
+    env = CommandEnv(load_profile, now_utc, read_passphrase)
+
     @app.command()
     @guarded
     def verify(
-        targets: Annotated[
-            list[Path], typer.Argument(help="Backups, split parts, a medium folder, or a bag.")
-        ],
-        key: Annotated[
-            list[Path] | None, typer.Option("--key", help="Shop public key (minisign .pub).")
-        ] = None,
-        trust: Annotated[
-            list[Path] | None, typer.Option("--trust", help="Editor public key (PEM).")
-        ] = None,
-        as_of: Annotated[
-            str | None,
-            typer.Option(help="Coverage end (default: the backup's signed creation time)."),
-        ] = None,
-        years: Annotated[int, typer.Option(help="Years that must be covered.")] = 6,
-        require_trust: Annotated[
-            bool, typer.Option(help="Fail unless the editor key is passed in.")
-        ] = False,
-        evidence: Annotated[
-            Path | None, typer.Option(help="Write a JSON evidence record here.")
-        ] = None,
-        auditor_key: Annotated[
-            Path | None, typer.Option(help="Sign the evidence with this minisign secret key.")
-        ] = None,
-        passphrase_env: Annotated[
-            str, typer.Option(help="Environment variable with the auditor key's passphrase.")
-        ] = "FISCALSAFE_PASSPHRASE",
-        profile: Annotated[Path | None, typer.Option(help="Dossier profile (JSON).")] = None,
-        since: Annotated[
-            Path | None,
-            typer.Option(
-                help="An earlier evidence record: each dossier's newest backup must extend "
-                "the history it proved."
-            ),
-        ] = None,
+        targets: TargetsArg,
+        key: ShopKeysOpt = None,
+        trust: EditorKeyOpt = None,
+        as_of: AsOfOpt = None,
+        years: YearsOpt = 6,
+        require_trust: RequireTrustOpt = False,
+        evidence: EvidenceOpt = None,
+        auditor_key: AuditorKeyOpt = None,
+        passphrase_env: AuditorPassphraseOpt = "FISCALSAFE_PASSPHRASE",
+        profile: ProfileFileOpt = None,
+        since: SinceOpt = None,
         state: StateOpt = None,
         max_idle_days: MaxIdleOpt = MAX_IDLE_DAYS,
-        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+        json_out: JsonOutputOpt = False,
     ) -> int:
         """Prove backups (or any BagIt bag) without restoring them."""
-        from fiscalsafe import minisign
-        from fiscalsafe.pipeline.evidence import build_evidence, write_evidence
-        from fiscalsafe.pipeline.lineage import check_lineage, load_since
-        from fiscalsafe.pipeline.verify_backup import (
-            VerifyReport,
-            discover,
-            verify_folder,
-            verify_stream,
+        request = VerifyRequest(
+            targets=targets,
+            key=key,
+            trust=trust,
+            as_of=as_of,
+            years=years,
+            require_trust=require_trust,
+            evidence=evidence,
+            auditor_key=auditor_key,
+            passphrase_env=passphrase_env,
+            profile=profile,
+            since=since,
+            state=state,
+            max_idle_days=max_idle_days,
+            json_out=json_out,
         )
-        from fiscalsafe.verify.bag import validate_bag_directory
-
-        prof = load_profile(profile)
-        check_max_idle(max_idle_days)
-        store = state_store(state)
-        anchors = load_since(since) if since is not None else None
-        shop_keys = load_shop_keys(key)
-        editors = editor_trust(trust)
-        now = now_utc()
-        as_of_time = parse_as_of(as_of, now) if as_of else None
-        auditor = (
-            load_key_file(minisign.load_secret_key, auditor_key, read_passphrase(passphrase_env))
-            if auditor_key
-            else None
-        )
-        # Everything to verify, in command-line order: bag folders and backups (or sets).
-        items: list[tuple[str, list[Path]]] = []
-        for target in targets:
-            if target.is_dir() and is_extracted_backup(target):
-                items.append(("folder", [target]))
-            elif target.is_dir() and looks_like_bag(target):
-                if key:
-                    raise UsageError(
-                        f"{target} is a plain BagIt bag (it holds no {EXTRACTED_MANIFEST}): "
-                        "--key cannot apply to it; verify it without --key"
-                    )
-                items.append(("bag", [target]))
-            elif target.is_dir():
-                found = find_backups(target)
-                if not found:
-                    raise UsageError(f"no backup found in {target}")
-                items.extend(("backup", files) for files in found)
-            elif target.exists():
-                items.extend(("backup", files) for files in discover([target]))
-            else:
-                raise UsageError(f"{target} does not exist")
-        # Refuse before any work: a fiscalsafe backup is never verified without a shop key.
-        for kind, files in items:
-            signed = Path(str(files[0]) + ".minisig").exists() or ".tar.zst" in files[0].name
-            if (kind == "folder" or kind == "backup" and signed) and not shop_keys:
-                what = (
-                    "an extracted fiscalsafe backup" if kind == "folder" else "a fiscalsafe backup"
-                )
-                raise UsageError(
-                    f"{files[0].name} is {what}: pass the shop's public key with "
-                    f"--key (or put it in {trust_dir() / 'shop'})"
-                )
-        reports: list[VerifyReport] = []
-        for kind, files in items:
-            if kind == "bag":
-                r = VerifyReport(target=str(files[0]), files=[], mode="bag")
-                r.findings.extend(validate_bag_directory(files[0]))
-                r.verified_at, r.checks = now.strftime("%Y-%m-%dT%H:%M:%SZ"), ["bag"]
-            elif kind == "folder":
-                r = verify_folder(
-                    files[0],
-                    **verify_args(shop_keys, [files[0] / EXTRACTED_MANIFEST]),
-                    trust=editors,
-                    as_of=as_of_time,
-                    years=years,
-                    require_trust=require_trust,
-                    profile=prof,
-                    now=now,
-                    max_idle_days=max_idle_days,
-                )
-            else:
-                r = verify_stream(
-                    files,
-                    **verify_args(shop_keys, files),
-                    trust=editors,
-                    as_of=as_of_time,
-                    years=years,
-                    require_trust=require_trust,
-                    profile=prof,
-                    max_idle_days=max_idle_days,
-                    now=now,
-                )
-            reports.append(r)
-        check_lineage(
-            reports,
-            state=store,
-            since=anchors,
-            now=now,
-            journal_file=f"data/{prof.journal}",
-        )
-        if not json_out:
-            for r in reports:
-                render_verify(r, detailed=len(items) == 1)
-        if evidence is not None:
-            doc = build_evidence(reports, now=now, auditor=auditor)
-            written = write_evidence(evidence, doc, auditor)
-        if json_out:
-            print_json(
-                {
-                    "verdict": combine_verdicts([r.verdict for r in reports]),
-                    "reports": [r.to_json() for r in reports],
-                }
-            )
-        else:
-            if len(reports) > 1:
-                good = sum(r.ok for r in reports)
-                console.print(f"{good} of {len(reports)} proven")
-            if evidence is not None:
-                console.print(f"evidence written: {', '.join(str(p) for p in written)}")
-        return exitcodes.OK if all(r.ok for r in reports) else exitcodes.FINDINGS
+        return run_verify(request, env)
 
     @app.command()
     @guarded
     def restore(
-        archive: Annotated[Path, typer.Argument(help="The backup (or one part of a split set).")],
-        dest: Annotated[Path, typer.Argument(help="Empty or new folder to restore into.")],
-        key: Annotated[
-            list[Path] | None, typer.Option("--key", help="Shop public key (minisign .pub).")
-        ] = None,
-        trust: Annotated[
-            list[Path] | None, typer.Option("--trust", help="Editor public key (PEM).")
-        ] = None,
-        force: Annotated[
-            bool, typer.Option(help="Restore into a non-empty folder, replacing entries.")
-        ] = False,
-        years: Annotated[int, typer.Option(help="Years that must be covered.")] = 6,
-        profile: Annotated[Path | None, typer.Option(help="Dossier profile (JSON).")] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+        archive: ArchiveArg,
+        dest: DestArg,
+        key: ShopKeysOpt = None,
+        trust: EditorKeyOpt = None,
+        force: RestoreForceOpt = False,
+        years: YearsOpt = 6,
+        profile: ProfileFileOpt = None,
+        json_out: JsonOutputOpt = False,
     ) -> int:
         """Verify a backup while extracting it; publish the files only if all is proven."""
-        from fiscalsafe.pipeline.restore import restore_backup
-        from fiscalsafe.pipeline.verify_backup import discover
+        return run_restore(archive, dest, key, trust, force, years, profile, json_out, env)
 
-        shop_keys = load_shop_keys(key)
-        if not shop_keys:
-            raise UsageError("pass the shop's public key with --key")
-        if not archive.exists():
-            raise UsageError(f"{archive} does not exist")
-        files = discover([archive])[0]
-        result = restore_backup(
-            files,
-            dest,
-            allow_existing=force,
-            **verify_args(shop_keys, files),
-            trust=editor_trust(trust),
-            as_of=None,
-            years=years,
-            profile=load_profile(profile),
-            now=now_utc(),
+
+def run_verify(req: VerifyRequest, env: CommandEnv) -> int:
+    from fiscalsafe import minisign
+    from fiscalsafe.pipeline.evidence import build_evidence, write_evidence
+    from fiscalsafe.pipeline.lineage import check_lineage, load_since
+
+    prof = env.load_profile(req.profile)
+    check_max_idle(req.max_idle_days)
+    store = state_store(req.state)
+    anchors = load_since(req.since) if req.since is not None else None
+    shop_keys = load_shop_keys(req.key)
+    editors = editor_trust(req.trust)
+    now = env.now_utc()
+    as_of_time = parse_as_of(req.as_of, now) if req.as_of else None
+    auditor = (
+        load_key_file(
+            minisign.load_secret_key, req.auditor_key, env.read_passphrase(req.passphrase_env)
         )
-        doc = {
-            "restored": result.restored,
-            "dest": str(result.dest),
-            "files": result.files,
-            "rebuild_indexes": result.rebuild_indexes,
-            "report": result.report.to_json(),
-        }
-        if json_out:
-            print_json(doc)
-        elif result.restored:
-            console.print(
-                f"[bold green]RESTORED[/] {result.files} files into {result.dest}, "
-                "every one verified",
-                markup=True,
-            )
-            if result.rebuild_indexes:
-                console.print(
-                    "  this was a no-index backup: the application must rebuild these "
-                    "index files: " + ", ".join(result.rebuild_indexes)
+        if req.auditor_key
+        else None
+    )
+    items = verify_items(req.targets, bool(req.key))
+    refuse_without_shop_key(items, shop_keys)
+    how = {
+        "trust": editors,
+        "as_of": as_of_time,
+        "years": req.years,
+        "require_trust": req.require_trust,
+        "profile": prof,
+        "now": now,
+        "max_idle_days": req.max_idle_days,
+    }
+    reports = [verify_item(kind, files, shop_keys, how) for kind, files in items]
+    check_lineage(
+        reports,
+        state=store,
+        since=anchors,
+        now=now,
+        journal_file=f"data/{prof.journal}",
+    )
+    if not req.json_out:
+        for r in reports:
+            render_verify(r, detailed=len(items) == 1)
+    if req.evidence is not None:
+        doc = build_evidence(reports, now=now, auditor=auditor)
+        written = write_evidence(req.evidence, doc, auditor)
+    if req.json_out:
+        print_json(
+            {
+                "verdict": combine_verdicts([r.verdict for r in reports]),
+                "reports": [r.to_json() for r in reports],
+            }
+        )
+    else:
+        if len(reports) > 1:
+            good = sum(r.ok for r in reports)
+            console.print(f"{good} of {len(reports)} proven")
+        if req.evidence is not None:
+            console.print(f"evidence written: {', '.join(str(p) for p in written)}")
+    return exitcodes.OK if all(r.ok for r in reports) else exitcodes.FINDINGS
+
+
+def verify_items(targets: list[Path], key_given: bool) -> list[tuple[str, list[Path]]]:
+    """Everything to verify, in command-line order: bag folders and backups (or sets)."""
+    from fiscalsafe.pipeline.verify_backup import discover
+
+    items: list[tuple[str, list[Path]]] = []
+    for target in targets:
+        if target.is_dir() and is_extracted_backup(target):
+            items.append(("folder", [target]))
+        elif target.is_dir() and looks_like_bag(target):
+            if key_given:
+                raise UsageError(
+                    f"{target} is a plain BagIt bag (it holds no {EXTRACTED_MANIFEST}): "
+                    "--key cannot apply to it; verify it without --key"
                 )
+            items.append(("bag", [target]))
+        elif target.is_dir():
+            found = find_backups(target)
+            if not found:
+                raise UsageError(f"no backup found in {target}")
+            items.extend(("backup", files) for files in found)
+        elif target.exists():
+            items.extend(("backup", files) for files in discover([target]))
         else:
-            render_verify(result.report, detailed=True)
-            console.print(
-                f"[bold red]NOT RESTORED[/]: verification failed; nothing was written "
-                f"to {result.dest}",
-                markup=True,
+            raise UsageError(f"{target} does not exist")
+    return items
+
+
+def refuse_without_shop_key(items: list[tuple[str, list[Path]]], shop_keys: list) -> None:
+    """Refuse before any work: a fiscalsafe backup is never verified without a shop key."""
+    for kind, files in items:
+        signed = Path(str(files[0]) + ".minisig").exists() or ".tar.zst" in files[0].name
+        if (kind == "folder" or kind == "backup" and signed) and not shop_keys:
+            what = "an extracted fiscalsafe backup" if kind == "folder" else "a fiscalsafe backup"
+            raise UsageError(
+                f"{files[0].name} is {what}: pass the shop's public key with "
+                f"--key (or put it in {trust_dir() / 'shop'})"
             )
-        return exitcodes.OK if result.restored else exitcodes.FINDINGS
+
+
+def verify_item(kind: str, files: list[Path], shop_keys: list, how: dict):
+    """One report: a plain bag folder, an extracted backup folder, or a backup (or set)."""
+    from fiscalsafe.pipeline.verify_backup import VerifyReport, verify_folder, verify_stream
+    from fiscalsafe.verify.bag import validate_bag_directory
+
+    if kind == "bag":
+        r = VerifyReport(target=str(files[0]), files=[], mode="bag")
+        r.findings.extend(validate_bag_directory(files[0]))
+        r.verified_at, r.checks = how["now"].strftime("%Y-%m-%dT%H:%M:%SZ"), ["bag"]
+        return r
+    if kind == "folder":
+        keys = verify_args(shop_keys, [files[0] / EXTRACTED_MANIFEST])
+        return verify_folder(files[0], **keys, **how)
+    return verify_stream(files, **verify_args(shop_keys, files), **how)
+
+
+def run_restore(archive, dest, key, trust, force, years, profile, json_out, env) -> int:
+    from fiscalsafe.pipeline.restore import restore_backup
+    from fiscalsafe.pipeline.verify_backup import discover
+
+    shop_keys = load_shop_keys(key)
+    if not shop_keys:
+        raise UsageError("pass the shop's public key with --key")
+    if not archive.exists():
+        raise UsageError(f"{archive} does not exist")
+    files = discover([archive])[0]
+    result = restore_backup(
+        files,
+        dest,
+        allow_existing=force,
+        **verify_args(shop_keys, files),
+        trust=editor_trust(trust),
+        as_of=None,
+        years=years,
+        profile=env.load_profile(profile),
+        now=env.now_utc(),
+    )
+    if json_out:
+        print_json(
+            {
+                "restored": result.restored,
+                "dest": str(result.dest),
+                "files": result.files,
+                "rebuild_indexes": result.rebuild_indexes,
+                "report": result.report.to_json(),
+            }
+        )
+    else:
+        render_restore(result)
+    return exitcodes.OK if result.restored else exitcodes.FINDINGS
+
+
+def render_restore(result) -> None:
+    if result.restored:
+        console.print(
+            f"[bold green]RESTORED[/] {result.files} files into {result.dest}, every one verified",
+            markup=True,
+        )
+        if result.rebuild_indexes:
+            console.print(
+                "  this was a no-index backup: the application must rebuild these "
+                "index files: " + ", ".join(result.rebuild_indexes)
+            )
+    else:
+        render_verify(result.report, detailed=True)
+        console.print(
+            f"[bold red]NOT RESTORED[/]: verification failed; nothing was written to {result.dest}",
+            markup=True,
+        )
 
 
 def checks_line(r) -> str:

@@ -173,33 +173,14 @@ class TarReader:
         while True:
             self._finish_member()
             start = self.offset
-            header = self._read_exact(BLOCK)
-            if not header:
-                return  # no end marker: the caller reports truncation
-            if len(header) < BLOCK:
-                raise TruncatedError(f"tar: stream ends inside a header at byte {start}")
-            if header == bytes(BLOCK):
-                second = self._read_exact(BLOCK)
-                if second == bytes(BLOCK):
-                    self.end_marker = True
-                    self.end_offset = start
-                    self._check_tail()
-                    return
-                raise MalformedError(f"tar: zero block not followed by another at byte {start}")
+            header = self._next_header(start)
+            if header is None:
+                return  # the end marker, or none: the caller reports truncation
             self._verify_checksum(header, start)
             size = _checked_size(_octal(header[124:136], "size", start), start)
             typeflag = header[156:157]
             if typeflag in (b"x", b"g", b"L", b"K"):
-                self.extension_headers += typeflag != b"x"
-                if size > MAX_META_BYTES:
-                    raise MalformedError(
-                        f"tar: {size}-byte metadata header at byte {start} exceeds the "
-                        f"{MAX_META_BYTES}-byte limit"
-                    )
-                data = self._read_exact(size)
-                self._read_exact(-size % BLOCK)
-                if len(data) < size:
-                    raise TruncatedError(f"tar: stream ends inside a header at byte {start}")
+                data = self._read_metadata(typeflag, size, start)
                 if typeflag == b"x":
                     pax = _parse_pax(data, start)
                 elif typeflag == b"L":
@@ -207,53 +188,47 @@ class TarReader:
                 elif typeflag == b"K":
                     long_link = data.rstrip(b"\0")
                 continue  # global pax headers ('g') carry nothing we use
-            raw_name = header[0:100].split(b"\0", 1)[0]
-            if header[257:262] == b"ustar":
-                prefix = header[345:500].split(b"\0", 1)[0]
-                if prefix:
-                    raw_name = prefix + b"/" + raw_name
-            if long_name is not None:
-                raw_name = long_name
-            linkname = header[157:257].split(b"\0", 1)[0]
-            if long_link is not None:
-                linkname = long_link
-            name_ok = True
-            if "path" in pax:
-                raw_name = pax["path"].encode("utf-8", "surrogateescape")
-            try:
-                name = raw_name.decode("utf-8")
-            except UnicodeDecodeError:
-                name, name_ok = raw_name.decode("utf-8", "replace"), False
             if "size" in pax:
                 if not _PAX_SIZE.fullmatch(pax["size"]):
                     raise MalformedError(f"tar: bad pax size at byte {start}")
                 size = _checked_size(int(pax["size"]), start)
-            mtime: float = _octal(header[136:148], "mtime", start)
-            mtime_ns = int(mtime) * 1_000_000_000
-            if "mtime" in pax:
-                mtime_ns = _pax_time_ns(pax["mtime"], start)
-                mtime = mtime_ns / 1_000_000_000
-            if abs(mtime_ns) > MAX_MTIME_SECONDS * 1_000_000_000:
-                raise MalformedError(f"tar: mtime out of range in header at byte {start}")
-            kind = TYPE_NAMES.get(typeflag, f"type-{typeflag!r}")
-            member = Member(
-                name=name,
-                type=kind,
-                size=size if kind == REGULAR else 0,
-                mode=_octal(header[100:108], "mode", start) & 0o7777,
-                mtime=mtime,
-                linkname=pax.get("linkpath", linkname.decode("utf-8", "replace")),
-                offset=start,
-                raw_name=raw_name,
-                name_ok=name_ok,
-                pax=pax,
-                mtime_ns=mtime_ns,
-            )
+            member = _member(header, start, size, typeflag, pax, long_name, long_link)
             # Data of links, devices and directories is skipped by its declared size.
             self._left = size if typeflag not in (b"1", b"2", b"3", b"4", b"6") else 0
             self._pad = -self._left % BLOCK
             pax, long_name, long_link = {}, None, None
             yield member
+
+    def _next_header(self, start: int) -> bytes | None:
+        """The next header block; ``None`` at the end marker or where the stream ends."""
+        header = self._read_exact(BLOCK)
+        if not header:
+            return None
+        if len(header) < BLOCK:
+            raise TruncatedError(f"tar: stream ends inside a header at byte {start}")
+        if header == bytes(BLOCK):
+            second = self._read_exact(BLOCK)
+            if second == bytes(BLOCK):
+                self.end_marker = True
+                self.end_offset = start
+                self._check_tail()
+                return None
+            raise MalformedError(f"tar: zero block not followed by another at byte {start}")
+        return header
+
+    def _read_metadata(self, typeflag: bytes, size: int, start: int) -> bytes:
+        """The content of a pax or GNU long-name header, capped."""
+        self.extension_headers += typeflag != b"x"
+        if size > MAX_META_BYTES:
+            raise MalformedError(
+                f"tar: {size}-byte metadata header at byte {start} exceeds the "
+                f"{MAX_META_BYTES}-byte limit"
+            )
+        data = self._read_exact(size)
+        self._read_exact(-size % BLOCK)
+        if len(data) < size:
+            raise TruncatedError(f"tar: stream ends inside a header at byte {start}")
+        return data
 
     @staticmethod
     def _verify_checksum(header: bytes, start: int) -> None:
@@ -272,3 +247,54 @@ class TarReader:
             if chunk.count(0) != len(chunk):
                 self.trailing_garbage = True
                 return
+
+
+def _member(
+    header: bytes,
+    start: int,
+    size: int,
+    typeflag: bytes,
+    pax: dict[str, str],
+    long_name: bytes | None,
+    long_link: bytes | None,
+) -> Member:
+    """The member a header describes, its pax and GNU long-name records applied (``size``
+    is the content size, pax record included)."""
+    raw_name = header[0:100].split(b"\0", 1)[0]
+    if header[257:262] == b"ustar":
+        prefix = header[345:500].split(b"\0", 1)[0]
+        if prefix:
+            raw_name = prefix + b"/" + raw_name
+    if long_name is not None:
+        raw_name = long_name
+    linkname = header[157:257].split(b"\0", 1)[0]
+    if long_link is not None:
+        linkname = long_link
+    name_ok = True
+    if "path" in pax:
+        raw_name = pax["path"].encode("utf-8", "surrogateescape")
+    try:
+        name = raw_name.decode("utf-8")
+    except UnicodeDecodeError:
+        name, name_ok = raw_name.decode("utf-8", "replace"), False
+    mtime: float = _octal(header[136:148], "mtime", start)
+    mtime_ns = int(mtime) * 1_000_000_000
+    if "mtime" in pax:
+        mtime_ns = _pax_time_ns(pax["mtime"], start)
+        mtime = mtime_ns / 1_000_000_000
+    if abs(mtime_ns) > MAX_MTIME_SECONDS * 1_000_000_000:
+        raise MalformedError(f"tar: mtime out of range in header at byte {start}")
+    kind = TYPE_NAMES.get(typeflag, f"type-{typeflag!r}")
+    return Member(
+        name=name,
+        type=kind,
+        size=size if kind == REGULAR else 0,
+        mode=_octal(header[100:108], "mode", start) & 0o7777,
+        mtime=mtime,
+        linkname=pax.get("linkpath", linkname.decode("utf-8", "replace")),
+        offset=start,
+        raw_name=raw_name,
+        name_ok=name_ok,
+        pax=pax,
+        mtime_ns=mtime_ns,
+    )

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from fiscalsafe.errors import FiscalsafeError, MalformedError
 from fiscalsafe.formats.tarstream import DIRECTORY, REGULAR, Member
+from fiscalsafe.pipeline.verify_container import ContainerPass
+from fiscalsafe.verify.findings import Finding, finding
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
@@ -100,3 +102,20 @@ def _walk(path: Path, name: str) -> Iterator[tuple[Member, BoundedReader | None]
                 reader.close()
         if kind == DIRECTORY:
             yield from _walk(Path(entry.path), member_name)
+
+
+def read_folder(folder: Path, state) -> ContainerPass:
+    """(3) The folder's entries through the member rules of ``state`` (a
+    ``verify_members.StreamState``). A folder has no container: no shape to compare."""
+    found: list[Finding] = []
+    members = 0
+    try:
+        for member, reader in folder_members(folder):
+            members += 1
+            state.member(member, reader, found.append)
+    except MalformedError as exc:
+        found.append(finding("MEMBER_UNSAFE", f"{exc}; not read", file=str(folder)))
+    except BaseException:
+        state.close()
+        raise
+    return ContainerPass(findings=tuple(found), checks=("members",), members=members)

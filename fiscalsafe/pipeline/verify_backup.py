@@ -14,6 +14,8 @@ The steps, numbered as in ``schemas/backup-format.md`` (Verification):
 (7) fiscal validity: archives and journal checked again, from the streamed bytes;
 (8) coverage: from the verified content, as of the backup's signed creation time.
 Steps (1) and (5) need all bytes hashed, so they are settled once the stream ends.
+Each step returns a frozen result (``verify_steps.StepResult``): its findings, the checks
+that ran, and what the next steps need; this module only calls them in order.
 """
 
 from __future__ import annotations
@@ -22,30 +24,21 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fiscalsafe import __version__, minisign
-from fiscalsafe.errors import (
-    MalformedError,
-)
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile
-from fiscalsafe.formats.layout import MANIFEST_PATH
 from fiscalsafe.formats.manifest import Manifest
 from fiscalsafe.pipeline import bindings
-from fiscalsafe.pipeline.folder_members import folder_members
+from fiscalsafe.pipeline.folder_members import read_folder
 from fiscalsafe.pipeline.verify_container import (  # noqa: F401 - re-exported
     ZSTD_MAGIC,
     ArchiveFile,
     is_zstd,
     read_container,
 )
-from fiscalsafe.pipeline.verify_manifest import (
-    check_completeness,
-    check_key_binding,
-    check_manifest,
-    note_how_made,
-    parse_created,
-)
+from fiscalsafe.pipeline.verify_fiscal import FiscalRules, check_fiscal
+from fiscalsafe.pipeline.verify_manifest import KeyBinding, check_authenticity, check_claims
 from fiscalsafe.pipeline.verify_members import (  # noqa: F401 - re-exported
     CHUNK,
     MAX_FISCAL_FILE,
@@ -58,15 +51,19 @@ from fiscalsafe.pipeline.verify_members import (  # noqa: F401 - re-exported
 from fiscalsafe.pipeline.verify_parts import (  # noqa: F401 - re-exported
     PART_SUFFIX,
     check_part_set,
+    check_parts,
     check_sidecars,
     discover,
     glob_escape,
     read_sidecars,
     set_name,
 )
+from fiscalsafe.pipeline.verify_steps import StepResult, check_bag
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
-from fiscalsafe.verify.findings import Finding, Severity, finding, has_errors
+from fiscalsafe.verify.findings import Finding, Severity, has_errors
 from fiscalsafe.verify.report import CheckReport
+
+StepT = TypeVar("StepT", bound=StepResult)
 
 VERIFY_FORMAT = "fiscalsafe-verify-report"
 #: 1.1 added ``fiscal.journal_head``; 1.2 ``verified_at`` and ``checks``.
@@ -117,6 +114,12 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return self.verdict in ("proven", "valid")
+
+    def add_step(self, step: StepT) -> StepT:
+        """Record a step's findings and the checks it ran; return the step."""
+        self.findings.extend(step.findings)
+        self.checks.extend(step.checks)
+        return step
 
     def counts(self) -> dict[str, int]:
         return {s.value: sum(1 for f in self.findings if f.severity is s) for s in Severity}
@@ -190,42 +193,18 @@ def verify_stream(
     to (None: any)."""
     infos = [ArchiveFile(p) for p in files]
     report = VerifyReport(target=set_name(files), files=infos)
-    add = report.findings.append
     report.mode = "backup" if shop_key is not None else "bag"
     report.shop_key = shop_key.fingerprint if shop_key else None
-
-    # (1) Sidecars: parsed now, verified once the bytes are hashed.
-    # A plain BagIt tar (no key given) has no sidecar to miss.
-    sidecars = read_sidecars(files, add if shop_key is not None else (lambda _f: None))
-    check_part_set(files, sidecars, add)
-    if shop_key is not None:
-        report.checks.append("parts")
-
+    parts = report.add_step(check_parts(files, keyed=shop_key is not None))
     compressed = is_zstd(files[0])
     state = StreamState(profile, extractor, trust, workers, bag_only=shop_key is None)
-    report.checks += ["container", "members"]
-    # (2) and (3): one pass over the members.
-    container = read_container(infos, report.target, compressed, state, add, progress)
+    container = report.add_step(read_container(infos, report.target, compressed, state, progress))
     report.members += container.members
     report.payload_bytes = state.payload_bytes
     report.held_peak = state.peak_held
-    _judge(
-        report,
-        state,
-        _Judgement(
-            shop_key,
-            trust,
-            require_trust,
-            as_of,
-            years,
-            workers,
-            now,
-            max_idle_days,
-            key_dossiers,
-        ),
-        sidecars=sidecars,
-        shape=container.shape,
-    )
+    rules = FiscalRules(trust, require_trust, as_of, years, workers, max_idle_days)
+    how = _Judgement(KeyBinding(shop_key, key_dossiers), now, rules)
+    _judge(report, state, how, sidecars=parts.sidecars, shape=container.shape)
     return report
 
 
@@ -249,39 +228,23 @@ def verify_folder(
     files' own modes and times are not judged (extraction tools change them)."""
     report = VerifyReport(target=str(folder), files=[], mode="backup")
     report.shop_key = shop_key.fingerprint
-    add = report.findings.append
     state = StreamState(profile, None, trust, workers)
-    report.checks.append("members")
-    try:
-        for member, reader in folder_members(folder):
-            report.members += 1
-            state.member(member, reader, add)
-    except MalformedError as exc:
-        add(finding("MEMBER_UNSAFE", f"{exc}; not read", file=str(folder)))
-    except BaseException:
-        state.close()
-        raise
+    members = report.add_step(read_folder(folder, state))
+    report.members += members.members
     report.payload_bytes = state.payload_bytes
-    how = _Judgement(
-        shop_key, trust, require_trust, as_of, years, workers, now, max_idle_days, key_dossiers
-    )
-    _judge(report, state, how, sidecars=[], shape=None)
+    rules = FiscalRules(trust, require_trust, as_of, years, workers, max_idle_days)
+    how = _Judgement(KeyBinding(shop_key, key_dossiers), now, rules)
+    _judge(report, state, how, sidecars=(), shape=None)
     return report
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Judgement:
     """How the members, once read, are judged (the same for a stream and a folder)."""
 
-    shop_key: minisign.PublicKey | None
-    trust: list[Path]
-    require_trust: bool
-    as_of: dt.datetime | None
-    years: int
-    workers: int | None
+    binding: KeyBinding
     now: dt.datetime | None
-    max_idle_days: int = MAX_IDLE_DAYS
-    key_dossiers: frozenset[str] | None = None
+    fiscal: FiscalRules
 
 
 def _judge(
@@ -289,68 +252,18 @@ def _judge(
     state: StreamState,
     how: _Judgement,
     *,
-    sidecars: list[minisign.Signature | None],
+    sidecars: tuple[minisign.Signature | None, ...],
     shape: bindings.ContainerShape | None,
 ) -> None:
     """Steps (4) to (8), from what the pass over the members collected."""
-    add = report.findings.append
-    add_all = report.findings.extend
-    files = [f.path for f in report.files]
     now = how.now or dt.datetime.now(dt.UTC)
     report.verified_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    # (4) BagIt, on its own terms.
-    add_all(state.bag.finish())
-    report.checks.append("bag")
-
-    # (5) Authenticity.
-    manifest_bytes = state.tags.get(MANIFEST_PATH)
-    verified: list[minisign.Signature | None] = []
-    if how.shop_key is not None:
-        verified = check_sidecars(files, report.files, sidecars, how.shop_key, manifest_bytes, add)
-        report.manifest = check_manifest(state, how.shop_key, add)
-        report.checks.append("manifest")
-    elif manifest_bytes is not None:
-        add(
-            finding(
-                "MANIFEST_UNTRUSTED_KEY",
-                "this is a fiscalsafe backup but no --key was given: its origin is not "
-                "proven (pass the shop's public key)",
-                file=MANIFEST_PATH,
-            )
-        )
-    manifest = report.manifest
-    # (6) Names, claims and completeness against the signed manifest; how it was made.
-    if manifest is not None:
-        if files:
-            bindings.check_file_name(files, manifest, add)
-            bindings.check_sidecar_claims(files, verified, manifest, add)
-        bindings.check_created(manifest, now, add)
-        check_key_binding(manifest, how.shop_key, how.key_dossiers, add)
-        report.checks.append("claims")
-        check_completeness(manifest, state, add)
-        note_how_made(manifest, add)
-        report.checks.append("completeness")
-        if shape is not None:
-            bindings.check_members(manifest, state.meta, state.directories, state.tags, add)
-            bindings.check_container(shape, report.target, add)
-            report.checks.append("signed-container")
-    # (7) and (8): fiscal content, from the verified stream. The kind only says what must
-    # be present: fiscal files found in a backup of any kind are verified.
-    if manifest is not None and (manifest.kind != "photos" or state.has_fiscal()):
-        created = parse_created(manifest.created)
-        report.fiscal = state.finish_fiscal(
-            how.trust,
-            how.require_trust,
-            how.as_of or created,
-            how.years,
-            how.workers,
-            max_idle_days=how.max_idle_days,
-            known_until=created,
-        )
-        if report.fiscal is not None:
-            add_all(report.fiscal.findings)
-            report.checks.append("fiscal")
-            if report.fiscal.coverage is not None:
-                report.checks.append("coverage")
-    else:
-        state.close()
+    report.add_step(check_bag(state))
+    auth = report.add_step(check_authenticity(report.files, sidecars, how.binding.key, state))
+    report.manifest = auth.manifest
+    files = [f.path for f in report.files]
+    claims = check_claims(
+        auth, state, shape, files, target=report.target, now=now, binding=how.binding
+    )
+    report.add_step(claims)
+    report.fiscal = report.add_step(check_fiscal(auth.manifest, state, how.fiscal)).report

@@ -27,7 +27,8 @@ from fiscalsafe.formats.tarstream import TarReader
 from fiscalsafe.formats.zstdframes import FrameWalker
 from fiscalsafe.pipeline import bindings
 from fiscalsafe.pipeline.verify_members import CHUNK, StreamState
-from fiscalsafe.verify.findings import finding
+from fiscalsafe.pipeline.verify_steps import StepResult
+from fiscalsafe.verify.findings import Finding, finding
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -40,10 +41,11 @@ class ArchiveFile:
     blake2b: bytes = b""
 
 
-@dataclass
-class ContainerPass:
-    """What step (2) hands on: the members read, and the container's shape when it is
-    intact (``None`` when it is damaged: the shape is then not compared with the manifest)."""
+@dataclass(frozen=True, kw_only=True)
+class ContainerPass(StepResult):
+    """What steps (2) and (3) hand on: the members read, and the container's shape when it
+    is intact (``None`` when it is damaged: the shape is then not compared with the
+    manifest)."""
 
     members: int = 0
     shape: bindings.ContainerShape | None = None
@@ -115,9 +117,11 @@ def is_zstd(path: Path) -> bool:
 
 
 def read_container(
-    infos: list[ArchiveFile], target: str, compressed: bool, state: StreamState, add, progress
+    infos: list[ArchiveFile], target: str, compressed: bool, state: StreamState, progress
 ) -> ContainerPass:
     """(2) One pass over the parts, handing each tar member to ``state`` (3)."""
+    found: list[Finding] = []
+    add = found.append
     walker = FrameWalker() if compressed else None
     tee = TeeReader(infos, walker, progress)
     raw = io.BufferedReader(tee, CHUNK)
@@ -127,11 +131,11 @@ def read_container(
         else raw
     )
     tar = TarReader(stream)
-    result = ContainerPass()
+    members = 0
     container_ok = True
     try:
         for member in tar.members():
-            result.members += 1
+            members += 1
             state.member(member, tar, add)
     except zstandard.ZstdError as exc:
         container_ok = False
@@ -143,8 +147,9 @@ def read_container(
     except BaseException:
         state.close()  # the fiscal checker may already run worker processes
         raise
+    shape = None
     if container_ok:
-        result.shape = _finish_container(raw, tee, tar, walker, target, add)
+        shape = _finish_container(raw, tee, tar, walker, target, add)
     else:
         # Keep hashing to the end, so the sidecar verdict is about the whole file. The
         # container is already reported damaged: the frame walker has nothing to add, and
@@ -152,7 +157,9 @@ def read_container(
         tee._walker = None
         while tee.readinto(bytearray(CHUNK)):
             pass
-    return result
+    return ContainerPass(
+        findings=tuple(found), checks=("container", "members"), members=members, shape=shape
+    )
 
 
 def _finish_container(

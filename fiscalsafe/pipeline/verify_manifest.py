@@ -1,14 +1,17 @@
-"""Verification steps (5) and (6): the signed manifest and completeness.
+"""Verification steps (5) and (6): authenticity, then claims and completeness.
 
-The manifest's signature by the shop key and the key's binding to the dossier (5);
-every manifest entry present once and intact, nothing unexpected, and notes on how
-the backup was made (6).
+Each sidecar's signature and the manifest's, by the shop key (5); the names, claims and
+creation time against the signed manifest, the key's binding to the dossier, every
+manifest entry present once and intact, nothing unexpected, notes on how the backup was
+made, and the members and container exactly as the writer makes them (6).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
+from pathlib import Path
 
 from fiscalsafe import minisign
 from fiscalsafe.errors import (
@@ -19,8 +22,94 @@ from fiscalsafe.errors import (
 )
 from fiscalsafe.formats.layout import MANIFEST_PATH, SIDECAR
 from fiscalsafe.formats.manifest import Manifest, parse_manifest
+from fiscalsafe.pipeline import bindings
+from fiscalsafe.pipeline.verify_container import ArchiveFile
 from fiscalsafe.pipeline.verify_members import StreamState
-from fiscalsafe.verify.findings import finding
+from fiscalsafe.pipeline.verify_parts import check_sidecars
+from fiscalsafe.pipeline.verify_steps import StepResult
+from fiscalsafe.verify.findings import Finding, finding
+
+
+@dataclass(frozen=True, kw_only=True)
+class Authenticity(StepResult):
+    """(5) The signed manifest (``None``: absent, not verified by the shop key, or
+    unreadable), and the sidecars whose signature holds (``None`` for the others), in
+    part order."""
+
+    manifest: Manifest | None = None
+    verified_sidecars: tuple[minisign.Signature | None, ...] = ()
+
+
+def check_authenticity(
+    files: list[ArchiveFile],
+    sidecars: tuple[minisign.Signature | None, ...],
+    key: minisign.PublicKey | None,
+    state: StreamState,
+) -> Authenticity:
+    """(5) Each sidecar's signature, then the manifest's. Without a shop key, a manifest
+    found inside proves nothing."""
+    found: list[Finding] = []
+    manifest_bytes = state.tags.get(MANIFEST_PATH)
+    if key is None:
+        if manifest_bytes is not None:
+            found.append(
+                finding(
+                    "MANIFEST_UNTRUSTED_KEY",
+                    "this is a fiscalsafe backup but no --key was given: its origin is not "
+                    "proven (pass the shop's public key)",
+                    file=MANIFEST_PATH,
+                )
+            )
+        return Authenticity(findings=tuple(found))
+    paths = [f.path for f in files]
+    verified = check_sidecars(paths, files, list(sidecars), key, manifest_bytes, found.append)
+    manifest = check_manifest(state, key, found.append)
+    return Authenticity(
+        findings=tuple(found),
+        checks=("manifest",),
+        manifest=manifest,
+        verified_sidecars=tuple(verified),
+    )
+
+
+@dataclass(frozen=True)
+class KeyBinding:
+    """The shop key, and the dossiers the trust folder binds it to (``None``: any)."""
+
+    key: minisign.PublicKey | None
+    dossiers: frozenset[str] | None
+
+
+def check_claims(
+    auth: Authenticity,
+    state: StreamState,
+    shape: bindings.ContainerShape | None,
+    files: list[Path],
+    *,
+    target: str,
+    now: dt.datetime,
+    binding: KeyBinding,
+) -> StepResult:
+    """(6) Names, claims and completeness against the signed manifest; how it was made;
+    with an intact container, the members and container against the manifest."""
+    manifest = auth.manifest
+    if manifest is None:
+        return StepResult()
+    found: list[Finding] = []
+    add = found.append
+    if files:
+        bindings.check_file_name(files, manifest, add)
+        bindings.check_sidecar_claims(files, list(auth.verified_sidecars), manifest, add)
+    bindings.check_created(manifest, now, add)
+    check_key_binding(manifest, binding.key, binding.dossiers, add)
+    check_completeness(manifest, state, add)
+    note_how_made(manifest, add)
+    checks = ["claims", "completeness"]
+    if shape is not None:
+        bindings.check_members(manifest, state.meta, state.directories, state.tags, add)
+        bindings.check_container(shape, target, add)
+        checks.append("signed-container")
+    return StepResult(findings=tuple(found), checks=tuple(checks))
 
 
 def check_key_binding(manifest: Manifest, key, bound: frozenset[str] | None, add) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from fiscalsafe import fsio, minisign
@@ -17,13 +18,33 @@ from fiscalsafe.errors import (
     VerificationError,
 )
 from fiscalsafe.formats.layout import SIDECAR, parse_comment
-from fiscalsafe.verify.findings import finding
+from fiscalsafe.pipeline.verify_steps import StepResult
+from fiscalsafe.verify.findings import Finding, finding
 
 PART_SUFFIX = re.compile(r"\.(\d{3})$")
 
 
 def set_name(files: list[Path]) -> str:
     return PART_SUFFIX.sub("", files[0].name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartsStep(StepResult):
+    """(1) Each file's sidecar, parsed (``None``: missing or unparsable); its signature is
+    checked in (5), once the bytes are hashed."""
+
+    sidecars: tuple[minisign.Signature | None, ...] = ()
+
+
+def check_parts(files: list[Path], keyed: bool) -> PartsStep:
+    """(1) Sidecars parsed, and the parts one complete, ordered set. A plain BagIt tar
+    (verified without a key) has no sidecar to miss."""
+    found: list[Finding] = []
+    sidecars = read_sidecars(files, found.append if keyed else (lambda _f: None))
+    check_part_set(files, sidecars, found.append)
+    return PartsStep(
+        findings=tuple(found), checks=("parts",) if keyed else (), sidecars=tuple(sidecars)
+    )
 
 
 def read_sidecars(files: list[Path], add) -> list[minisign.Signature | None]:

@@ -23,6 +23,23 @@ def cross_check(
     """``unproven_files`` are archive files present but not proven: the journal's record of
     them is not reported missing, since their own findings say what is wrong."""
     out: list[Finding] = []
+    created, closings = _logged_events(journal)
+    # With a break in the journal, records after it vouch for nothing: an archive made
+    # after the last verified record cannot be expected in it (the break is reported).
+    last_ts = journal.last.ts if journal.last is not None else -1
+    broken = journal.unverified_after > 0
+    for r in archives:
+        if broken and r.created_ts > last_ts:
+            continue
+        _check_archive_event(r, created.get(r.number), out)
+        _check_closure_events(r, closings, out)
+    numbers = {r.number for r in archives}
+    _check_recorded_archives(created, numbers, list(unproven_files), journal_file, out)
+    return out
+
+
+def _logged_events(journal: VerifiedJournal) -> tuple[dict[int, fj.JournalEntry], set[tuple]]:
+    """The journal's 'archive created' events by archive number, and its closings."""
     created: dict[int, fj.JournalEntry] = {}
     closings: set[tuple] = set()
     for e in journal.entries:
@@ -35,60 +52,70 @@ def cross_check(
                 closings.add(
                     (d.get("kind"), d.get("start"), d.get("end"), d.get("ttc"), d.get("gt"))
                 )
-    numbers = {r.number for r in archives}
-    unproven = list(unproven_files)
-    # With a break in the journal, records after it vouch for nothing: an archive made
-    # after the last verified record cannot be expected in it (the break is reported).
-    last_ts = journal.last.ts if journal.last is not None else -1
-    broken = journal.unverified_after > 0
-    for r in archives:
-        if broken and r.created_ts > last_ts:
-            continue
-        event = created.get(r.number)
-        if event is None:
+    return created, closings
+
+
+def _check_archive_event(
+    r: ProvenArchive, event: fj.JournalEntry | None, out: list[Finding]
+) -> None:
+    """The archive's creation is logged, with its digest and under its file name."""
+    if event is None:
+        out.append(
+            finding(
+                "ARCHIVE_EVENT_MISSING",
+                f"archive {r.number} has no 'archive created' journal entry",
+                file=r.file,
+                record=r.number,
+            )
+        )
+    elif event.data.get("sha256") != r.sha256:
+        out.append(
+            finding(
+                "ARCHIVE_DIGEST_MISMATCH",
+                "archive file differs from the digest the journal recorded",
+                file=r.file,
+                record=event.seq,
+                expected=event.data.get("sha256"),
+                found=r.sha256,
+            )
+        )
+    elif not _same_file(r.file, event.data.get("file")):
+        # Right content under another name: files swapped, renamed or copied. The
+        # journal's digest for this file name is then not this file's digest.
+        out.append(
+            finding(
+                "ARCHIVE_DIGEST_MISMATCH",
+                f"archive {r.number} is not in the file the journal recorded for it",
+                file=r.file,
+                record=event.seq,
+                expected=event.data.get("file"),
+                found=r.file,
+            )
+        )
+
+
+def _check_closure_events(r: ProvenArchive, closings: set[tuple], out: list[Finding]) -> None:
+    for c in r.closures:
+        key = (c.kind, c.start.isoformat(), c.end.isoformat(), c.ttc, c.gt)
+        if key not in closings:
             out.append(
                 finding(
-                    "ARCHIVE_EVENT_MISSING",
-                    f"archive {r.number} has no 'archive created' journal entry",
+                    "CLOSURE_EVENT_MISSING",
+                    f"{c.kind} closure {c.start}..{c.end} is not in the journal",
                     file=r.file,
-                    record=r.number,
+                    expected=f"ttc {c.ttc}, gt {c.gt}",
                 )
             )
-        elif event.data.get("sha256") != r.sha256:
-            out.append(
-                finding(
-                    "ARCHIVE_DIGEST_MISMATCH",
-                    "archive file differs from the digest the journal recorded",
-                    file=r.file,
-                    record=event.seq,
-                    expected=event.data.get("sha256"),
-                    found=r.sha256,
-                )
-            )
-        elif not _same_file(r.file, event.data.get("file")):
-            # Right content under another name: files swapped, renamed or copied. The
-            # journal's digest for this file name is then not this file's digest.
-            out.append(
-                finding(
-                    "ARCHIVE_DIGEST_MISMATCH",
-                    f"archive {r.number} is not in the file the journal recorded for it",
-                    file=r.file,
-                    record=event.seq,
-                    expected=event.data.get("file"),
-                    found=r.file,
-                )
-            )
-        for c in r.closures:
-            key = (c.kind, c.start.isoformat(), c.end.isoformat(), c.ttc, c.gt)
-            if key not in closings:
-                out.append(
-                    finding(
-                        "CLOSURE_EVENT_MISSING",
-                        f"{c.kind} closure {c.start}..{c.end} is not in the journal",
-                        file=r.file,
-                        expected=f"ttc {c.ttc}, gt {c.gt}",
-                    )
-                )
+
+
+def _check_recorded_archives(
+    created: dict[int, fj.JournalEntry],
+    numbers: set[int],
+    unproven: list[str],
+    journal_file: str,
+    out: list[Finding],
+) -> None:
+    """Every archive the journal records exists."""
     for number, event in sorted(created.items()):
         if number in numbers:
             continue
@@ -105,7 +132,6 @@ def cross_check(
                 expected=event.data.get("file"),
             )
         )
-    return out
 
 
 def _same_file(path: str, recorded: object) -> bool:

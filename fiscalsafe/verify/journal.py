@@ -53,17 +53,7 @@ def verify_journal(
     add = result.findings.append
     if framing_error:
         add(finding("JOURNAL_MALFORMED", framing_error, file=file))
-    # The header is not signed: its dossier id must at least be the dossier's own.
-    if dossier_id is not None and items and items[0] not in ("?", dossier_id):
-        add(
-            finding(
-                "JOURNAL_DOSSIER_MISMATCH",
-                "the journal header names another dossier",
-                file=file,
-                expected=dossier_id,
-                found=str(items[0]),
-            )
-        )
+    _check_header_dossier(file, items, dossier_id, add)
     records = [i for i in items[1:] if not isinstance(i, str)]
     prev_sig = b""
     prev_seq = 0
@@ -77,76 +67,110 @@ def verify_journal(
         entry: fj.JournalEntry = item
         result.entries.append(entry)
         where = {"file": file, "record": entry.seq, "offset": entry.offset}
-        if prev_seq == 0:
-            # (1) Genesis: the first record has no predecessor and is an initialisation.
-            if entry.seq != 1 or entry.prev != b"" or entry.code != fj.GENESIS_CODE:
-                add(
-                    finding(
-                        "JOURNAL_GENESIS_MISSING",
-                        "first journal record is not a genesis (seq 1, code 260, no link)",
-                        expected="seq 1, code 260",
-                        found=f"seq {entry.seq}, code {entry.code}",
-                        **where,
-                    )
-                )
-                broken = True
-            else:
-                result.genesis_ts = entry.ts
-        elif entry.seq != prev_seq + 1:
-            add(
-                finding(
-                    "JOURNAL_SEQUENCE_BROKEN",
-                    "journal sequence is not consecutive",
-                    expected=prev_seq + 1,
-                    found=entry.seq,
-                    **where,
-                )
-            )
-            broken = True
-        if prev_seq and entry.prev != prev_sig:
-            add(
-                finding(
-                    "JOURNAL_CHAIN_BROKEN",
-                    "record does not link to the previous signature",
-                    expected=prev_sig[:8].hex(),
-                    found=entry.prev[:8].hex(),
-                    **where,
-                )
-            )
-            broken = True
-        ok = _verify_signature(entry, keys, add, where)
+        linked = _check_link(result, entry, prev_seq, prev_sig, where)
+        signed = _verify_signature(entry, keys, add, where)
         result.signatures_checked += 1
-        if not ok:
+        in_order = _check_time_and_event(entry, prev_ts, add, where)
+        if not (linked and signed and in_order):
             broken = True
-        if prev_ts is not None and entry.ts < prev_ts:
-            add(
-                finding(
-                    "JOURNAL_TIME_DECREASING",
-                    "timestamp earlier than the previous record's",
-                    expected=f">= {prev_ts}",
-                    found=entry.ts,
-                    **where,
-                )
-            )
-            broken = True
-        if entry.code not in fj.JET_CODES:
-            add(
-                finding(
-                    "JOURNAL_UNKNOWN_EVENT",
-                    f"event code {entry.code} is not in the JET list",
-                    found=entry.code,
-                    **where,
-                )
-            )
-        elif entry.code == fj.INTEGRITY_FAILURE_CODE:
-            add(finding("JOURNAL_INTEGRITY_EVENT", f"the journal records: {entry.text}", **where))
         if not broken:
             result.verified_until = entry.seq
             result.verified_count = len(result.entries)
         prev_seq, prev_sig, prev_ts = entry.seq, entry.signature, entry.ts
         result.last_ts = entry.ts
-    _verify_head(result, head_file, head_bytes, keys, prev_seq, prev_sig, dossier_id)
+    head = _read_head(result, head_file, head_bytes, keys)
+    if head is not None:
+        _match_head(result, head, head_file, prev_seq, prev_sig, dossier_id)
     return result
+
+
+def _check_header_dossier(file: str, items: list, dossier_id: str | None, add) -> None:
+    # The header is not signed: its dossier id must at least be the dossier's own.
+    if dossier_id is not None and items and items[0] not in ("?", dossier_id):
+        add(
+            finding(
+                "JOURNAL_DOSSIER_MISMATCH",
+                "the journal header names another dossier",
+                file=file,
+                expected=dossier_id,
+                found=str(items[0]),
+            )
+        )
+
+
+def _check_link(
+    result: JournalResult, entry: fj.JournalEntry, prev_seq: int, prev_sig: bytes, where: dict
+) -> bool:
+    """(1) The genesis, then (2) the sequence and the link to the previous record's
+    signature; False when the chain breaks here."""
+    add = result.findings.append
+    ok = True
+    if prev_seq == 0:
+        # (1) Genesis: the first record has no predecessor and is an initialisation.
+        if entry.seq != 1 or entry.prev != b"" or entry.code != fj.GENESIS_CODE:
+            add(
+                finding(
+                    "JOURNAL_GENESIS_MISSING",
+                    "first journal record is not a genesis (seq 1, code 260, no link)",
+                    expected="seq 1, code 260",
+                    found=f"seq {entry.seq}, code {entry.code}",
+                    **where,
+                )
+            )
+            ok = False
+        else:
+            result.genesis_ts = entry.ts
+    elif entry.seq != prev_seq + 1:
+        add(
+            finding(
+                "JOURNAL_SEQUENCE_BROKEN",
+                "journal sequence is not consecutive",
+                expected=prev_seq + 1,
+                found=entry.seq,
+                **where,
+            )
+        )
+        ok = False
+    if prev_seq and entry.prev != prev_sig:
+        add(
+            finding(
+                "JOURNAL_CHAIN_BROKEN",
+                "record does not link to the previous signature",
+                expected=prev_sig[:8].hex(),
+                found=entry.prev[:8].hex(),
+                **where,
+            )
+        )
+        ok = False
+    return ok
+
+
+def _check_time_and_event(entry: fj.JournalEntry, prev_ts: int | None, add, where: dict) -> bool:
+    """(2) Time order (False when it goes back) and a known event code."""
+    in_order = True
+    if prev_ts is not None and entry.ts < prev_ts:
+        add(
+            finding(
+                "JOURNAL_TIME_DECREASING",
+                "timestamp earlier than the previous record's",
+                expected=f">= {prev_ts}",
+                found=entry.ts,
+                **where,
+            )
+        )
+        in_order = False
+    if entry.code not in fj.JET_CODES:
+        add(
+            finding(
+                "JOURNAL_UNKNOWN_EVENT",
+                f"event code {entry.code} is not in the JET list",
+                found=entry.code,
+                **where,
+            )
+        )
+    elif entry.code == fj.INTEGRITY_FAILURE_CODE:
+        add(finding("JOURNAL_INTEGRITY_EVENT", f"the journal records: {entry.text}", **where))
+    return in_order
 
 
 def _verify_signature(entry: fj.JournalEntry, keys: TrustedKeys, add, where: dict) -> bool:
@@ -172,16 +196,10 @@ def _verify_signature(entry: fj.JournalEntry, keys: TrustedKeys, add, where: dic
     return True
 
 
-def _verify_head(
-    result: JournalResult,
-    head_file: str,
-    head_bytes: bytes | None,
-    keys: TrustedKeys,
-    last_seq: int,
-    last_sig: bytes,
-    dossier_id: str | None,
-) -> None:
-    # (3) The signed head names the last record: fewer records means a cut tail.
+def _read_head(
+    result: JournalResult, head_file: str, head_bytes: bytes | None, keys: TrustedKeys
+) -> fj.JournalHead | None:
+    """(3) The signed head, parsed and verified; ``None`` (with a finding) otherwise."""
     add = result.findings.append
     if head_bytes is None:
         add(
@@ -191,20 +209,20 @@ def _verify_head(
                 file=head_file,
             )
         )
-        return
+        return None
     try:
         head = fj.parse_head(head_bytes)
     except UnsupportedVersionError as exc:
         add(finding("JOURNAL_VERSION_UNSUPPORTED", str(exc), file=head_file))
-        return
+        return None
     except MalformedError as exc:
         add(finding("JOURNAL_HEAD_INVALID", str(exc), file=head_file))
-        return
+        return None
     try:
         check_algorithm(head.alg)
     except WeakAlgorithmError as exc:
         add(finding("WEAK_ALGORITHM", str(exc), file=head_file, found=head.alg))
-        return
+        return None
     key = keys.lookup(head.key_id)
     result.signatures_checked += 1
     if key is None or key.algorithm != head.alg or not key.verify(head.signature, head.body):
@@ -215,7 +233,20 @@ def _verify_head(
                 file=head_file,
             )
         )
-        return
+        return None
+    return head
+
+
+def _match_head(
+    result: JournalResult,
+    head: fj.JournalHead,
+    head_file: str,
+    last_seq: int,
+    last_sig: bytes,
+    dossier_id: str | None,
+) -> None:
+    # (3) The signed head names the last record: fewer records means a cut tail.
+    add = result.findings.append
     result.head_seq, result.head_ts = head.seq, head.ts
     result.head_sig_sha256 = head.last_sig_sha256
     same_dossier = dossier_id is None or head.dossier == dossier_id

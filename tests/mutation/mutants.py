@@ -48,8 +48,8 @@ ARCHIVE_CHAIN = "fiscalsafe/verify/archive_chain.py"
 JOURNAL = "fiscalsafe/verify/journal.py"
 COVERAGE = "fiscalsafe/verify/coverage.py"
 CRYPTO = "fiscalsafe/crypto.py"
-SIGNIFY = "fiscalsafe/minisign.py"
-VERIFY_BACKUP = "fiscalsafe/pipeline/verify_backup.py"
+SIGNIFY = "fiscalsafe/minisign/verification.py"
+VERIFY_FISCAL = "fiscalsafe/pipeline/verify_fiscal.py"
 VERIFY_PARTS = "fiscalsafe/pipeline/verify_parts.py"
 VERIFY_MEMBERS = "fiscalsafe/pipeline/verify_members.py"
 VERIFY_MANIFEST = "fiscalsafe/pipeline/verify_manifest.py"
@@ -102,8 +102,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         id="journal-prev-link",
         file=JOURNAL,
-        original="        if prev_seq and entry.prev != prev_sig:",
-        replacement="        if False:",
+        original="    if prev_seq and entry.prev != prev_sig:",
+        replacement="    if False:",
         tests=history("test_journal_record_not_linked_to_the_previous_breaks_the_chain"),
         description="a journal record's link to the previous record's signature is not checked",
     ),
@@ -111,17 +111,17 @@ MUTANTS: list[Mutant] = [
         id="journal-genesis",
         file=JOURNAL,
         original=(
-            '            if entry.seq != 1 or entry.prev != b"" or entry.code != fj.GENESIS_CODE:'
+            '        if entry.seq != 1 or entry.prev != b"" or entry.code != fj.GENESIS_CODE:'
         ),
-        replacement='            if entry.seq != 1 or entry.prev != b"":',
+        replacement='        if entry.seq != 1 or entry.prev != b"":',
         tests=history("test_a_journal_that_does_not_start_with_its_genesis_record_is_refused"),
         description="a journal whose first record is not a genesis record is accepted",
     ),
     Mutant(
         id="journal-sequence",
         file=JOURNAL,
-        original="        elif entry.seq != prev_seq + 1:",
-        replacement="        elif entry.seq <= prev_seq:",
+        original="    elif entry.seq != prev_seq + 1:",
+        replacement="    elif entry.seq <= prev_seq:",
         tests=history("test_journal_sequence_that_skips_a_number_is_broken"),
         description="a journal sequence may skip numbers",
     ),
@@ -582,7 +582,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="photos-kind-skips-fiscal",
-        file=VERIFY_BACKUP,
+        file=VERIFY_FISCAL,
         original='(manifest.kind != "photos" or state.has_fiscal())',
         replacement='manifest.kind != "photos"',
         tests=fresh("test_a_photos_backup_carrying_fiscal_files_is_checked"),

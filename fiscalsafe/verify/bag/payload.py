@@ -24,6 +24,18 @@ class PayloadChecks:
     ) -> list[tuple[str, bool]]:
         """Report absent and unlisted files; return the absent OS metadata files, each with
         whether its checksum says it was empty (for the Payload-Oxum check)."""
+        missing_os = self._check_listed_files(out, manifests, resolution, fetched)
+        self._check_unlisted_files(out, manifests, resolution, version)
+        return missing_os
+
+    def _check_listed_files(
+        self,
+        out: list[Finding],
+        manifests: list[ManifestRecord],
+        resolution: dict[str, str | None],
+        fetched: set[str],
+    ) -> list[tuple[str, bool]]:
+        """Every file a manifest lists is present (or stands in under a clashing name)."""
         listed_in: dict[str, list[tuple[ManifestRecord, fmt.ManifestEntry]]] = defaultdict(list)
         for manifest in manifests:
             for path, entry in manifest.entries.items():
@@ -75,7 +87,16 @@ class PayloadChecks:
                     file=path,
                 )
             )
-        # Every payload file in every payload manifest (RFC 8493 §3; a SHOULD before 1.0).
+        return missing_os
+
+    def _check_unlisted_files(
+        self,
+        out: list[Finding],
+        manifests: list[ManifestRecord],
+        resolution: dict[str, str | None],
+        version: tuple[int, int],
+    ) -> None:
+        """Every payload file in every payload manifest (RFC 8493 §3; a SHOULD before 1.0)."""
         payload_manifests = [m for m in manifests if not m.is_tag]
         covered = {
             m.name: {resolution.get(p) for p in m.entries} - {None} for m in payload_manifests
@@ -117,7 +138,6 @@ class PayloadChecks:
                         file=path,
                     )
                 )
-        return missing_os
 
     def _check_names(self, out: list[Finding]) -> None:
         """Present files whose names clash on case- or normalisation-insensitive systems."""
