@@ -380,13 +380,3 @@ def make_console_streams_safe() -> None:
         if reconfigure is not None:
             with contextlib.suppress(ValueError, OSError):
                 reconfigure(errors="replace")
-
-
-def console_is_unicode(stream=None) -> bool:
-    """Whether ``stream`` can show the progress bar's box and block characters."""
-    encoding = getattr(stream or sys.stderr, "encoding", None) or "ascii"
-    try:
-        "━╸█".encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True

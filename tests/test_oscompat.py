@@ -15,7 +15,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import types
 from pathlib import PureWindowsPath
 
 import pytest
@@ -410,8 +409,3 @@ def test_console_streams_replace_what_their_code_page_lacks(monkeypatch):
     print("sauvegarde — 12 €, vérifiée")
     stream.flush()
     assert raw.getvalue().decode("cp850").strip() == "sauvegarde ? 12 ?, vérifiée"
-
-
-def test_progress_bar_characters_only_on_a_unicode_console():
-    assert oscompat.console_is_unicode(types.SimpleNamespace(encoding="utf-8"))
-    assert not oscompat.console_is_unicode(types.SimpleNamespace(encoding="cp850"))
