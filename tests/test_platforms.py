@@ -175,6 +175,32 @@ def test_a_backup_whose_previous_file_is_held_open_leaves_it_intact(w, tmp_path,
     assert {p.name: p.read_bytes() for p in usb.iterdir()} == before  # no partial left
 
 
+def test_a_dossier_file_held_open_stops_the_backup_naming_it(w, tmp_path, monkeypatch):
+    monkeypatch.setattr(bs.workers, "default_workers", lambda: 1)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    held = max((p for p in (w.dossier / "odeis").iterdir()), key=lambda p: p.stat().st_size)
+    real_open = os.open
+
+    def held_by_the_application(path, flags, *args, **kwargs):
+        if str(path) == str(held):
+            raise sharing_violation()
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", held_by_the_application)
+    bs.freeze_clock(monkeypatch)
+    r = bs.invoke(
+        "backup", w.dossier, "--to", usb, "--key", w.shop_key, "--trust", w.editor,
+        "--years", bs.YEARS,
+    )  # fmt: skip
+    assert r.code == 3, r
+    assert " ".join(r.err.split()) == (
+        f"error: {held} (dossier file) cannot be read: another program holds it open (the "
+        "shop application, an antivirus, a file explorer preview); close it and run again"
+    )
+    assert list(usb.iterdir()) == []
+
+
 def test_restored_files_are_writable_on_windows(w, tmp_path, monkeypatch):
     monkeypatch.setattr(bs.workers, "default_workers", lambda: 1)
     root = bs.copy_root(w, tmp_path / "root")
