@@ -303,3 +303,31 @@ def test_the_former_trust_folder_is_still_read_when_alone(config_homes):
     assert trust.trust_dir() == legacy
     (config / "fiscalsafe" / "trust").mkdir(parents=True)
     assert trust.trust_dir() == config / "fiscalsafe" / "trust"
+
+
+# --- paths as Windows writes them ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("C:\\Boutique\\ventes.db", "backslash"),
+        ("C:/Boutique/ventes.db", "drive letter"),
+        ("\\\\serveur\\partage\\ventes.db", "backslash"),
+        ("//serveur/partage/ventes.db", "absolute"),
+        ("odeis/ventes.db:Zone.Identifier", "stream"),
+        ("odeis/CON.txt", "device"),
+    ],
+)
+def test_windows_shaped_member_names_are_refused(name, reason):
+    from fiscalsafe.formats import paths
+
+    assert reason in (paths.unsafe_reason(name) or "")
+
+
+def test_accented_names_and_long_folders_are_portable():
+    from fiscalsafe.formats import paths
+
+    assert paths.unsafe_reason("photos/Crème brûlée/été 2026.jpg") is None
+    deep = "/".join(["dossier-fiscal-très-long"] * 12) + "/clôture.msgpack"
+    assert len(deep) > 260 and paths.unsafe_reason(deep) is None
