@@ -82,29 +82,30 @@ def interrupt_signals() -> set[int]:
 
 @contextlib.contextmanager
 def signals_blocked() -> Iterator[None]:
-    """Hold the interrupt signals back while inside; deliver them on the way out.
+    """Keep the interrupt signals from cutting short what runs inside (starting worker
+    processes), in this process and in the processes it starts.
 
-    With ``pthread_sigmask`` the kernel holds them (children inherit the mask). Without
-    it (Windows) a handler notes the interrupt and it is raised on the way out; outside
-    the main thread, where handlers cannot be set, nothing is held."""
-    if hasattr(signal, "pthread_sigmask"):
+    With ``pthread_sigmask`` the kernel holds them and delivers them on the way out;
+    children inherit the mask. Without it (Windows) they are ignored while inside, so a
+    worker starts with them ignored too: a Ctrl-C in that moment is lost, never half a
+    start. Outside the main thread, where handlers cannot be set, nothing is held."""
+    if can_mask_signals():
         old = signal.pthread_sigmask(signal.SIG_BLOCK, interrupt_signals())
         try:
             yield
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
         return
-    with _signals_deferred():
+    with _signals_ignored():
         yield
 
 
 @contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    caught: list[int] = []
+def _signals_ignored() -> Iterator[None]:
     previous: dict[int, object] = {}
     try:
         for signum in interrupt_signals():
-            previous[signum] = signal.signal(signum, lambda n, frame: caught.append(n))
+            previous[signum] = signal.signal(signum, signal.SIG_IGN)
     except ValueError:  # not the main thread
         pass
     try:
@@ -112,8 +113,15 @@ def _signals_deferred() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    if caught:
-        raise KeyboardInterrupt
+
+
+def can_mask_signals() -> bool:
+    return hasattr(signal, "pthread_sigmask")
+
+
+def has_resource_tracker() -> bool:
+    """Whether multiprocessing starts its resource tracker process here (POSIX does)."""
+    return os.name == "posix"
 
 
 # --- Free space and the medium's file system -----------------------------------------------

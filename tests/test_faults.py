@@ -203,7 +203,7 @@ def test_fsync_fails(world: World, monkeypatch) -> None:
     def broken_fsync(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(sink_module.os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError):
         world.backup()
     monkeypatch.undo()

@@ -58,7 +58,8 @@ def signals_held() -> Iterator[None]:
     the forkserver while it imports), which then prints a traceback after our clean
     "interrupted" message. Where signals can be masked, children inherit the mask, so the
     workers and the forkserver never act on these signals: the parent handles them, and
-    the workers leave with it. Elsewhere the interrupt is raised once the start is done.
+    the workers leave with it. Elsewhere they are ignored while a worker starts (see
+    ``oscompat.signals_blocked``).
     """
     with oscompat.signals_blocked():
         yield
@@ -68,23 +69,39 @@ def start_server() -> multiprocessing.context.BaseContext:
     """Start the forkserver (and multiprocessing's resource tracker) if the context has
     them and they are not yet running; the context to create worker processes with.
 
-    The server must start with Ctrl-C and SIGTERM blocked (see ``signals_held``). The
-    resource tracker's own start unblocks both when it is done (CPython's fix for its own
-    start-up race), which would undo our mask half-way: it is started first, on its own.
+    The server (or a spawned worker) must start with Ctrl-C and SIGTERM blocked (see
+    ``signals_held``). The resource tracker's own start unblocks both when it is done
+    (CPython's fix for its own start-up race), which would undo our mask half-way: it is
+    started first, on its own.
     Any failure to start is an ``OSError`` naming what could not start.
     """
     try:
         context = worker_context()
+        start_resource_tracker()
         if context.get_start_method() != "forkserver":
-            return context
+            return context  # spawn: each worker starts at its first task, within signals_held
         import multiprocessing.forkserver
 
-        resource_tracker.ensure_running()
         with signals_held():
             multiprocessing.forkserver.ensure_running()
     except (OSError, ValueError, AttributeError) as exc:
         raise OSError(f"cannot start the signature-verification workers: {exc}") from None
     return context
+
+
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker process where the system has one.
+
+    It restores the signal mask itself once started: outside ours. Where signals cannot
+    be masked it starts with them ignored, as workers do, so that a Ctrl-C to the whole
+    process group cannot kill it half-way through its imports."""
+    if not oscompat.has_resource_tracker():
+        return
+    if oscompat.can_mask_signals():
+        resource_tracker.ensure_running()
+    else:
+        with signals_held():
+            resource_tracker.ensure_running()
 
 
 def prestart() -> None:
