@@ -6,8 +6,8 @@ instead of importing it again. ``prestart`` boots that server as the first thing
 checking command does, so its imports run on the second core while the main process
 imports the CLI. Elsewhere (Windows), or with ``$FISCALSAFE_START_METHOD=spawn``, each
 worker is a fresh interpreter that imports the verification code itself. This module
-stays light (standard library only) so that the entry point can call it before anything
-else is imported.
+stays light (the standard library and ``oscompat`` only) so that the entry point can call
+it before anything else is imported.
 """
 
 from __future__ import annotations
