@@ -67,7 +67,7 @@ def test_start_method_can_be_forced_and_an_unavailable_one_is_an_error(monkeypat
 
 
 def test_signals_are_ignored_while_workers_start_without_pthread_sigmask(monkeypatch):
-    monkeypatch.delattr(signal, "pthread_sigmask")
+    monkeypatch.delattr(signal, "pthread_sigmask", raising=False)
     reached = []
     with workers.signals_held():
         # Ignored, not noted: a worker started now inherits the ignored disposition and
@@ -90,7 +90,7 @@ def test_interrupt_signals_include_ctrl_break_where_it_exists(monkeypatch):
 def test_free_space_comes_from_disk_usage_not_statvfs(monkeypatch, tmp_path):
     usage = shutil._ntuple_diskusage(10_000, 4_000, 6_000)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage)
-    monkeypatch.delattr(os, "statvfs")
+    monkeypatch.delattr(os, "statvfs", raising=False)
     assert media.free_bytes(tmp_path) == 6_000
 
 
@@ -221,7 +221,7 @@ def test_macos_read_back_bypasses_the_cache_with_f_nocache(on_macos, monkeypatch
 
     fake = FakeFcntl()
     monkeypatch.setattr(oscompat, "_fcntl", lambda: fake)
-    monkeypatch.delattr(os, "posix_fadvise")
+    monkeypatch.delattr(os, "posix_fadvise", raising=False)
     sink = OutputSink(tmp_path, "b.tar.zst", None)
     sink.write(b"x" * 1000)
     sink.close()
@@ -233,7 +233,7 @@ def test_macos_read_back_bypasses_the_cache_with_f_nocache(on_macos, monkeypatch
 def test_a_read_back_that_cannot_bypass_the_cache_says_so(on_windows, monkeypatch, tmp_path):
     from fiscalsafe.pipeline.sink import OutputSink
 
-    monkeypatch.delattr(os, "posix_fadvise")
+    monkeypatch.delattr(os, "posix_fadvise", raising=False)
     sink = OutputSink(tmp_path, "b.tar.zst", None)
     sink.write(b"x" * 1000)
     sink.close()
