@@ -6,7 +6,7 @@ hostile. A link planted at a name fiscalsafe writes would redirect the write els
 FIFO or device where a small file is expected would block a read or never end. Every
 create, install and small read goes through here.
 
-Imports nothing of fiscalsafe but ``errors``.
+Imports nothing of fiscalsafe but ``errors`` and ``oscompat``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+from fiscalsafe import oscompat
 from fiscalsafe.errors import MalformedError, OperationalError
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -57,7 +58,7 @@ def _kind(st: os.stat_result) -> str:
 
 def _lstat(path: Path) -> os.stat_result | None:
     try:
-        return os.lstat(path)
+        return os.lstat(oscompat.long_path(path))
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -91,7 +92,7 @@ def create_new(path: Path, mode: int = 0o644) -> BinaryIO:
     path = Path(path)
     clear_name(path)
     try:
-        fd = os.open(path, _CREATE_FLAGS, mode)
+        fd = os.open(oscompat.long_path(path), _CREATE_FLAGS, mode)
     except FileExistsError:
         raise OperationalError(
             f"{path} appeared while fiscalsafe was creating it: refused"
@@ -146,23 +147,24 @@ def install(partial: Path, final: Path) -> None:
         if _is_link(target) and final.is_dir():
             raise OperationalError(f"{final} is a link to a folder: remove it")
     try:
-        os.replace(partial, final)
+        oscompat.replace_retrying(oscompat.long_path(partial), oscompat.long_path(final))
     except OSError as exc:
+        if oscompat.is_sharing_violation(exc):
+            raise OperationalError(held_open_message(final, "could not be replaced")) from None
         raise OperationalError(f"cannot rename {partial.name} to {final}: {exc.strerror}") from None
+
+
+def held_open_message(path: Path, what_failed: str) -> str:
+    """One line for a file another program holds open (Windows' sharing violation)."""
+    return (
+        f"{path} {what_failed}: another program holds it open (the shop application, an "
+        "antivirus, a file explorer preview); close it and run again"
+    )
 
 
 def fsync_dir(path: Path) -> None:
     """Make a rename in ``path`` durable where the platform allows it."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _PLATFORM)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    oscompat.fsync_dir(path, _PLATFORM)
 
 
 def partial_name(path: Path) -> Path:
@@ -197,7 +199,7 @@ def open_regular(
     if before is not None and _is_link(before):
         raise error(f"{what} {path} is a {_kind(before)}, not a regular file")
     try:
-        fd = os.open(path, _READ_FLAGS)
+        fd = os.open(oscompat.long_path(path), _READ_FLAGS)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -225,6 +227,8 @@ def _open_error(path: Path, what: str, exc: OSError, error: type[Exception]) -> 
         return error(f"{what} {path} is a {_kind(st)}, not a regular file")
     if isinstance(exc, IsADirectoryError):
         return error(f"{what} {path} is a folder, not a regular file")
+    if oscompat.is_sharing_violation(exc):
+        return OperationalError(held_open_message(path, f"({what}) cannot be read"))
     return OperationalError(f"cannot read {what} {path}: {exc.strerror}")
 
 

@@ -35,6 +35,7 @@ def test_committed_results_follow_the_schema(path: Path) -> None:
     validate(json.loads(path.read_text()))
 
 
+@pytest.mark.linux_only  # the benchmark reads /proc and forks its raw loop from a forkserver
 def test_one_tiny_run_measures_every_line(tmp_path: Path) -> None:
     missing = [t for t in ("tar", "zstd", "openssl") if shutil.which(t) is None]
     assert not missing, f"the benchmark's baselines need {missing} (.ci/run installs them)"

@@ -203,7 +203,7 @@ def test_fsync_fails(world: World, monkeypatch) -> None:
     def broken_fsync(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(sink_module.os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError):
         world.backup()
     monkeypatch.undo()
@@ -600,7 +600,8 @@ def partial_size(medium: Path) -> int:
 
 
 def pool_processes(pid: int) -> list[int]:
-    """The fiscal check's forkserver (and its workers) started by process ``pid``."""
+    """The fiscal check's forkserver (and its workers), or its spawned workers, started by
+    process ``pid``."""
     found = []
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -608,7 +609,8 @@ def pool_processes(pid: int) -> list[int]:
             cmdline = (stat_file.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == pid and b"forkserver" in cmdline:
+        worker = b"forkserver" in cmdline or b"multiprocessing.spawn" in cmdline
+        if int(fields[1]) == pid and worker:
             server = int(stat_file.parent.name)
             found.append(server)
             found += [

@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from fiscalsafe.pipeline.workers import WORKER_MODULE
 
 SHOW_SERVER = """
@@ -35,6 +37,7 @@ while time.monotonic() < deadline:  # a child shows its own command line once ex
 """
 
 
+@pytest.mark.linux_only  # the forkserver and its signal mask
 def test_prestart_boots_the_server_preloaded_and_deaf_to_ctrl_c() -> None:
     out = subprocess.run(
         [sys.executable, "-c", SHOW_SERVER], capture_output=True, text=True, timeout=60
@@ -134,6 +137,7 @@ print("exited", code != 0)
 """
 
 
+@pytest.mark.linux_only  # a forkserver's worker
 def test_a_worker_whose_command_died_while_it_started_leaves_quietly() -> None:
     # A half-spawned worker that finds its start-up pipe empty (its command was killed)
     # must not print multiprocessing's EOFError traceback into the command's output.

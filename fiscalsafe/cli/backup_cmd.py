@@ -318,6 +318,13 @@ def _summary(r) -> None:
         f"{human_size(r.archive_bytes)} "
         f"(ratio {ratio:.2f}), {r.omitted} left out, {r.seconds:.1f} s; read back and verified"
     )
+    if not r.read_from_medium:
+        console.print(
+            "  [yellow]the read-back could not bypass this system's file cache: it may have "
+            "read memory, not the medium; unplug and replug it, then run fiscalsafe verify "
+            "on it[/]",
+            markup=True,
+        )
     if r.check_report is not None and r.check_report.coverage is not None and r.coverage:
         console.print("  coverage: " + coverage_sentence(r.check_report.coverage))
     if r.forced:

@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from fiscalsafe import fsio
+from fiscalsafe import fsio, oscompat
 from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.options import (
     JsonOpt,
 )
-from fiscalsafe.cli.render import console, print_json
+from fiscalsafe.cli.render import console, print_json, print_warning
 from fiscalsafe.errors import UsageError
 
 
@@ -65,8 +65,16 @@ def register(keys_app: typer.Typer, guarded) -> None:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Created 0600 from the start, never through a link planted at the name."""
+    """Created 0600 from the start, never through a link planted at the name; on Windows,
+    which ignores those bits, its ACL is then limited to the current user (a warning when
+    that cannot be done)."""
     fsio.atomic_write(path, data, mode=0o600)
+    problem = oscompat.restrict_to_owner(path)
+    if problem is not None:
+        print_warning(
+            f"{path} could not be made readable by you alone: {problem}; "
+            "restrict its permissions by hand (file Properties, Security)"
+        )
 
 
 def read_new_passphrase(env: str, none_wanted: bool) -> str | None:

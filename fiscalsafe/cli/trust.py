@@ -28,8 +28,28 @@ class ShopKey:
 
 
 def trust_dir() -> Path:
+    """The trust folder: ``$FISCALSAFE_TRUST_DIR``, else the system's per-user config
+    folder's ``fiscalsafe/trust`` (``~/.config`` on Linux, ``~/Library/Application
+    Support`` on macOS, ``%APPDATA%`` on Windows); else, if only it exists, the one
+    ``~/.config/fiscalsafe/trust`` every system used before."""
     env = os.environ.get(TRUST_DIR_ENV)
-    return Path(env) if env else Path.home() / ".config" / "fiscalsafe" / "trust"
+    if env:
+        return Path(env)
+    current = default_trust_dir()
+    legacy = legacy_trust_dir()
+    if not current.is_dir() and legacy.is_dir():
+        return legacy
+    return current
+
+
+def default_trust_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("fiscalsafe", appauthor=False, roaming=True)) / "trust"
+
+
+def legacy_trust_dir() -> Path:
+    return Path.home() / ".config" / "fiscalsafe" / "trust"
 
 
 def load_shop_keys(paths: list[Path] | None) -> list[ShopKey]:

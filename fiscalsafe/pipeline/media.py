@@ -1,12 +1,15 @@
-"""What the destination medium allows: free space, FAT32's 4 GiB limit, portable names."""
+"""What the destination medium allows: free space, FAT32's 4 GiB limit, portable names.
+
+The system calls behind the first two are in ``oscompat``."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-FAT_TYPES = {"vfat", "msdos", "fat", "umsdos"}
+from fiscalsafe import oscompat
+
+FAT_TYPES = oscompat.FAT_TYPES
 FAT32_MAX_FILE = 4 * 1024**3 - 1
 #: Parts on FAT32 stay well below the 4 GiB limit.
 FAT32_PART_SIZE = 4000 * 1024**2
@@ -17,30 +20,18 @@ WEEKDAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dim
 
 
 def filesystem_type(path: Path) -> str | None:
-    """The Linux file-system type holding ``path`` (from /proc/self/mountinfo), if known."""
-    try:
-        target = os.path.realpath(path)
-        best, best_type = "", None
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                left, _, right = line.partition(" - ")
-                mount_point = left.split()[4].replace("\\040", " ")
-                fs_type = right.split()[0] if right else None
-                inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
-                if inside and len(mount_point) >= len(best):
-                    best, best_type = mount_point, fs_type
-        return best_type
-    except (OSError, IndexError):
-        return None
+    """The file-system type holding ``path`` (``vfat``, ``msdos``, ``fat32``, ``exfat``...),
+    as the system reports it; None if it does not say (``--split`` then decides)."""
+    return oscompat.filesystem_type(path)
 
 
 def needs_split(path: Path) -> bool:
-    return filesystem_type(path) in FAT_TYPES
+    """FAT (FAT32, and the FAT12/16 of small sticks) holds no file of 4 GiB; exFAT does."""
+    return oscompat.is_fat(filesystem_type(path))
 
 
 def free_bytes(path: Path) -> int:
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
+    return oscompat.free_bytes(path)
 
 
 def portable_name(text: str) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from fiscalsafe import fsio
+from fiscalsafe import fsio, oscompat
 from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.formats import paths
 from fiscalsafe.formats.manifest import Manifest
@@ -53,11 +53,12 @@ class StagingExtractor(Extractor):
         self.written += 1
 
     def apply_manifest(self, manifest: Manifest) -> None:
-        """Every restored file gets the mode and time the signed manifest records."""
+        """Every restored file gets the mode and time the signed manifest records (on Windows
+        never read-only: see ``oscompat.restored_mode``)."""
         for entry in manifest.files:
             target = self.root.joinpath(*entry.path.split("/"))
-            os.chmod(target, entry.mode & 0o777, follow_symlinks=False)
-            os.utime(target, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+            mode = oscompat.restored_mode(entry.mode)
+            oscompat.set_mode_and_time(target, mode, entry.mtime_ns)
 
 
 @dataclass

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fiscalsafe import fsio
+from fiscalsafe import fsio, oscompat
 from fiscalsafe.errors import OperationalError
 
 READBACK_CHUNK = 1024 * 1024
@@ -52,6 +51,8 @@ class OutputSink:
         self._fh = None
         self._left = 0
         self.closed = False
+        #: False once a read-back could not bypass the system's cache (see ``drop_cache``).
+        self.read_from_medium = True
 
     def _open_next(self) -> None:
         self._close_current()
@@ -94,7 +95,7 @@ class OutputSink:
     def _close_current(self) -> None:
         if self._fh is not None:
             self._fh.flush()
-            os.fsync(self._fh.fileno())
+            oscompat.full_fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
             part = self.parts[-1]
@@ -118,7 +119,7 @@ class OutputSink:
         takes the read-back out of the backup's time. ``readback`` does the rest."""
         if self._fh is not None:
             self._fh.flush()
-            os.fsync(self._fh.fileno())
+            oscompat.full_fsync(self._fh.fileno())
         with ThreadPoolExecutor(1, thread_name_prefix="fiscalsafe-readback") as pool:
             for part in self.parts:
                 self._read_back(part, pool)
@@ -126,8 +127,9 @@ class OutputSink:
     def readback(self) -> None:
         """Re-read every part from the medium and compare with what was written.
 
-        The page cache is dropped first (``POSIX_FADV_DONTNEED`` after fsync) so the bytes
-        come from the device where the kernel allows it, not from memory. The digest
+        The system's cache is bypassed first (``oscompat.drop_cache``) so the bytes come
+        from the device where the system allows it, not from memory; where it does not,
+        ``read_from_medium`` turns False and the caller says so. The digest
         runs in a thread (hashlib releases the GIL) while the next chunk is read.
         """
         if not self.closed:
@@ -151,8 +153,8 @@ class OutputSink:
             raise OperationalError(f"{part.partial} vanished before it was read back")
         with fh:
             fh.seek(part._read)
-            if hasattr(os, "posix_fadvise"):
-                os.posix_fadvise(fh.fileno(), part._read, 0, os.POSIX_FADV_DONTNEED)
+            if not oscompat.drop_cache(fh.fileno(), part._read):
+                self.read_from_medium = False
             while chunk := fh.read(READBACK_CHUNK):
                 if hashing is not None:
                     hashing.result()

@@ -1,25 +1,29 @@
 """The worker processes that verify fiscal signatures on every core.
 
-Workers are forked from a multiprocessing forkserver that has already imported the
-verification code (``WORKER_MODULE``), so each one is ready in milliseconds instead of
-importing it again. ``prestart`` boots that server as the first thing a checking command
-does, so its imports run on the second core while the main process imports the CLI. This
-module stays light (standard library only) so that the entry point can call it before
-anything else is imported.
+Where the system has a forkserver (Linux, macOS), workers are forked from it after it has
+imported the verification code (``WORKER_MODULE``), so each one is ready in milliseconds
+instead of importing it again. ``prestart`` boots that server as the first thing a
+checking command does, so its imports run on the second core while the main process
+imports the CLI. Elsewhere (Windows), or with ``$FISCALSAFE_START_METHOD=spawn``, each
+worker is a fresh interpreter that imports the verification code itself. This module
+stays light (the standard library and ``oscompat`` only) so that the entry point can call
+it before anything else is imported.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import multiprocessing
 import multiprocessing.context
-import multiprocessing.forkserver
 import os
 import signal
 import threading
 from collections.abc import Iterator
 from multiprocessing import resource_tracker
+
+from fiscalsafe import oscompat
 
 #: What every worker runs; the forkserver imports it once, workers inherit it.
 WORKER_MODULE = "fiscalsafe.pipeline.fiscal"
@@ -34,44 +38,70 @@ def default_workers() -> int:
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
-    """The forkserver context, its server preloading the verification code.
+    """The workers' context: forkserver, its server preloading the verification code,
+    where the system has it; spawn elsewhere (see ``oscompat.start_method``).
 
     Forkserver rather than fork: a backup forks workers while its own threads hash and
     write, and forking a threaded process can copy a held lock into the child."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([SERVER_MODULE, WORKER_MODULE])
+    context = multiprocessing.get_context(oscompat.start_method())
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload([SERVER_MODULE, WORKER_MODULE])
     return context
 
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back while worker processes (or their server) start.
+    """Hold Ctrl-C and SIGTERM (and Ctrl-Break) back while worker processes (or their
+    server) start.
 
     Interrupted half-way, a start leaves a worker the pool does not know about (or kills
     the forkserver while it imports), which then prints a traceback after our clean
-    "interrupted" message. Children inherit the mask, so the workers and the forkserver
-    never act on these signals: the parent handles them, and the workers leave with it.
+    "interrupted" message. Where signals can be masked, children inherit the mask, so the
+    workers and the forkserver never act on these signals: the parent handles them, and
+    the workers leave with it. Elsewhere they are ignored while a worker starts (see
+    ``oscompat.signals_blocked``).
     """
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
+    with oscompat.signals_blocked():
         yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def start_server() -> multiprocessing.context.BaseContext:
-    """Start the forkserver (and multiprocessing's resource tracker) if not yet running;
-    the context to create worker processes with.
+    """Start the forkserver (and multiprocessing's resource tracker) if the context has
+    them and they are not yet running; the context to create worker processes with.
 
-    The server must start with Ctrl-C and SIGTERM blocked (see ``signals_held``). The
-    resource tracker's own start unblocks both when it is done (CPython's fix for its own
-    start-up race), which would undo our mask half-way: it is started first, on its own.
+    The server (or a spawned worker) must start with Ctrl-C and SIGTERM blocked (see
+    ``signals_held``). The resource tracker's own start unblocks both when it is done
+    (CPython's fix for its own start-up race), which would undo our mask half-way: it is
+    started first, on its own.
+    Any failure to start is an ``OSError`` naming what could not start.
     """
-    resource_tracker.ensure_running()
-    with signals_held():
+    try:
         context = worker_context()
-        multiprocessing.forkserver.ensure_running()
+        start_resource_tracker()
+        if context.get_start_method() != "forkserver":
+            return context  # spawn: each worker starts at its first task, within signals_held
+        import multiprocessing.forkserver
+
+        with signals_held():
+            multiprocessing.forkserver.ensure_running()
+    except (OSError, ValueError, AttributeError) as exc:
+        raise OSError(f"cannot start the signature-verification workers: {exc}") from None
     return context
+
+
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker process where the system has one.
+
+    It restores the signal mask itself once started: outside ours. Where signals cannot
+    be masked it starts with them ignored, as workers do, so that a Ctrl-C to the whole
+    process group cannot kill it half-way through its imports."""
+    if not oscompat.has_resource_tracker():
+        return
+    if oscompat.can_mask_signals():
+        resource_tracker.ensure_running()
+    else:
+        with signals_held():
+            resource_tracker.ensure_running()
 
 
 def prestart() -> None:
@@ -79,8 +109,8 @@ def prestart() -> None:
 
     Only a head start: if it cannot start here, the pool starts it later and reports
     the error where it can be handled."""
-    if default_workers() > 1:
-        with contextlib.suppress(OSError):
+    if default_workers() > 1 and oscompat.start_method_or_none() == "forkserver":
+        with contextlib.suppress(OSError, RuntimeError):
             start_server()
 
 
@@ -112,6 +142,10 @@ def init_worker() -> None:
     whatever waits for that output (cron, a CI log, a pipe) would wait forever too.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A spawned worker starts empty: it imports what a forkserver preloads (already there
+    # in a forked worker) now, while the parent is still queuing, not on its first task.
+    for module in (SERVER_MODULE, WORKER_MODULE):
+        importlib.import_module(module)
     # What the forkserver imported is never garbage: out of the collector's sight, its
     # pages stay shared with the server instead of being copied when a collection
     # walks them.
