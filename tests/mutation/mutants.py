@@ -541,7 +541,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="rollback-refusal-overridable",
-        file="fiscalsafe/pipeline/backup.py",
+        file="fiscalsafe/pipeline/backup_gate.py",
         original="        if rollback:",
         replacement="        if rollback and not self._allow_findings:",
         tests=fresh("test_backup_refuses_to_replace_a_newer_history_on_the_medium"),
@@ -549,7 +549,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="medium-heads-ignored",
-        file="fiscalsafe/pipeline/backup.py",
+        file="fiscalsafe/pipeline/backup_medium.py",
         original="        if entry.dossier == dossier_id and head is not None:",
         replacement="        if False:",
         tests=fresh("test_backup_refuses_to_replace_a_newer_history_on_the_medium"),
