@@ -180,37 +180,42 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                     f"{files[0].name} is {what}: pass the shop's public key with "
                     f"--key (or put it in {trust_dir() / 'shop'})"
                 )
+        from fiscalsafe.pipeline.fiscal import prove_each_archive_once
+
         reports: list[VerifyReport] = []
-        for kind, files in items:
-            if kind == "bag":
-                r = VerifyReport(target=str(files[0]), files=[], mode="bag")
-                r.findings.extend(validate_bag_directory(files[0]))
-                r.verified_at, r.checks = now.strftime("%Y-%m-%dT%H:%M:%SZ"), ["bag"]
-            elif kind == "folder":
-                r = verify_folder(
-                    files[0],
-                    **verify_args(shop_keys, [files[0] / EXTRACTED_MANIFEST]),
-                    trust=editors,
-                    as_of=as_of_time,
-                    years=years,
-                    require_trust=require_trust,
-                    profile=prof,
-                    now=now,
-                    max_idle_days=max_idle_days,
-                )
-            else:
-                r = verify_stream(
-                    files,
-                    **verify_args(shop_keys, files),
-                    trust=editors,
-                    as_of=as_of_time,
-                    years=years,
-                    require_trust=require_trust,
-                    profile=prof,
-                    max_idle_days=max_idle_days,
-                    now=now,
-                )
-            reports.append(r)
+        # Identical archive bytes in several backups of the medium are proven once, in
+        # memory; remembered proofs are never read here.
+        with prove_each_archive_once():
+            for kind, files in items:
+                if kind == "bag":
+                    r = VerifyReport(target=str(files[0]), files=[], mode="bag")
+                    r.findings.extend(validate_bag_directory(files[0]))
+                    r.verified_at, r.checks = now.strftime("%Y-%m-%dT%H:%M:%SZ"), ["bag"]
+                elif kind == "folder":
+                    r = verify_folder(
+                        files[0],
+                        **verify_args(shop_keys, [files[0] / EXTRACTED_MANIFEST]),
+                        trust=editors,
+                        as_of=as_of_time,
+                        years=years,
+                        require_trust=require_trust,
+                        profile=prof,
+                        now=now,
+                        max_idle_days=max_idle_days,
+                    )
+                else:
+                    r = verify_stream(
+                        files,
+                        **verify_args(shop_keys, files),
+                        trust=editors,
+                        as_of=as_of_time,
+                        years=years,
+                        require_trust=require_trust,
+                        profile=prof,
+                        max_idle_days=max_idle_days,
+                        now=now,
+                    )
+                reports.append(r)
         check_lineage(
             reports,
             state=store,

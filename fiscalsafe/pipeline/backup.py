@@ -114,6 +114,8 @@ class BackupOptions:
     max_idle_days: int = MAX_IDLE_DAYS
     #: What fiscalsafe proved before, per dossier; ``None`` keeps no state.
     state: StateStore | None = None
+    #: Reuse and record remembered proofs of sealed archives in ``state``.
+    remember: bool = True
 
 
 @dataclass
@@ -136,6 +138,8 @@ class BackupResult:
     removed_by_rotation: list[Path]
     seconds: float = 0.0
     check_report: CheckReport | None = field(default=None, repr=False)
+    #: Fiscal archives verified by this backup, and taken from remembered proofs.
+    archive_proofs: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -153,6 +157,7 @@ class BackupResult:
             "sha256": self.sha256,
             "coverage": self.coverage,
             "check": {"verdict": self.check_verdict, "counts": self.check_counts},
+            "archive_proofs": self.archive_proofs,
             "findings_recorded": self.findings_recorded,
             "forced": self.forced,
             "omitted": self.omitted,
@@ -202,6 +207,7 @@ def backup_dossier(
             profile=profile,
             max_idle_days=opts.max_idle_days,
             state=opts.state,
+            proof_seed=secret.seed if opts.state is not None and opts.remember else None,
         ) as pending,
     ):
         for point in backups_on_medium(dest, identity.dossier_id, file_name, secret.public_key()):
@@ -212,6 +218,7 @@ def backup_dossier(
             dest, file_name, split, plan, progress, on_stage
         )
     if opts.state is not None:
+        pending.remember_proofs()
         opts.state.advance(report, "backup", now)
     removed = (
         rotate_keep(dest, identity.dossier_id, opts.keep, secret.public_key()) if opts.keep else []
@@ -267,6 +274,7 @@ def _backup_result(
         removed_by_rotation=removed,
         seconds=(dt.datetime.now(dt.UTC) - started).total_seconds(),
         check_report=report,
+        archive_proofs=dict(report.archive_proofs),
     )
 
 
@@ -376,6 +384,7 @@ def _write_archive(
             zout.flush(zstandard.FLUSH_BLOCK)  # the whole payload, out of zstd's buffers
             sink.read_back_written()
         report = plan.check.verdict()
+        require_proven_bytes_packaged(report, entries)
         # Tag files: the check report, the BagIt manifests and bag-info, our manifest.
         tags, payload_bytes = render_tags(plan, report, entries, bagit_txt)
         for path in (REPORT_PATH, "manifest-sha256.txt", "bag-info.txt"):
@@ -410,6 +419,16 @@ def _write_payload(
 
 class ChangedDuringBackup(OperationalError):
     pass
+
+
+def require_proven_bytes_packaged(report: CheckReport, entries: list[ManifestFile]) -> None:
+    """Every archive the check proved, in full or from a remembered proof, must be the very
+    bytes packaged: an archive rewritten between the check's read (or the hash that found
+    its remembered proof) and the packaging would be backed up under another's proof."""
+    packaged = {e.path: e.sha256 for e in entries}
+    for archive in report.proven_archives:
+        if packaged.get(archive.file, archive.sha256) != archive.sha256:
+            raise ChangedDuringBackup(f"{archive.file} changed during the backup; run it again")
 
 
 def _copy_member(

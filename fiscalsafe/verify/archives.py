@@ -26,6 +26,10 @@ from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.trust import TrustedKeys
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: The version of what ``verify_archive`` checks. Bump it whenever archive verification
+#: changes (a step, a finding, what a result records): remembered proofs made by another
+#: version are then not reused, and every archive is proven again.
+CHECKER_VERSION = 1
 TICKET_BLOCK = 1024
 
 
@@ -91,6 +95,9 @@ class ArchiveResult:
     closures: tuple[fa.Closure, ...] = ()
     day_sums: dict[dt.date, VatSums] = field(default_factory=dict)
     day_counts: dict[dt.date, int] = field(default_factory=dict)
+    #: Taken from a remembered proof of the same bytes: its signatures were not checked
+    #: by this run.
+    remembered: bool = False
 
     @property
     def proven(self) -> bool:
