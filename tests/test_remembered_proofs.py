@@ -318,3 +318,24 @@ def test_check_with_the_shop_key_reuses_and_says_so(root, w, tmp_path, state) ->
     assert json.loads(second.out)["archive_proofs"] == {"verified": 0, "remembered": n}
     default = bs.invoke(*common, "--json")
     assert json.loads(default.out)["archive_proofs"] == {"verified": n, "remembered": 0}
+
+
+def test_backup_says_how_many_archives_were_proven_and_remembered(
+    root, w, tmp_path, state, monkeypatch
+) -> None:
+    bs.freeze_clock(monkeypatch)
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    common = (
+        "backup", dossier, "--to", usb(tmp_path), "--key", w.shop_key, "--trust", w.editor,
+        "--years", bs.YEARS, "--state", state.folder,
+    )  # fmt: skip
+    first = bs.invoke(*common, "--name", "first")
+    assert first.code == 0, first
+    assert f"fiscal archives: {n} proven in full, 0 remembered" in first.out
+    second = bs.invoke(*common, "--name", "second", "--json")
+    assert second.code == 0, second
+    assert json.loads(second.out)["backups"][0]["archive_proofs"] == {
+        "verified": 0,
+        "remembered": n,
+    }
