@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from one_more_day import add_day  # noqa: E402
 from sigloop import collect, run_loop  # noqa: E402
 
 from fiscalsafe import __version__  # noqa: E402
@@ -179,6 +180,8 @@ def bench_size(work: Path, size: int, args) -> dict:
     for r in range(args.rounds):
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
+        # Each round's backup is a first backup: no remembered proof from the round before.
+        shutil.rmtree(work / "state", ignore_errors=True)
         row: dict = {}
         row["raw_single_rate"] = single_n / run_loop(pem, pairs[:single_n], 1)
         row["raw_all_cores_s"] = run_loop(pem, pairs, cores)
@@ -272,7 +275,89 @@ def bench_size(work: Path, size: int, args) -> dict:
     med["dossier_bytes"] = du(dossier)
     med["tickets_per_day"] = args.tickets_per_day
     med["years"] = args.years
-    return {"size": size, "median": med, "rounds": rounds}
+    result = {"size": size, "median": med, "rounds": rounds}
+    if args.nightly:
+        result["nightly"] = bench_nightly(work, root, args)
+    return result
+
+
+def bench_nightly(work: Path, root: Path, args) -> dict:
+    """The nightly job on a copy of the dossier: a first backup, a second one of the same
+    dossier (remembered proofs), one after one more day of tickets; then seven backups of
+    the dossier on one medium, verified in one run, against one backup's verify."""
+    base = work / "nightly"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    dossier = base / "MAG001"
+    subprocess.run(["cp", "-a", str(root / "dossiers" / "MAG001"), str(dossier)], check=True)
+    keys = root / "keys"
+    os.environ["FISCALSAFE_STATE_DIR"] = str(base / "state")
+    medium = base / "usb"
+    medium.mkdir()
+    fs = [sys.executable, "-m", "fiscalsafe"]
+    trust = ["--trust", str(keys / "editor.pub")]
+
+    def backup(name: str) -> tuple[dict, dict]:
+        run = timed(
+            fs
+            + ["backup", str(dossier), "--to", str(medium), "--key", str(keys / "shop.key")]
+            + trust
+            + ["--level", str(args.level), "--name", name, "--json"],
+            memory=True,
+        )
+        return run, json.loads(run["stdout"])["backups"][0]
+
+    def tar_zstd() -> float:
+        stock = base / "stock.tar.zst"
+        seconds = timed(
+            f"tar -cf - -C {dossier.parent} {dossier.name} | zstd -T0 -{args.level} -q -o {stock}",
+            shell=True,
+        )["seconds"]
+        stock.unlink()
+        return seconds
+
+    first, first_doc = backup("day1")
+    same_tar = tar_zstd()
+    same, same_doc = backup("day2")
+    add_day(dossier, keys, max(4096, du(dossier) // (args.years * 365)))
+    day_tar = tar_zstd()
+    day, day_doc = backup("day3")
+    for n in range(4, 8):
+        backup(f"day{n}")
+
+    def verify(target: Path) -> dict:
+        # An auditor's machine: a state folder of its own, which has seen none of these.
+        state = base / f"auditor-{target.name}"
+        os.environ["FISCALSAFE_STATE_DIR"] = str(state)
+        return timed(
+            fs + ["verify", str(target), "--key", str(keys / "shop.pub")] + trust + ["--json"],
+            memory=True,
+        )
+
+    one = verify(medium / "day1.tar.zst")
+    seven = verify(medium)
+    seven_doc = json.loads(seven["stdout"])
+    assert len(seven_doc["reports"]) == 7 and seven_doc["verdict"] == "proven", seven_doc
+    shutil.rmtree(base, ignore_errors=True)
+    return {
+        "first_backup_s": first["seconds"],
+        "first_proofs": first_doc["archive_proofs"],
+        "same_tar_zstd_s": same_tar,
+        "same_backup_s": same["seconds"],
+        "same_proofs": same_doc["archive_proofs"],
+        "same_ratio": same["seconds"] / same_tar,
+        "day_tar_zstd_s": day_tar,
+        "day_backup_s": day["seconds"],
+        "day_proofs": day_doc["archive_proofs"],
+        "day_ratio": day["seconds"] / day_tar,
+        "nightly_rss_mb": max(same["peak_rss_mb"], day["peak_rss_mb"]),
+        "nightly_tree_pss_mb": max(same["peak_tree_pss_mb"], day["peak_tree_pss_mb"]),
+        "verify_one_s": one["seconds"],
+        "verify_seven_s": seven["seconds"],
+        "medium_ratio": seven["seconds"] / one["seconds"],
+        "medium_rss_mb": seven["peak_rss_mb"],
+        "medium_tree_pss_mb": seven["peak_tree_pss_mb"],
+    }
 
 
 def level_sweep(work: Path, size: int, args) -> list[dict]:
@@ -319,6 +404,12 @@ def main() -> int:
     ap.add_argument("--tickets-per-day", type=int, default=200)
     ap.add_argument("--years", type=int, default=7)
     ap.add_argument("--work", default=str(ROOT / "bench" / "out"))
+    ap.add_argument(
+        "--no-nightly",
+        dest="nightly",
+        action="store_false",
+        help="skip the nightly-backup and seven-backup medium rows",
+    )
     args = ap.parse_args()
     args.levels = [int(x) for x in args.levels.split(",") if x]
     sizes = [parse_size(s) for s in (args.sizes.split(",") if args.sizes else [args.size])]
@@ -350,6 +441,8 @@ def main() -> int:
             "verify_ratio_max": 1.1,
             "check_ratio_min": 0.85,
             "peak_rss_mb_max": 200,
+            "nightly_ratio_max": 1.15,
+            "medium_ratio_max": 2.0,
         },
     }
     doc["targets_met"] = targets_met(doc)
@@ -369,12 +462,21 @@ def targets_met(doc: dict) -> dict[str, bool]:
         for cmd in ("backup", "verify", "check")
         for kind in ("rss", "tree_pss")
     ]
-    return {
+    nights = [res["nightly"] for res in doc["sizes"] if "nightly" in res]
+    memory += [n[f"{row}_{kind}_mb"] for n in nights for row in ("nightly", "medium")
+               for kind in ("rss", "tree_pss")]  # fmt: skip
+    met = {
         "backup": all(m["backup_ratio"] <= t["backup_ratio_max"] for m in meds),
         "verify": all(m["verify_ratio"] <= t["verify_ratio_max"] for m in meds),
         "check": all(m["check_ratio"] >= t["check_ratio_min"] for m in meds),
         "memory": all(mb <= t["peak_rss_mb_max"] for mb in memory),
     }
+    if nights:
+        met["nightly"] = all(
+            max(n["same_ratio"], n["day_ratio"]) <= t["nightly_ratio_max"] for n in nights
+        )
+        met["medium"] = all(n["medium_ratio"] <= t["medium_ratio_max"] for n in nights)
+    return met
 
 
 def print_table(doc: dict) -> None:
@@ -402,6 +504,21 @@ def print_table(doc: dict) -> None:
             f"raw sig loop all cores {m['raw_all_cores_s']:.2f}s  raw 1-core "
             f"{m['raw_single_rate']:.0f} sig/s"
         )
+        n = res.get("nightly")
+        if n:
+            print(
+                f"         nightly: backup of the same dossier {n['same_backup_s']:.2f}s "
+                f"(x{n['same_ratio']:.2f} tar|zstd {n['same_tar_zstd_s']:.2f}s, "
+                f"{n['same_proofs']['remembered']} archives remembered); after one more day "
+                f"{n['day_backup_s']:.2f}s (x{n['day_ratio']:.2f} tar|zstd "
+                f"{n['day_tar_zstd_s']:.2f}s); first backup {n['first_backup_s']:.2f}s"
+            )
+            print(
+                f"         medium: seven backups verified in one run {n['verify_seven_s']:.2f}s "
+                f"(x{n['medium_ratio']:.2f} one backup's {n['verify_one_s']:.2f}s); peak MB "
+                f"{n['nightly_rss_mb']:.0f}/{n['medium_rss_mb']:.0f} largest, "
+                f"{n['nightly_tree_pss_mb']:.0f}/{n['medium_tree_pss_mb']:.0f} tree PSS"
+            )
     met = doc["targets_met"]
     print("\ntargets: " + "  ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
     if doc["levels"]:

@@ -63,6 +63,17 @@ def test_one_tiny_run_measures_every_line(tmp_path: Path) -> None:
         median["backup_s"] / (median["tar_zstd_s"] + median["raw_all_cores_s"])
     )
     assert [row["level"] for row in doc["levels"]] == [1, 3]
-    assert set(doc["targets_met"]) == {"backup", "verify", "check", "memory"}
+    assert set(doc["targets_met"]) == {"backup", "verify", "check", "memory", "nightly", "medium"}
+    # The nightly row: the second backup proves no sealed archive again; the one after one
+    # more day of tickets neither (the day changes the journal and the database only).
+    nightly = size["nightly"]
+    archives = nightly["first_proofs"]["verified"]
+    assert archives > 0 and nightly["first_proofs"]["remembered"] == 0
+    assert nightly["same_proofs"] == {"verified": 0, "remembered": archives}
+    assert nightly["day_proofs"] == {"verified": 0, "remembered": archives}
+    assert nightly["medium_ratio"] == pytest.approx(
+        nightly["verify_seven_s"] / nightly["verify_one_s"]
+    )
+    assert "nightly: backup of the same dossier" in out.stdout
     # The table names each target's verdict.
     assert "targets: backup " in out.stdout and "tree PSS" in out.stdout

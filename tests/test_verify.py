@@ -20,7 +20,7 @@ import bagit
 import pytest
 
 from fiscalsafe import minisign
-from fiscalsafe.pipeline import backup as backup_module
+from fiscalsafe.pipeline import backup_tags
 from fiscalsafe.pipeline.contents import list_archive
 from fiscalsafe.pipeline.verify_backup import discover
 
@@ -192,7 +192,7 @@ def test_coverage_is_computed_from_the_content_not_the_manifest_claims(w, tmp_pa
     archives[-4].unlink()
     # The manifest claims a clean check and full coverage (borrowed from the good backup).
     honest_claims = list_archive(w.archive)["manifest"]["check"]
-    monkeypatch.setattr(backup_module, "_check_summary", lambda report, locks: honest_claims)
+    monkeypatch.setattr(backup_tags, "_check_summary", lambda report, locks: honest_claims)
     usb = tmp_path / "usb"
     usb.mkdir()
     result = bs.make_backup(w, mine.dossiers[0], usb, allow_findings=True)

@@ -34,6 +34,7 @@ from fiscalsafe.cli.render import (
     err_console,
     print_findings,
     print_json,
+    proofs_sentence,
 )
 from fiscalsafe.cli.trust import editor_trust, load_key_file
 from fiscalsafe.errors import FiscalsafeError, UsageError
@@ -327,6 +328,8 @@ def _summary(r) -> None:
         )
     if r.check_report is not None and r.check_report.coverage is not None and r.coverage:
         console.print("  coverage: " + coverage_sentence(r.check_report.coverage))
+    if r.archive_proofs:
+        console.print("  " + proofs_sentence(r.archive_proofs))
     if r.forced:
         console.print("  [yellow]made with --force while the application was open[/]", markup=True)
     for p in r.removed_by_rotation:

@@ -18,7 +18,13 @@ from fiscalsafe.cli.options import (
     parse_as_of,
     state_store,
 )
-from fiscalsafe.cli.render import console, coverage_sentence, print_findings, print_json
+from fiscalsafe.cli.render import (
+    console,
+    coverage_sentence,
+    print_findings,
+    print_json,
+    proofs_sentence,
+)
 from fiscalsafe.errors import UsageError
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 
@@ -39,10 +45,22 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         profile: ProfileOpt = None,
         state: StateOpt = None,
         max_idle_days: MaxIdleOpt = MAX_IDLE_DAYS,
+        key: Annotated[
+            Path | None,
+            typer.Option(
+                "--key",
+                help="The shop's minisign secret key: reuse and record remembered proofs of "
+                "sealed archives (README, Remembered proofs). Without it, every archive is "
+                "proven in full.",
+            ),
+        ] = None,
+        passphrase_env: Annotated[
+            str, typer.Option(help="Environment variable holding the key's passphrase.")
+        ] = "FISCALSAFE_PASSPHRASE",
         json_out: JsonOpt = False,
     ) -> int:
         """Prove a dossier's fiscal integrity in place, read-only."""
-        from fiscalsafe.pipeline.check import check_dossier
+        from fiscalsafe.pipeline.check import start_check
 
         if years < 1:
             raise UsageError("--years must be at least 1")
@@ -56,8 +74,16 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                     "(leave out --trust to check against the dossier's own key, reported as such)"
                 )
         store = state_store(state)
+        seed = None
+        if key is not None:
+            from fiscalsafe import minisign
+            from fiscalsafe.cli.trust import load_key_file
+
+            seed = load_key_file(
+                minisign.load_secret_key, key, read_passphrase(passphrase_env)
+            ).seed
         now = now_utc()
-        report = check_dossier(
+        with start_check(
             dossier,
             as_of=parse_as_of(as_of, now),
             years=years,
@@ -66,12 +92,16 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             profile=load_profile(profile),
             max_idle_days=check_max_idle(max_idle_days),
             state=store,
-        )
+            proof_seed=seed,
+        ) as pending:
+            report = pending.result()
+            pending.remember_proofs()
         store.advance(report, "check", now)
         if json_out:
-            print_json(report.to_json())
+            print_json({**report.to_json(), "archive_proofs": report.archive_proofs})
         else:
             render_check(report)
+            console.print("  " + proofs_sentence(report.archive_proofs))
         return exitcodes.OK if report.ok else exitcodes.FINDINGS
 
 

@@ -86,3 +86,13 @@ def coverage_sentence(cov) -> str:
     if cov.gaps:
         text += "; gaps " + ", ".join(f"{a}..{b}" for a, b in cov.gaps)
     return text
+
+
+def proofs_sentence(proofs: dict[str, int]) -> str:
+    """How many fiscal archives a run verified, and how many it took from remembered
+    proofs of the same bytes."""
+    return (
+        f"fiscal archives: {proofs.get('verified', 0)} proven in full, "
+        f"{proofs.get('remembered', 0)} remembered (same bytes, trust, versions and time "
+        "zone as an earlier proof)"
+    )

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,25 +29,27 @@ from pathlib import Path
 
 import zstandard
 
-from fiscalsafe import __version__, fsio, minisign
-from fiscalsafe.errors import FiscalsafeError, OperationalError, UsageError, VerificationError
-from fiscalsafe.formats import bagit, layout, paths
-from fiscalsafe.formats.dossier import (
-    EXCLUDED_CATEGORIES,
-    INDEX_CATEGORY,
-    PHOTO_CATEGORY,
-    DossierIdentity,
-    Profile,
-)
-from fiscalsafe.formats.layout import EXTENSION, MANIFEST_PATH, REPORT_PATH, SIDECAR
-from fiscalsafe.formats.manifest import (
-    KINDS,
-    MAX_MANIFEST_BYTES,
-    Manifest,
-    ManifestFile,
-    OmittedFile,
-)
+from fiscalsafe import fsio, minisign
+from fiscalsafe.errors import OperationalError, UsageError
+from fiscalsafe.formats import bagit, layout
+from fiscalsafe.formats.dossier import DossierIdentity, Profile
+from fiscalsafe.formats.layout import EXTENSION, REPORT_PATH, SIDECAR
+from fiscalsafe.formats.manifest import ManifestFile, OmittedFile
 from fiscalsafe.pipeline import media
+from fiscalsafe.pipeline.backup_gate import ROLLBACK_CODES, CheckGate, FindingsRefusal
+from fiscalsafe.pipeline.backup_medium import _remove_stale_parts, backups_on_medium, rotate_keep
+from fiscalsafe.pipeline.backup_select import (
+    CHUNK,
+    FIRST_CATEGORIES,
+    RefusedError,
+    UnportableNames,
+    backup_name,
+    estimate_size,
+    preflight_locks,
+    refuse_unportable_names,
+    select_files,
+)
+from fiscalsafe.pipeline.backup_tags import render_tags, write_manifest
 from fiscalsafe.pipeline.check import (
     DossierFile,
     PendingCheck,
@@ -62,19 +63,38 @@ from fiscalsafe.pipeline.state import StateStore
 from fiscalsafe.pipeline.tarwrite import TarWriter, member_header, padding
 from fiscalsafe.units import human_size
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
-from fiscalsafe.verify.findings import Severity
-from fiscalsafe.verify.freshness import KnownPoint, head_claim, head_text
+from fiscalsafe.verify.freshness import head_text
 from fiscalsafe.verify.report import CheckReport
 
-CHUNK = 1024 * 1024
+#: Re-exported: callers and tests import these from ``backup``.
+__all__ = [
+    "CHUNK",
+    "FIRST_CATEGORIES",
+    "ROLLBACK_CODES",
+    "BackupOptions",
+    "BackupResult",
+    "ChangedDuringBackup",
+    "CheckGate",
+    "FindingsRefusal",
+    "PendingCheck",
+    "RefusedError",
+    "UnportableNames",
+    "backup_dossier",
+    "backup_name",
+    "backups_on_medium",
+    "estimate_size",
+    "preflight_locks",
+    "refuse_unportable_names",
+    "rotate_keep",
+    "select_files",
+]
+
 #: zstd's multithreaded job size. Its default at level 3 (8 MiB jobs) holds ~90 MB of
 #: buffers; 2 MiB jobs hold ~45 MB for the same CPU time and a 0.07 % larger archive on the
 #: 2 GB sample, which keeps the whole process tree (the fiscal check's workers run
 #: alongside) under 200 MB.
 ZSTD_JOB_SIZE = 2 * 1024 * 1024
 MAX_PARTS = 999  # part suffixes have three digits
-#: Small fiscal files first, so a one-pass verifier meets the keys and journal early.
-FIRST_CATEGORIES = ("identity", "key", "journal", "fiscal-archive")
 
 
 @dataclass
@@ -94,6 +114,8 @@ class BackupOptions:
     max_idle_days: int = MAX_IDLE_DAYS
     #: What fiscalsafe proved before, per dossier; ``None`` keeps no state.
     state: StateStore | None = None
+    #: Reuse and record remembered proofs of sealed archives in ``state``.
+    remember: bool = True
 
 
 @dataclass
@@ -117,6 +139,8 @@ class BackupResult:
     seconds: float = 0.0
     check_report: CheckReport | None = field(default=None, repr=False)
     read_from_medium: bool = True  # False: the read-back could not bypass the system cache
+    #: Fiscal archives verified by this backup, and taken from remembered proofs.
+    archive_proofs: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -134,127 +158,13 @@ class BackupResult:
             "sha256": self.sha256,
             "coverage": self.coverage,
             "check": {"verdict": self.check_verdict, "counts": self.check_counts},
+            "archive_proofs": self.archive_proofs,
             "findings_recorded": self.findings_recorded,
             "forced": self.forced,
             "omitted": self.omitted,
             "removed_by_rotation": [str(p) for p in self.removed_by_rotation],
             "seconds": round(self.seconds, 3),
         }
-
-
-class RefusedError(OperationalError):
-    """Pre-flight refused the backup; nothing was written."""
-
-
-class FindingsRefusal(VerificationError):
-    """The fiscal check failed and --allow-findings was not given; nothing was written."""
-
-    def __init__(self, message: str, report: CheckReport):
-        super().__init__(message)
-        self.report = report
-
-
-class UnportableNames(VerificationError):
-    """The dossier holds names that verify would refuse; nothing was written."""
-
-
-def refuse_unportable_names(files: list[DossierFile], shown: int = 20) -> None:
-    """Refuse, before a byte is written, a dossier whose names the path policy rejects:
-    a backup must never be one that its own verify refuses."""
-    problems = [f"{f.relpath!r} ({r})" for f in files if (r := paths.unsafe_reason(f.relpath))]
-    problems += [
-        f"{a!r} and {b!r} (one file on Windows and macOS)"
-        for a, b in paths.clashes(f.relpath for f in files)
-    ]
-    if problems:
-        more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
-        raise UnportableNames(
-            "the dossier holds names that cannot be restored on every system; rename them "
-            "(nothing was written): " + "; ".join(problems[:shown]) + more
-        )
-
-
-def select_files(
-    files: list[DossierFile], kind: str
-) -> tuple[list[DossierFile], list[OmittedFile]]:
-    """(1): which files go in, and which are deliberately left out, and why."""
-    if kind not in KINDS:
-        raise UsageError(f"--kind must be one of {', '.join(KINDS)}")
-    chosen, omitted = [], []
-    for f in files:
-        reason = None
-        if f.category in EXCLUDED_CATEGORIES:
-            reason = f.category
-        elif kind == "photos" and f.category != PHOTO_CATEGORY:
-            reason = "not-photo"
-        elif kind != "photos" and f.category == PHOTO_CATEGORY:
-            reason = "photos-excluded"
-        elif kind == "no-index" and f.category == INDEX_CATEGORY:
-            reason = "no-index"
-        if reason is None:
-            chosen.append(f)
-        else:
-            omitted.append(OmittedFile(f.relpath, f.category, f.size, reason))
-
-    def order(f: DossierFile) -> tuple[int, str]:
-        rank = FIRST_CATEGORIES.index(f.category) if f.category in FIRST_CATEGORIES else 99
-        return rank, f.relpath
-
-    chosen.sort(key=order)
-    return chosen, omitted
-
-
-def backup_name(identity: DossierIdentity, opts: BackupOptions, now: dt.datetime) -> str:
-    local = now.astimezone(identity.zone)
-    if opts.rotate == "weekday":
-        stamp = media.WEEKDAYS_FR[local.weekday()]
-    elif opts.rotate is None:
-        stamp = local.strftime("%Y-%m-%d")
-    else:
-        raise UsageError("--rotate takes 'weekday'")
-    if opts.name:
-        return media.portable_name(opts.name)
-    return media.portable_name(f"{identity.dossier_id}_{stamp}_{opts.kind}")
-
-
-def estimate_size(chosen: list[DossierFile], level: int) -> int:
-    """Compress a sample of the largest files to predict the archive's size, with margin."""
-    total = sum(f.size for f in chosen)
-    sample_in = sample_out = 0
-    cctx = zstandard.ZstdCompressor(level=level)
-    for f in sorted(chosen, key=lambda f: -f.size)[:8]:
-        try:
-            fh = fsio.open_regular(f.path, "dossier file", OperationalError)
-            if fh is None:
-                continue
-            with fh:
-                data = fh.read(CHUNK)
-        except (OSError, FiscalsafeError):
-            continue  # the packaging pass reports it
-        sample_in += len(data)
-        sample_out += len(cctx.compress(data))
-    ratio = (sample_out / sample_in) if sample_in else 1.0
-    return int(total * min(1.0, ratio * 1.25 + 0.02)) + 1024 * 1024 + 1024 * len(chosen)
-
-
-def preflight_locks(files: list[DossierFile], force: bool) -> list[str]:
-    locks = [f for f in files if f.category == "lock"]
-    if not locks:
-        return []
-    names = []
-    for f in locks:
-        try:
-            holder = f.path.read_bytes()[:200].decode("utf-8", "replace").split()
-        except OSError:
-            holder = []
-        names.append(f"{f.relpath} ({holder[0] if holder else 'unknown workstation'})")
-    if not force:
-        raise RefusedError(
-            "the shop application is still open; close it on every workstation first: "
-            + ", ".join(names)
-            + " (or pass --force, which the manifest records)"
-        )
-    return names
 
 
 def backup_dossier(
@@ -283,23 +193,9 @@ def backup_dossier(
 
     # (2) Pre-flight, before a byte is written.
     locks = preflight_locks(files, opts.force)
-    needed = estimate_size(chosen, opts.level)
-    available = media.free_bytes(dest)
-    if needed > available:
-        raise RefusedError(
-            f"not enough space on {dest}: the backup needs about {human_size(needed)}, "
-            f"{human_size(available)} available"
-        )
+    split = _preflight_space(dest, chosen, opts)
     name = backup_name(identity, opts, now)
     file_name = name + EXTENSION
-    split = opts.split_size
-    if split is None and media.needs_split(dest):
-        split = media.FAT32_PART_SIZE
-    if split is not None and needed // max(1, split) >= MAX_PARTS:
-        raise UsageError(
-            f"--split {split} would make about {needed // split + 1} parts; the most is "
-            f"{MAX_PARTS} (.001 to .999): choose a larger size"
-        )
     # The fiscal check: started here, awaited by the gate before the manifest is written.
     with (
         terminate_as_interrupt(),
@@ -312,6 +208,7 @@ def backup_dossier(
             profile=profile,
             max_idle_days=opts.max_idle_days,
             state=opts.state,
+            proof_seed=secret.seed if opts.state is not None and opts.remember else None,
         ) as pending,
     ):
         for point in backups_on_medium(dest, identity.dossier_id, file_name, secret.public_key()):
@@ -322,98 +219,65 @@ def backup_dossier(
             dest, file_name, split, plan, progress, on_stage
         )
     if opts.state is not None:
+        pending.remember_proofs()
         opts.state.advance(report, "backup", now)
     removed = (
         rotate_keep(dest, identity.dossier_id, opts.keep, secret.public_key()) if opts.keep else []
     )
-    archive_bytes = sum(p.size for p in sink.parts)
+    return _backup_result(plan, sink, payload_bytes, report, removed, started)
+
+
+def _preflight_space(dest: Path, chosen: list[DossierFile], opts: BackupOptions) -> int | None:
+    """Refuse a backup the medium has no room for; return the part size (None: one file)."""
+    needed = estimate_size(chosen, opts.level)
+    available = media.free_bytes(dest)
+    if needed > available:
+        raise RefusedError(
+            f"not enough space on {dest}: the backup needs about {human_size(needed)}, "
+            f"{human_size(available)} available"
+        )
+    split = opts.split_size
+    if split is None and media.needs_split(dest):
+        split = media.FAT32_PART_SIZE
+    if split is not None and needed // max(1, split) >= MAX_PARTS:
+        raise UsageError(
+            f"--split {split} would make about {needed // split + 1} parts; the most is "
+            f"{MAX_PARTS} (.001 to .999): choose a larger size"
+        )
+    return split
+
+
+def _backup_result(
+    plan: PackagePlan,
+    sink: OutputSink,
+    payload_bytes: int,
+    report: CheckReport,
+    removed: list[Path],
+    started: dt.datetime,
+) -> BackupResult:
+    opts = plan.opts
     return BackupResult(
-        dossier=identity.dossier_id,
+        dossier=plan.identity.dossier_id,
         kind=opts.kind,
-        bag=name,
+        bag=plan.name,
         files=[p.final for p in sink.parts],
         parts=len(sink.parts),
-        payload_files=len(chosen),
+        payload_files=len(plan.chosen),
         payload_bytes=payload_bytes,
-        archive_bytes=archive_bytes,
+        archive_bytes=sum(p.size for p in sink.parts),
         sha256=[p.sha256 for p in sink.parts],
         coverage=report.coverage.to_json() if report.coverage and opts.kind != "photos" else None,
         check_verdict=report.verdict,
         check_counts=report.counts(),
         findings_recorded=not report.ok,
-        forced=bool(locks),
-        omitted=len(omitted),
+        forced=bool(plan.locks),
+        omitted=len(plan.omitted),
         removed_by_rotation=removed,
         seconds=(dt.datetime.now(dt.UTC) - started).total_seconds(),
         check_report=report,
         read_from_medium=sink.read_from_medium,
+        archive_proofs=dict(report.archive_proofs),
     )
-
-
-class CheckGate:
-    """The fiscal check's verdict, as the gate of a backup.
-
-    ``poll`` is cheap and runs while packaging: once the check is over, a failed one
-    stops the backup at once instead of after the whole dossier is written. ``verdict``
-    waits for the check; it raises ``FindingsRefusal`` unless the check passed or
-    findings are allowed."""
-
-    def __init__(
-        self,
-        pending: PendingCheck,
-        dossier_id: str,
-        allow_findings: bool,
-        on_report: Callable[[CheckReport], None] | None,
-    ):
-        self._pending = pending
-        self._dossier_id = dossier_id
-        self._allow_findings = allow_findings
-        self._on_report = on_report
-        self._report: CheckReport | None = None
-        self._polls = 0
-
-    def done(self) -> bool:
-        return self._report is not None or self._pending.done()
-
-    def poll(self) -> None:
-        self._polls += 1
-        if self._report is None and self._polls % 16 == 0 and self._pending.done():
-            self.verdict()
-
-    def verdict(self) -> CheckReport:
-        if self._report is not None:
-            return self._report
-        report = self._pending.result()
-        rollback = [f for f in report.findings if f.code in ROLLBACK_CODES]
-        if rollback:
-            # Never overridable: replacing a newer backup with an older history would
-            # destroy the only copy of the newer one.
-            raise FindingsRefusal(
-                f"dossier {self._dossier_id} is older than a history already proven "
-                f"({rollback[0].message}); nothing was written and the backups already on "
-                "the medium are untouched. If this is a deliberate restore of an old state, "
-                "back it up to another medium or under another --name",
-                report,
-            )
-        if not report.ok and not self._allow_findings:
-            counts = report.counts()
-            codes = sorted({f.code for f in report.findings if f.severity is Severity.ERROR})
-            why = (
-                f"{counts['error']} error(s): {', '.join(codes[:8])}"
-                if codes
-                else "the editor key is self-asserted (pass --trust, or put the editor's key "
-                "in the trust folder)"
-            )
-            raise FindingsRefusal(
-                f"dossier {self._dossier_id} failed the fiscal check ({why}); no backup was "
-                "written. Run 'fiscalsafe check' for details, or pass --allow-findings to back "
-                "it up anyway with the findings recorded in the signed manifest",
-                report,
-            )
-        self._report = report
-        if self._on_report:
-            self._on_report(report)
-        return report
 
 
 @dataclass(frozen=True)
@@ -502,10 +366,7 @@ def _write_archive(
 ) -> tuple[bytes, int, CheckReport]:
     """Write the whole tar stream; return the manifest's bytes, the payload size and the
     check report the gate let through."""
-    name, chosen, omitted, identity = plan.name, plan.chosen, plan.omitted, plan.identity
-    secret, now, profile, opts, locks = (
-        plan.secret, plan.now, plan.profile, plan.opts, plan.locks
-    )  # fmt: skip
+    name, opts, now = plan.name, plan.opts, plan.now
     # (3) One pass: read, hash, tar, compress.
     params = zstandard.ZstdCompressionParameters.from_level(
         opts.level, threads=opts.threads, write_checksum=True, job_size=ZSTD_JOB_SIZE
@@ -516,22 +377,7 @@ def _write_archive(
         tar = TarWriter(zout)
         bagit_txt = bagit.render_bagit_txt()
         tar.add_bytes(f"{name}/bagit.txt", bagit_txt, mtime_ns=mtime_ns)
-        entries: list[ManifestFile] = []
-        done = 0
-        buffer = bytearray(CHUNK)
-        for f in chosen:
-            digest = _copy_member(
-                tar,
-                f,
-                f"{name}/data/{f.relpath}",
-                progress,
-                done,
-                total_bytes,
-                plan.check.poll,
-                buffer,
-            )
-            done += f.size
-            entries.append(ManifestFile(f.relpath, f.category, f.size, f.mode, f.mtime_ns, digest))
+        entries = _write_payload(tar, plan, total_bytes, progress)
         # (4) The gate: nothing below is written before the check has a verdict. While
         # the workers finish it, read back what is already on the medium.
         if not plan.check.done():
@@ -540,108 +386,51 @@ def _write_archive(
             zout.flush(zstandard.FLUSH_BLOCK)  # the whole payload, out of zstd's buffers
             sink.read_back_written()
         report = plan.check.verdict()
+        require_proven_bytes_packaged(report, entries)
         # Tag files: the check report, the BagIt manifests and bag-info, our manifest.
-        report_bytes = (json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
-        payload_manifest = bagit.render_manifest([(f"data/{e.path}", e.sha256) for e in entries])
-        payload_bytes = sum(e.size for e in entries)
-        bag_info = bagit.render_bag_info(
-            [
-                (label, " ".join(value.split()))
-                for label, value in [
-                    ("Source-Organization", identity.shop_name),
-                    ("External-Identifier", identity.dossier_id),
-                    (
-                        "External-Description",
-                        f"fiscalsafe {opts.kind} backup of dossier {identity.dossier_id}",
-                    ),
-                    ("Bagging-Date", now.astimezone(identity.zone).date().isoformat()),
-                    ("Bag-Software-Agent", f"fiscalsafe {__version__}"),
-                    ("Payload-Oxum", bagit.payload_oxum(payload_bytes, len(entries))),
-                    ("Bag-Size", human_size(payload_bytes)),
-                    ("SIRET", identity.siret),
-                    ("Fiscalsafe-Kind", opts.kind),
-                    ("Fiscalsafe-Created", now.strftime("%Y-%m-%dT%H:%M:%SZ")),
-                ]
-            ]
-        )
-        tags = {
-            "bagit.txt": bagit_txt,
-            REPORT_PATH: report_bytes,
-            "manifest-sha256.txt": payload_manifest,
-            "bag-info.txt": bag_info,
-        }
+        tags, payload_bytes = render_tags(plan, report, entries, bagit_txt)
         for path in (REPORT_PATH, "manifest-sha256.txt", "bag-info.txt"):
             tar.add_bytes(f"{name}/{path}", tags[path], mtime_ns=mtime_ns)
-        manifest = Manifest(
-            version=(1, 0),
-            tool=f"fiscalsafe {__version__}",
-            created=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            bag=name,
-            kind=opts.kind,
-            dossier={
-                "id": identity.dossier_id,
-                "shop": identity.shop_name,
-                "siret": identity.siret,
-                "tz": identity.tz,
-            },
-            profile=profile.name,
-            forced=bool(locks),
-            allow_findings=opts.allow_findings,
-            files=tuple(entries),
-            omitted=tuple(omitted),
-            tag_files={p: hashlib.sha256(b).hexdigest() for p, b in tags.items()},
-            check=_check_summary(report, locks),
-            shop_key=secret.fingerprint,
-        )
-        manifest_bytes = manifest.to_bytes()
-        if len(manifest_bytes) > MAX_MANIFEST_BYTES:
-            raise OperationalError(
-                f"{len(entries)} files make a manifest larger than a verifier reads "
-                f"({MAX_MANIFEST_BYTES} bytes); back this dossier up in parts"
-            )
-        manifest_sig = minisign.sign_bytes(
-            secret,
-            manifest_bytes,
-            layout.manifest_comment(
-                bag=name,
-                dossier=identity.dossier_id,
-                created=manifest.created,
-                sha256=hashlib.sha256(manifest_bytes).hexdigest(),
-            ),
-        )
-        tar.add_bytes(f"{name}/{MANIFEST_PATH}", manifest_bytes, mtime_ns=mtime_ns)
-        tar.add_bytes(f"{name}/{MANIFEST_PATH}{SIDECAR}", manifest_sig, mtime_ns=mtime_ns)
-        tag_entries = [(p, hashlib.sha256(b).hexdigest()) for p, b in tags.items()]
-        tag_entries.append((MANIFEST_PATH, hashlib.sha256(manifest_bytes).hexdigest()))
-        tag_entries.append((MANIFEST_PATH + SIDECAR, hashlib.sha256(manifest_sig).hexdigest()))
-        tar.add_bytes(
-            f"{name}/tagmanifest-sha256.txt", bagit.render_manifest(tag_entries), mtime_ns=mtime_ns
-        )
+        manifest_bytes = write_manifest(tar, plan, report, entries, tags, mtime_ns)
         tar.end()
     return manifest_bytes, payload_bytes, report
 
 
-def _check_summary(report: CheckReport, locks: list[str]) -> dict:
-    doc = report.to_json()
-    return {
-        "verdict": doc["verdict"],
-        "as_of": doc["as_of"],
-        "years": doc["years"],
-        "trust": doc["trust"],
-        "coverage": doc["coverage"],
-        "journal_head": doc["journal_head"],
-        "stats": doc["stats"],
-        "counts": doc["counts"],
-        "findings": [f for f in doc["findings"] if f["severity"] != "info"],
-        "locks": locks,
-    }
-
-
-ROLLBACK_CODES = ("JOURNAL_ROLLBACK", "ARCHIVE_ROLLBACK")
+def _write_payload(
+    tar: TarWriter, plan: PackagePlan, total_bytes: int, progress
+) -> list[ManifestFile]:
+    """Every chosen file as a tar member, in order; their manifest entries."""
+    entries: list[ManifestFile] = []
+    done = 0
+    buffer = bytearray(CHUNK)
+    for f in plan.chosen:
+        digest = _copy_member(
+            tar,
+            f,
+            f"{plan.name}/data/{f.relpath}",
+            progress,
+            done,
+            total_bytes,
+            plan.check.poll,
+            buffer,
+        )
+        done += f.size
+        entries.append(ManifestFile(f.relpath, f.category, f.size, f.mode, f.mtime_ns, digest))
+    return entries
 
 
 class ChangedDuringBackup(OperationalError):
     pass
+
+
+def require_proven_bytes_packaged(report: CheckReport, entries: list[ManifestFile]) -> None:
+    """Every archive the check proved, in full or from a remembered proof, must be the very
+    bytes packaged: an archive rewritten between the check's read (or the hash that found
+    its remembered proof) and the packaging would be backed up under another's proof."""
+    packaged = {e.path: e.sha256 for e in entries}
+    for archive in report.proven_archives:
+        if packaged.get(archive.file, archive.sha256) != archive.sha256:
+            raise ChangedDuringBackup(f"{archive.file} changed during the backup; run it again")
 
 
 def _copy_member(
@@ -695,56 +484,3 @@ def _copy_member(
 
 def _write_synced(path: Path, data: bytes) -> None:
     fsio.write_new(path, data, sync=True)
-
-
-def _remove_stale_parts(dest: Path, file_name: str, new_parts: int) -> None:
-    """Files of a previous backup of the same name that the new one will not replace: its
-    extra parts (or all its parts, when the new backup is one file, ``new_parts == 0``),
-    or its single file when the new backup is split. Left behind, they would look like
-    members of the new set."""
-    for old in dest.glob(f"{file_name}.[0-9][0-9][0-9]"):
-        if int(old.suffix[1:]) > new_parts:
-            old.unlink(missing_ok=True)
-            Path(str(old) + SIDECAR).unlink(missing_ok=True)
-    if new_parts:
-        (dest / file_name).unlink(missing_ok=True)
-        (dest / f"{file_name}{SIDECAR}").unlink(missing_ok=True)
-
-
-def backups_on_medium(
-    dest: Path, dossier_id: str, file_name: str, shop_key: minisign.PublicKey
-) -> list[KnownPoint]:
-    """The journal heads that this shop's backups of the dossier already on ``dest`` proved,
-    from their signed sidecars (the one this backup would replace first): the new backup's
-    history must extend each of them."""
-    from fiscalsafe.pipeline.listing import list_backups
-
-    points = []
-    for entry in list_backups(dest, trusted=shop_key):
-        head = head_claim(entry.head)
-        if entry.dossier == dossier_id and head is not None:
-            replaced = entry.name == file_name
-            points.append((not replaced, KnownPoint(f"backup {entry.name} on the medium", head)))
-    return [p for _, p in sorted(points, key=lambda item: item[0])]
-
-
-def rotate_keep(dest: Path, dossier_id: str, keep: int, shop_key: minisign.PublicKey) -> list[Path]:
-    """Keep the ``keep`` newest backups of this dossier in ``dest``; remove older ones.
-
-    Age comes from the creation time in each sidecar's trusted comment, and only sidecars
-    this shop key signed count: a planted sidecar can never make rotation delete a backup.
-    """
-    from fiscalsafe.pipeline.listing import list_backups
-
-    mine = [
-        b for b in list_backups(dest, trusted=shop_key) if b.dossier == dossier_id and b.created
-    ]
-    mine.sort(key=lambda b: b.created, reverse=True)
-    removed: list[Path] = []
-    for old in mine[keep:]:
-        for path in old.paths:
-            for p in (path, Path(str(path) + SIDECAR)):
-                if p.exists():
-                    p.unlink()
-                    removed.append(p)
-    return removed

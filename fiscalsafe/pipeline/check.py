@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,9 @@ from fiscalsafe.crypto import load_public_key_pem
 from fiscalsafe.errors import FiscalsafeError, OperationalError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, DossierIdentity, Profile, parse_identity
 from fiscalsafe.pipeline.fiscal import FiscalChecker
+from fiscalsafe.pipeline.proofs import RememberedProofs
 from fiscalsafe.pipeline.state import StateStore
+from fiscalsafe.verify.archives import ArchiveResult
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.freshness import KnownPoint, compare
@@ -172,8 +175,10 @@ class PendingCheck:
         max_idle_days: int = MAX_IDLE_DAYS,
         known: list[KnownPoint] | None = None,
         journal_file: str = "",
+        proofs: RememberedProofs | None = None,
     ):
         self._checker = checker
+        self._proofs = proofs
         self._report = report
         self._as_of = as_of
         self._years = years
@@ -203,6 +208,13 @@ class PendingCheck:
             self._done = True
         return self._report
 
+    def remember_proofs(self) -> int:
+        """Record what this check proved of each archive, for the next run to reuse (only
+        when it was told the shop's secret key); how many records were written."""
+        if self._proofs is None or not self._done:
+            return 0
+        return self._proofs.save(self._checker.results)
+
     def close(self) -> None:
         self._checker.close()
 
@@ -224,12 +236,15 @@ def start_check(
     workers: int | None = None,
     max_idle_days: int = MAX_IDLE_DAYS,
     state: StateStore | None = None,
+    proof_seed: bytes | None = None,
 ) -> PendingCheck:
     """Start checking one dossier without writing anything to it.
 
     Usage errors (no dossier, a bad ``--trust`` key) are raised here, before any work is
     queued, and so is a damaged state file. Without worker processes the whole check runs
-    here. With ``state``, the history must extend what fiscalsafe proved before."""
+    here. With ``state``, the history must extend what fiscalsafe proved before; with
+    ``state`` and the shop's secret key ``proof_seed`` as well, an archive whose bytes a
+    remembered proof describes is not verified again (``pipeline/proofs.py``)."""
     if not dossier.is_dir():
         raise UsageError(f"{dossier} is not a folder")
     identity = load_identity(dossier, profile)
@@ -250,6 +265,10 @@ def start_check(
         coverage=None,
     )
     checker = FiscalChecker(identity.dossier_id, identity.tz, keys, workers)
+    proofs = None
+    if state is not None and proof_seed is not None:
+        path = state.proofs_path(identity.dossier_id)
+        proofs = RememberedProofs.open(path, proof_seed, identity.dossier_id, identity.tz, keys)
     try:
         checker.extra_findings.extend(trust_findings)
         checker.extra_findings.extend(lock_findings(files))
@@ -259,7 +278,11 @@ def start_check(
         checker.add_journal(profile.journal, dossier / profile.journal, profile.journal_head, head)
         archives = [f for f in files if fnmatch.fnmatchcase(f.relpath, profile.archives)]
         for f in sorted(archives, key=lambda f: -f.size):
-            checker.add_archive(f.relpath, f.path)
+            remembered = _remembered(proofs, f) if proofs is not None else None
+            if remembered is not None:
+                checker.add_result(remembered)
+            else:
+                checker.add_archive(f.relpath, f.path)
     except BaseException:
         checker.close()
         raise
@@ -271,7 +294,22 @@ def start_check(
         max_idle_days=max_idle_days,
         known=[known] if known is not None else [],
         journal_file=profile.journal,
+        proofs=proofs,
     )
+
+
+def _remembered(proofs: RememberedProofs, f: DossierFile) -> ArchiveResult | None:
+    """The remembered result of the archive's bytes as they are now, if any. A backup then
+    requires the bytes it packages to hash to the same digest (``backup.py``)."""
+    try:
+        fh = fsio.open_regular(f.path, "fiscal archive", OperationalError, buffering=0)
+        if fh is None:
+            return None
+        with fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    except (OSError, FiscalsafeError):
+        return None  # the full check reports it
+    return proofs.lookup(f.relpath, digest)
 
 
 def check_dossier(dossier: Path, **options: Any) -> CheckReport:

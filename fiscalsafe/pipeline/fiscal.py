@@ -9,10 +9,15 @@ packages the dossier meanwhile).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
 import io
 import os
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ProcessPoolExecutor, wait
+from contextvars import ContextVar
 from pathlib import Path
 
 from fiscalsafe import fsio
@@ -31,6 +36,34 @@ from fiscalsafe.verify.trust import TrustedKeys
 from fiscalsafe.verify.verified import proven_archives, verified_journal
 
 _worker_keys: dict[tuple, TrustedKeys] = {}
+#: Within one run over several backups (``verify`` of a medium): the results of archive
+#: bytes already checked, by (SHA-256, trusted keys, time zone). In memory only.
+_run_results: ContextVar[dict[tuple, ArchiveResult] | None] = ContextVar(
+    "run_results", default=None
+)
+
+
+@contextlib.contextmanager
+def prove_each_archive_once() -> Iterator[None]:
+    """Within this block, identical archive bytes under the same trust and time zone are
+    verified once; later copies take that result (under their own file name)."""
+    token = _run_results.set({})
+    try:
+        yield
+    finally:
+        _run_results.reset(token)
+
+
+def _as_file(result: ArchiveResult, name: str) -> ArchiveResult:
+    """An earlier result of the same bytes, for ``name``: nothing was checked again."""
+    findings = [
+        dataclasses.replace(f, file=name) if f.file == result.file else f for f in result.findings
+    ]
+    return dataclasses.replace(
+        result, file=name, findings=findings, signatures_checked=0, remembered=True
+    )
+
+
 MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024
 MAX_TASKS_IN_FLIGHT = 256
 
@@ -149,6 +182,9 @@ class FiscalChecker:
         self._journal_future: Future | None = None
         self.journal_file = "jet/journal.jet"
         self.extra_findings: list[Finding] = []
+        self._run_results = _run_results.get()
+        #: Every archive's result, once ``finish`` has run.
+        self.results: list[ArchiveResult] = []
 
     def __enter__(self) -> FiscalChecker:
         return self
@@ -183,8 +219,20 @@ class FiscalChecker:
     def pending(self) -> int:
         return sum(1 for f in self._futures if not f.done())
 
+    def add_result(self, result: ArchiveResult) -> None:
+        """An archive already proven: a remembered proof of the same bytes."""
+        self._inline.append(result)
+
+    def _run_key(self, data: bytes) -> tuple:
+        return hashlib.sha256(data).hexdigest(), self._key_state, self.tz
+
     def add_archive(self, name: str, source: bytes | Path) -> None:
         """Queue one archive. ``source`` is its bytes or its path."""
+        if self._run_results is not None and isinstance(source, bytes):
+            earlier = self._run_results.get(self._run_key(source))
+            if earlier is not None:
+                self._inline.append(_as_file(earlier, name))
+                return
         arg = str(source) if isinstance(source, Path) else source
         pool = self._get_pool()
         if pool is None:
@@ -249,6 +297,11 @@ class FiscalChecker:
             raise _worker_died() from None
         self.close()
         results.sort(key=lambda r: r.file)
+        self.results = results
+        if self._run_results is not None:
+            for r in results:
+                if r.sha256 and not r.remembered:
+                    self._run_results[(r.sha256, self._key_state, self.tz)] = r
         journal = self.journal or JournalResult()
         findings = list(self.extra_findings)
         for r in results:
@@ -282,6 +335,8 @@ class FiscalChecker:
             "signatures_verified": sum(r.signatures_checked for r in results)
             + journal.signatures_checked,
         }
+        remembered = sum(1 for r in results if r.remembered)
+        report.archive_proofs = {"verified": len(results) - remembered, "remembered": remembered}
         if verified.head is not None:
             report.journal_head = verified.head.to_json()
         return report

@@ -55,6 +55,10 @@ class StateStore:
         )
         return self.folder / "dossiers" / f"{name}.json"
 
+    def proofs_path(self, dossier: str) -> Path:
+        """Where the dossier's remembered proofs are kept (``pipeline/proofs.py``)."""
+        return self._path(dossier).with_suffix(".proofs.json")
+
     def load(self, dossier: str) -> KnownPoint | None:
         path = self._path(dossier)
         try:

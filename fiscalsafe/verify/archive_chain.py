@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fiscalsafe.verify.archives import ArchiveResult, VatSums, compare_sums, merge_sums
+from fiscalsafe.verify.archives import ArchiveResult
+from fiscalsafe.verify.closures import VatSums, compare_sums, merge_sums
 from fiscalsafe.verify.findings import Finding, finding
 
 

@@ -47,6 +47,9 @@ class CheckReport:
     #: Verified data for the freshness checks; not part of the JSON document.
     proven_archives: tuple[ProvenArchive, ...] = field(default=(), repr=False)
     history: JournalHistory | None = field(default=None, repr=False)
+    #: Archives verified by this run, and taken from a proof of the same bytes already
+    #: made ("remembered"); the commands add it to their own JSON.
+    archive_proofs: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def verdict(self) -> str:

@@ -59,6 +59,12 @@ BINDINGS = "fiscalsafe/pipeline/bindings.py"
 
 
 FRESH = "tests/test_freshness.py"
+PROOFS = "fiscalsafe/pipeline/proofs.py"
+REMEMBERED = "tests/test_remembered_proofs.py"
+
+
+def remembered(*names: str) -> tuple[str, ...]:
+    return tuple(f"{REMEMBERED}::{name}" for name in names)
 
 
 def fresh(name: str) -> tuple[str, ...]:
@@ -541,7 +547,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="rollback-refusal-overridable",
-        file="fiscalsafe/pipeline/backup.py",
+        file="fiscalsafe/pipeline/backup_gate.py",
         original="        if rollback:",
         replacement="        if rollback and not self._allow_findings:",
         tests=fresh("test_backup_refuses_to_replace_a_newer_history_on_the_medium"),
@@ -549,7 +555,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="medium-heads-ignored",
-        file="fiscalsafe/pipeline/backup.py",
+        file="fiscalsafe/pipeline/backup_medium.py",
         original="        if entry.dossier == dossier_id and head is not None:",
         replacement="        if False:",
         tests=fresh("test_backup_refuses_to_replace_a_newer_history_on_the_medium"),
@@ -671,5 +677,71 @@ MUTANTS: list[Mutant] = [
         replacement="    if False:",
         tests=("tests/test_claims.py::test_a_second_zstd_frame_is_refused",),
         description="a zstd frame the signed manifest does not account for is accepted",
+    ),
+    # Remembered proofs
+    Mutant(
+        id="proof-record-not-authenticated",
+        file=PROOFS,
+        original="                if not hmac.compare_digest(self._mac(record), str(mac)):",
+        replacement="                if False:",
+        tests=remembered("test_a_forged_record_is_refused"),
+        description="a remembered proof is used without checking its authentication code",
+    ),
+    Mutant(
+        id="proof-context-ignored",
+        file=PROOFS,
+        original="                if all(record[k] == v for k, v in wanted.items()):",
+        replacement="                if True:",
+        tests=remembered(
+            "test_a_trust_change_forces_a_full_proof",
+            "test_a_record_copied_from_another_dossier_is_refused",
+            "test_another_checker_version_forces_a_full_proof",
+        ),
+        description="a remembered proof made under another trust, dossier or version is used",
+    ),
+    Mutant(
+        id="proof-digest-ignored",
+        file=PROOFS,
+        original="        doc = self._load().get((file, sha256))",
+        replacement=(
+            "        doc = next((d for (f, _), d in self._load().items() if f == file), None)"
+        ),
+        tests=remembered("test_a_byte_changed_after_a_remembered_proof_is_caught"),
+        description="a remembered proof is used for other bytes of the same file",
+    ),
+    Mutant(
+        id="proof-key-not-the-shops",
+        file=PROOFS,
+        original="        return cls(path, hkdf_sha256(seed, HKDF_INFO), context)",
+        replacement='        return cls(path, hkdf_sha256(b"", HKDF_INFO), context)',
+        tests=remembered("test_a_record_from_another_shop_key_is_refused"),
+        description="the records' key does not depend on the shop's secret key",
+    ),
+    Mutant(
+        id="proof-self-asserted-trust",
+        file=PROOFS,
+        original="        if keys.self_asserted or not keys.keys:",
+        replacement="        if not keys.keys:",
+        tests=remembered("test_without_state_or_with_a_self_asserted_key_nothing_is_remembered"),
+        description="a proof against the dossier's own key is remembered and reused",
+    ),
+    Mutant(
+        id="proof-packaged-bytes-unbound",
+        file="fiscalsafe/pipeline/backup.py",
+        original="        if packaged.get(archive.file, archive.sha256) != archive.sha256:",
+        replacement="        if False:",
+        tests=remembered("test_an_archive_rewritten_between_its_hash_and_the_packaging_is_refused"),
+        description="a backup packages archive bytes other than those proven",
+    ),
+    Mutant(
+        id="medium-reuse-ignores-digest",
+        file="fiscalsafe/pipeline/fiscal.py",
+        original="            earlier = self._run_results.get(self._run_key(source))",
+        replacement=(
+            "            earlier = next((r for r in self._run_results.values()"
+            " if r.file == name), None)"
+        ),
+        tests=remembered("test_a_medium_proves_identical_archive_bytes_once"),
+        description="verify of a medium reuses a result for other bytes of the same file",
     ),
 ]

@@ -1,0 +1,137 @@
+"""``backup`` pre-flight: which files go in, under what name, and whether there is room.
+
+Everything here runs before a byte is written (steps (1) and (2) of ``backup.py``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import zstandard
+
+from fiscalsafe import fsio
+from fiscalsafe.errors import FiscalsafeError, OperationalError, UsageError, VerificationError
+from fiscalsafe.formats import paths
+from fiscalsafe.formats.dossier import (
+    EXCLUDED_CATEGORIES,
+    INDEX_CATEGORY,
+    PHOTO_CATEGORY,
+    DossierIdentity,
+)
+from fiscalsafe.formats.manifest import KINDS, OmittedFile
+from fiscalsafe.pipeline import media
+from fiscalsafe.pipeline.check import DossierFile
+
+if TYPE_CHECKING:
+    from fiscalsafe.pipeline.backup import BackupOptions
+
+CHUNK = 1024 * 1024
+#: Small fiscal files first, so a one-pass verifier meets the keys and journal early.
+FIRST_CATEGORIES = ("identity", "key", "journal", "fiscal-archive")
+
+
+class RefusedError(OperationalError):
+    """Pre-flight refused the backup; nothing was written."""
+
+
+class UnportableNames(VerificationError):
+    """The dossier holds names that verify would refuse; nothing was written."""
+
+
+def refuse_unportable_names(files: list[DossierFile], shown: int = 20) -> None:
+    """Refuse, before a byte is written, a dossier whose names the path policy rejects:
+    a backup must never be one that its own verify refuses."""
+    problems = [f"{f.relpath!r} ({r})" for f in files if (r := paths.unsafe_reason(f.relpath))]
+    problems += [
+        f"{a!r} and {b!r} (one file on Windows and macOS)"
+        for a, b in paths.clashes(f.relpath for f in files)
+    ]
+    if problems:
+        more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+        raise UnportableNames(
+            "the dossier holds names that cannot be restored on every system; rename them "
+            "(nothing was written): " + "; ".join(problems[:shown]) + more
+        )
+
+
+def select_files(
+    files: list[DossierFile], kind: str
+) -> tuple[list[DossierFile], list[OmittedFile]]:
+    """(1): which files go in, and which are deliberately left out, and why."""
+    if kind not in KINDS:
+        raise UsageError(f"--kind must be one of {', '.join(KINDS)}")
+    chosen, omitted = [], []
+    for f in files:
+        reason = None
+        if f.category in EXCLUDED_CATEGORIES:
+            reason = f.category
+        elif kind == "photos" and f.category != PHOTO_CATEGORY:
+            reason = "not-photo"
+        elif kind != "photos" and f.category == PHOTO_CATEGORY:
+            reason = "photos-excluded"
+        elif kind == "no-index" and f.category == INDEX_CATEGORY:
+            reason = "no-index"
+        if reason is None:
+            chosen.append(f)
+        else:
+            omitted.append(OmittedFile(f.relpath, f.category, f.size, reason))
+
+    def order(f: DossierFile) -> tuple[int, str]:
+        rank = FIRST_CATEGORIES.index(f.category) if f.category in FIRST_CATEGORIES else 99
+        return rank, f.relpath
+
+    chosen.sort(key=order)
+    return chosen, omitted
+
+
+def backup_name(identity: DossierIdentity, opts: BackupOptions, now: dt.datetime) -> str:
+    local = now.astimezone(identity.zone)
+    if opts.rotate == "weekday":
+        stamp = media.WEEKDAYS_FR[local.weekday()]
+    elif opts.rotate is None:
+        stamp = local.strftime("%Y-%m-%d")
+    else:
+        raise UsageError("--rotate takes 'weekday'")
+    if opts.name:
+        return media.portable_name(opts.name)
+    return media.portable_name(f"{identity.dossier_id}_{stamp}_{opts.kind}")
+
+
+def estimate_size(chosen: list[DossierFile], level: int) -> int:
+    """Compress a sample of the largest files to predict the archive's size, with margin."""
+    total = sum(f.size for f in chosen)
+    sample_in = sample_out = 0
+    cctx = zstandard.ZstdCompressor(level=level)
+    for f in sorted(chosen, key=lambda f: -f.size)[:8]:
+        try:
+            fh = fsio.open_regular(f.path, "dossier file", OperationalError)
+            if fh is None:
+                continue
+            with fh:
+                data = fh.read(CHUNK)
+        except (OSError, FiscalsafeError):
+            continue  # the packaging pass reports it
+        sample_in += len(data)
+        sample_out += len(cctx.compress(data))
+    ratio = (sample_out / sample_in) if sample_in else 1.0
+    return int(total * min(1.0, ratio * 1.25 + 0.02)) + 1024 * 1024 + 1024 * len(chosen)
+
+
+def preflight_locks(files: list[DossierFile], force: bool) -> list[str]:
+    locks = [f for f in files if f.category == "lock"]
+    if not locks:
+        return []
+    names = []
+    for f in locks:
+        try:
+            holder = f.path.read_bytes()[:200].decode("utf-8", "replace").split()
+        except OSError:
+            holder = []
+        names.append(f"{f.relpath} ({holder[0] if holder else 'unknown workstation'})")
+    if not force:
+        raise RefusedError(
+            "the shop application is still open; close it on every workstation first: "
+            + ", ".join(names)
+            + " (or pass --force, which the manifest records)"
+        )
+    return names

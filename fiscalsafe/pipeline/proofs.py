@@ -1,0 +1,164 @@
+"""Remembered proofs: what a backup proved about each sealed fiscal archive, kept in the
+per-dossier state folder, so that the next backup does not check the same signatures again.
+
+One file per dossier beside its state file (``dossiers/<id>.proofs.json``). A record says:
+the archive ``file`` whose bytes hash to ``sha256``, checked against the trusted editor
+keys ``trust``, by checker version ``checker`` reading archive format ``archive_format``,
+in time zone ``tz``, for dossier ``dossier``, proved ``result`` (what the chain, cross-check
+and coverage steps need). Each record carries an HMAC-SHA256 under a key derived with
+HKDF-SHA256 from the shop's secret key (``HKDF_INFO``): nobody without that key can write
+a record that is accepted. A record is used only when it authenticates, parses and matches
+all of the above; otherwise the archive is proven in full, and nothing is said but the count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fiscalsafe import fsio
+from fiscalsafe.errors import FiscalsafeError, OperationalError
+from fiscalsafe.formats import archive as fa
+from fiscalsafe.verify.archive_codec import decode_result, encode_result
+from fiscalsafe.verify.archives import CHECKER_VERSION, ArchiveResult
+from fiscalsafe.verify.trust import TrustedKeys
+
+PROOFS_FORMAT = "fiscalsafe-proofs"
+PROOFS_VERSION = [1, 0]
+#: Fixed label of the key derivation: this key authenticates remembered proofs only.
+HKDF_INFO = b"fiscalsafe remembered archive proofs v1"
+MAX_RECORDS = 2048  # 170 years of monthly archives
+MAX_PROOFS_BYTES = 32 * 1024 * 1024
+
+
+def hkdf_sha256(secret: bytes, info: bytes, length: int = 32, salt: bytes = b"") -> bytes:
+    """HKDF (RFC 5869) with SHA-256."""
+    prk = hmac.new(salt or bytes(32), secret, hashlib.sha256).digest()
+    out, block = b"", b""
+    for counter in range(1, -(-length // 32) + 1):
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        out += block
+    return out[:length]
+
+
+@dataclass(frozen=True)
+class ProofContext:
+    """What a remembered proof must have been made under to be reused."""
+
+    dossier: str
+    tz: str
+    trust: tuple[str, ...]  # the trusted editor keys' fingerprints, sorted
+    checker: int  # CHECKER_VERSION of the run
+    archive_format: tuple[int, int]  # the archive format version this fiscalsafe reads
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "dossier": self.dossier,
+            "tz": self.tz,
+            "trust": list(self.trust),
+            "checker": self.checker,
+            "archive_format": list(self.archive_format),
+        }
+
+
+def _canonical(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+class RememberedProofs:
+    """The authenticated records of one dossier, under one context."""
+
+    def __init__(self, path: Path, mac_key: bytes, context: ProofContext):
+        self.path = path
+        self._mac_key = mac_key
+        self.context = context
+        self._records: dict[tuple[str, str], dict[str, Any]] | None = None
+
+    @classmethod
+    def open(
+        cls, path: Path, seed: bytes, dossier: str, tz: str, keys: TrustedKeys
+    ) -> RememberedProofs | None:
+        """The records kept in ``path``, authenticated with a key derived from the shop's
+        secret key ``seed``; None when the trust is the dossier's own key (nothing proven
+        with it is worth remembering)."""
+        if keys.self_asserted or not keys.keys:
+            return None
+        trust = tuple(sorted(keys.fingerprints))
+        context = ProofContext(dossier, tz, trust, CHECKER_VERSION, (fa.MAJOR, fa.MINOR))
+        return cls(path, hkdf_sha256(seed, HKDF_INFO), context)
+
+    def _mac(self, record: dict[str, Any]) -> str:
+        return hmac.new(self._mac_key, _canonical(record), hashlib.sha256).hexdigest()
+
+    def _load(self) -> dict[tuple[str, str], dict[str, Any]]:
+        if self._records is None:
+            self._records = {}
+            for record in self._read_records():
+                self._records[(record["file"], record["sha256"])] = record["result"]
+        return self._records
+
+    def _read_records(self) -> list[dict[str, Any]]:
+        """The records that authenticate and match this context; none if the file is
+        missing, unreadable or does not parse."""
+        try:
+            data = fsio.read_regular(self.path, MAX_PROOFS_BYTES, "remembered proofs")
+            doc = json.loads(data) if data is not None else None
+            if doc is None or doc["format"] != PROOFS_FORMAT:
+                return []
+            if doc["version"][0] != PROOFS_VERSION[0]:
+                return []
+            entries = doc["records"][:MAX_RECORDS]
+        except (OSError, FiscalsafeError, ValueError, KeyError, TypeError, IndexError):
+            return []
+        wanted = self.context.fields()
+        good = []
+        for entry in entries:
+            try:
+                record, mac = entry["record"], entry["mac"]
+                if not hmac.compare_digest(self._mac(record), str(mac)):
+                    continue
+                if all(record[k] == v for k, v in wanted.items()):
+                    good.append(record)
+            except (KeyError, TypeError, ValueError):
+                continue
+        return good
+
+    def lookup(self, file: str, sha256: str) -> ArchiveResult | None:
+        """The remembered result of these exact bytes under this context, or None."""
+        doc = self._load().get((file, sha256))
+        if doc is None:
+            return None
+        try:
+            result = decode_result(file, sha256, doc)
+        except (ValueError, KeyError, TypeError):
+            return None
+        return result if result.dossier == self.context.dossier else None
+
+    def save(self, results: Iterable[ArchiveResult]) -> int:
+        """Replace the records with those of ``results`` that are proven; how many."""
+        proven = sorted((r for r in results if r.proven and r.sha256), key=lambda r: -r.number)
+        entries = []
+        for r in proven[:MAX_RECORDS]:
+            try:
+                result = encode_result(r)
+            except ValueError:
+                continue
+            record = {**self.context.fields(), "file": r.file, "sha256": r.sha256}
+            record["result"] = result
+            entries.append({"record": record, "mac": self._mac(record)})
+        doc = {"format": PROOFS_FORMAT, "version": PROOFS_VERSION, "records": entries}
+        data = json.dumps(doc, separators=(",", ":")).encode() + b"\n"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fsio.atomic_write(self.path, data, mode=0o600)
+        except OSError as exc:
+            raise OperationalError(
+                f"cannot write remembered proofs {self.path}: {exc.strerror}"
+            ) from None
+        self._records = None
+        return len(entries)

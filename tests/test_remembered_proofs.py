@@ -1,0 +1,341 @@
+"""Remembered proofs: a second backup does not prove the same sealed archive bytes again,
+and nothing remembered ever lets a changed or forged archive pass."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import backup_support as bs
+import pytest
+
+from fiscalsafe import minisign
+from fiscalsafe.crypto import derive_signing_key
+from fiscalsafe.pipeline import backup as backup_module
+from fiscalsafe.pipeline import fiscal
+from fiscalsafe.pipeline.check import start_check
+from fiscalsafe.pipeline.proofs import RememberedProofs, hkdf_sha256
+from fiscalsafe.pipeline.state import StateStore
+from fiscalsafe.samples.tamper import apply_tamper
+from fiscalsafe.verify.findings import Severity
+
+
+@pytest.fixture
+def w(tmp_path_factory):
+    return bs.world(tmp_path_factory)
+
+
+@pytest.fixture
+def root(w, tmp_path):
+    return bs.copy_root(w, tmp_path / "root")
+
+
+@pytest.fixture
+def state(tmp_path) -> StateStore:
+    return StateStore(tmp_path / "state")
+
+
+def usb(tmp_path: Path, name: str = "usb") -> Path:
+    dest = tmp_path / name
+    dest.mkdir()
+    return dest
+
+
+def backup(w, dossier: Path, dest: Path, state: StateStore, **options):
+    with bs.single_worker():
+        return bs.make_backup(w, dossier, dest, state=state, **options)
+
+
+def check(w, dossier: Path, state: StateStore, seed: bytes | None, trust=None):
+    with (
+        bs.single_worker(),
+        start_check(
+            dossier,
+            as_of=bs.NOW,
+            years=bs.YEARS,
+            trust=[w.editor] if trust is None else trust,
+            state=state,
+            proof_seed=seed,
+        ) as pending,
+    ):
+        report = pending.result()
+        pending.remember_proofs()
+    return report
+
+
+def archive_count(dossier: Path) -> int:
+    return len(list((dossier / "archives").glob("*.fsa")))
+
+
+def errors(report) -> set[str]:
+    return {f.code for f in report.findings if f.severity is Severity.ERROR}
+
+
+def proofs_file(state: StateStore, dossier: str = "MAG001") -> Path:
+    return state.proofs_path(dossier)
+
+
+# --- the nightly job ---------------------------------------------------------------------
+
+
+def test_the_second_backup_remembers_every_sealed_archive(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    first = backup(w, dossier, usb(tmp_path), state, name="first")
+    assert first.archive_proofs == {"verified": n, "remembered": 0}
+    assert proofs_file(state).stat().st_mode & 0o777 == 0o600
+    second = backup(w, dossier, usb(tmp_path, "usb2"), state, name="second")
+    assert second.archive_proofs == {"verified": 0, "remembered": n}
+    assert second.check_verdict == "proven"
+    # The chain, journal, cross-checks and coverage still ran: same findings, same coverage.
+    assert second.coverage == first.coverage
+    assert second.check_counts == first.check_counts
+    assert second.to_json()["archive_proofs"] == {"verified": 0, "remembered": n}
+    bs.assert_proven(w, second)
+
+
+def test_without_state_or_with_a_self_asserted_key_nothing_is_remembered(
+    root, w, tmp_path, state
+) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    backup(w, dossier, usb(tmp_path), state)
+    assert check(w, dossier, state, None).archive_proofs == {"verified": n, "remembered": 0}
+    # Told the shop key but no outside editor key: checked against the dossier's own key,
+    # which proves no origin, so nothing is reused (nor recorded).
+    plain = check(w, dossier, state, w.secret.seed, trust=[])
+    assert plain.trust["self_asserted"]
+    assert plain.archive_proofs == {"verified": n, "remembered": 0}
+    assert check(w, dossier, state, w.secret.seed).archive_proofs["remembered"] == n
+
+
+def test_a_byte_changed_after_a_remembered_proof_is_caught(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    backup(w, dossier, usb(tmp_path), state)
+    changed = apply_tamper("flipped-byte-archive", dossier, root.keys)
+    with pytest.raises(backup_module.FindingsRefusal) as caught:
+        backup(w, dossier, usb(tmp_path, "usb2"), state)
+    report = caught.value.report
+    assert "TICKET_SIGNATURE_INVALID" in errors(report), changed
+    assert report.archive_proofs == {"verified": 1, "remembered": n - 1}
+
+
+def test_an_archive_rewritten_between_its_hash_and_the_packaging_is_refused(
+    root, w, tmp_path, state, monkeypatch
+) -> None:
+    dossier = root.dossiers[0]
+    backup(w, dossier, usb(tmp_path), state)
+    real_start = backup_module.start_check
+    target = sorted((dossier / "archives").glob("*.fsa"))[3]
+    other = sorted((dossier / "archives").glob("*.fsa"))[4].read_bytes()
+
+    def start_then_rewrite(*args, **kwargs):
+        pending = real_start(*args, **kwargs)
+        # After the remembered proof was looked up by digest, before the packaging reads it:
+        # same size and modification time, other bytes.
+        st = target.stat()
+        data = (other + bytes(st.st_size))[: st.st_size]
+        target.write_bytes(data)
+        os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns))
+        return pending
+
+    monkeypatch.setattr(backup_module, "start_check", start_then_rewrite)
+    dest = usb(tmp_path, "usb2")
+    with pytest.raises(backup_module.ChangedDuringBackup, match=target.name):
+        backup(w, dossier, dest, state)
+    assert list(dest.iterdir()) == []
+
+
+# --- records that must not be trusted ----------------------------------------------------
+
+
+def _records(state: StateStore) -> dict:
+    return json.loads(proofs_file(state).read_text())
+
+
+def test_a_forged_record_is_refused(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    backup(w, dossier, usb(tmp_path), state)
+    before = {p.name: p.read_bytes() for p in (dossier / "archives").glob("*.fsa")}
+    apply_tamper("flipped-byte-archive", dossier, root.keys)
+    [changed] = [
+        p for p in (dossier / "archives").glob("*.fsa") if p.read_bytes() != before[p.name]
+    ]
+    # The forger edits the record of that archive to name the changed bytes' digest; he
+    # cannot compute its authentication code.
+    import hashlib
+
+    doc = _records(state)
+    [entry] = [e for e in doc["records"] if e["record"]["file"] == f"archives/{changed.name}"]
+    entry["record"]["sha256"] = hashlib.sha256(changed.read_bytes()).hexdigest()
+    proofs_file(state).write_text(json.dumps(doc))
+    report = check(w, dossier, state, w.secret.seed)
+    assert "TICKET_SIGNATURE_INVALID" in errors(report)
+    assert report.archive_proofs == {"verified": 1, "remembered": n - 1}
+
+
+def test_a_record_from_another_shop_key_is_refused(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    backup(w, dossier, usb(tmp_path), state)
+    # The shop's own key finds them: the records themselves are fine.
+    assert check(w, dossier, state, w.secret.seed).archive_proofs["remembered"] == n
+    other_shop = minisign.SecretKey(key_id=b"\x01" * 8, seed=b"\x02" * 32)
+    report = check(w, dossier, state, other_shop.seed)
+    assert report.ok
+    assert report.archive_proofs == {"verified": n, "remembered": 0}
+
+
+def test_a_record_copied_from_another_dossier_is_refused(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    backup(w, dossier, usb(tmp_path), state)
+    # Dossier MAG009 holds the very same archive files; MAG001's records are copied to it.
+    twin = tmp_path / "twin"
+    shutil.copytree(dossier, twin)
+    identity = json.loads((twin / "dossier.json").read_text())
+    identity["id"] = "MAG009"
+    (twin / "dossier.json").write_text(json.dumps(identity))
+    shutil.copy(proofs_file(state), proofs_file(state, "MAG009"))
+    report = check(w, twin, state, w.secret.seed)
+    assert report.archive_proofs == {"verified": archive_count(twin), "remembered": 0}
+
+
+def test_a_trust_change_forces_a_full_proof(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    backup(w, dossier, usb(tmp_path), state)
+    second_key = tmp_path / "second-editor.pub"
+    second_key.write_bytes(derive_signing_key(b"a second editor key").public_key().to_pem())
+    report = check(w, dossier, state, w.secret.seed, trust=[w.editor, second_key])
+    assert report.archive_proofs == {"verified": n, "remembered": 0}
+
+
+def test_a_damaged_records_file_means_a_full_proof(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    backup(w, dossier, usb(tmp_path), state)
+    proofs_file(state).write_text('{"format": "fiscalsafe-proofs", "records": [')
+    report = check(w, dossier, state, w.secret.seed)
+    assert report.ok and report.archive_proofs == {"verified": n, "remembered": 0}
+
+
+def test_another_checker_version_forces_a_full_proof(root, w, tmp_path, state, monkeypatch) -> None:
+    from fiscalsafe.pipeline import proofs
+
+    dossier = root.dossiers[0]
+    backup(w, dossier, usb(tmp_path), state)
+    monkeypatch.setattr(proofs, "CHECKER_VERSION", proofs.CHECKER_VERSION + 1)
+    assert check(w, dossier, state, w.secret.seed).archive_proofs["remembered"] == 0
+
+
+def test_the_rollback_checks_still_fire_with_remembered_proofs(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    backup(w, dossier, usb(tmp_path), state)
+    saved = tmp_path / "saved-archives"
+    shutil.copytree(dossier / "archives", saved)
+    apply_tamper("journal-rolled-back", dossier, root.keys)
+    report = check(w, dossier, state, w.secret.seed)
+    assert report.archive_proofs["remembered"] == archive_count(dossier)
+    assert "JOURNAL_ROLLBACK" in errors(report)
+    # An archive the state names, gone from a dossier whose other archives are remembered.
+    newest = sorted((dossier / "archives").glob("*.fsa"))[-1]
+    newest.unlink()
+    report = check(w, dossier, state, w.secret.seed)
+    assert report.archive_proofs["remembered"] == archive_count(dossier)
+    assert "ARCHIVE_ROLLBACK" in errors(report)
+
+
+# --- verify never remembers; a medium proves identical bytes once ------------------------
+
+
+def test_verify_never_reads_remembered_proofs(root, w, tmp_path, state, monkeypatch) -> None:
+    dossier = root.dossiers[0]
+    first = backup(w, dossier, usb(tmp_path), state)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("verify read remembered proofs")
+
+    monkeypatch.setattr(RememberedProofs, "open", refuse)
+    monkeypatch.setattr(RememberedProofs, "_read_records", refuse)
+    r = bs.invoke(
+        "verify", first.files[0], "--key", w.shop_pub, "--trust", w.editor,
+        "--years", bs.YEARS, "--state", state.folder,
+    )  # fmt: skip
+    assert r.code == 0, r
+    assert "PROVEN" in r.out
+
+
+def test_a_medium_proves_identical_archive_bytes_once(root, w, tmp_path, state, monkeypatch):
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    dest = usb(tmp_path)
+    backup(w, dossier, dest, state, name="monday")
+    apply_tamper("flipped-byte-archive", dossier, root.keys)
+    backup(w, dossier, dest, state, name="tuesday", allow_findings=True)
+    calls: list[str] = []
+    real = fiscal.verify_archive
+
+    def counting(file, data, keys, tz):
+        calls.append(file)
+        return real(file, data, keys, tz)
+
+    monkeypatch.setattr(fiscal, "verify_archive", counting)
+    monkeypatch.setattr(fiscal.worker_processes, "default_workers", lambda: 1)
+    r = bs.invoke(
+        "verify", dest, "--key", w.shop_pub, "--trust", w.editor, "--years", bs.YEARS, "--json"
+    )
+    reports = json.loads(r.out)["reports"]
+    # Monday's archives in full; of Tuesday's, only the one whose bytes differ.
+    assert len(calls) == n + 1
+    tuesday = next(x for x in reports if "tuesday" in x["target"])
+    assert "TICKET_SIGNATURE_INVALID" in {f["code"] for f in tuesday["findings"]}
+    monday = next(x for x in reports if "monday" in x["target"])
+    assert monday["verdict"] == "proven"
+
+
+def test_hkdf_matches_rfc5869_test_case_1() -> None:
+    ikm = bytes([0x0B] * 22)
+    salt = bytes(range(13))
+    info = bytes(range(0xF0, 0xFA))
+    okm = hkdf_sha256(ikm, info, 42, salt)
+    assert okm.hex() == (
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    )
+
+
+def test_check_with_the_shop_key_reuses_and_says_so(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    common = ("check", dossier, "--trust", w.editor, "--years", bs.YEARS, "--state", state.folder)
+    first = bs.invoke(*common, "--key", w.shop_key)
+    assert first.code == 0, first
+    assert f"{n} proven in full, 0 remembered" in first.out
+    second = bs.invoke(*common, "--key", w.shop_key, "--json")
+    assert json.loads(second.out)["archive_proofs"] == {"verified": 0, "remembered": n}
+    default = bs.invoke(*common, "--json")
+    assert json.loads(default.out)["archive_proofs"] == {"verified": n, "remembered": 0}
+
+
+def test_backup_says_how_many_archives_were_proven_and_remembered(
+    root, w, tmp_path, state, monkeypatch
+) -> None:
+    bs.freeze_clock(monkeypatch)
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    common = (
+        "backup", dossier, "--to", usb(tmp_path), "--key", w.shop_key, "--trust", w.editor,
+        "--years", bs.YEARS, "--state", state.folder,
+    )  # fmt: skip
+    first = bs.invoke(*common, "--name", "first")
+    assert first.code == 0, first
+    assert f"fiscal archives: {n} proven in full, 0 remembered" in first.out
+    second = bs.invoke(*common, "--name", "second", "--json")
+    assert second.code == 0, second
+    assert json.loads(second.out)["backups"][0]["archive_proofs"] == {
+        "verified": 0,
+        "remembered": n,
+    }
