@@ -38,12 +38,10 @@ MAX_PROOFS_BYTES = 32 * 1024 * 1024
 
 def hkdf_sha256(secret: bytes, info: bytes, length: int = 32, salt: bytes = b"") -> bytes:
     """HKDF (RFC 5869) with SHA-256."""
-    prk = hmac.new(salt or bytes(32), secret, hashlib.sha256).digest()
-    out, block = b"", b""
-    for counter in range(1, -(-length // 32) + 1):
-        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
-        out += block
-    return out[:length]
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(hashes.SHA256(), length, salt or None, info).derive(secret)
 
 
 @dataclass(frozen=True)
