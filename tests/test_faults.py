@@ -661,14 +661,17 @@ SIGNAL_CASES = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("sender", "point"), SIGNAL_CASES)
-def test_signal_during_a_real_backup(live: Live, sender: str, point: str) -> None:
+def test_signal_during_a_real_backup(live: Live, sender: str, point: str, tmp_path: Path) -> None:
     """SIGKILL while checking also proves that no pool worker outlives the command."""
     sig, to_group = SENDERS[sender]
+    # A state folder of its own: no remembered proof, every archive is checked in full, so
+    # the signal finds the check running.
+    env = {**cli_env(), "FISCALSAFE_STATE_DIR": str(tmp_path / "state")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "fiscalsafe", *backup_args(live, "--level", "15")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=cli_env(),
+        env=env,
         start_new_session=True,
     )
     pool: list[int] = []
