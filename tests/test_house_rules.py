@@ -39,7 +39,7 @@ LAYERS = {
     "minisign": 0,
 }
 #: Used by every layer, and importing none of them.
-SHARED = {"__init__", "__version__", "errors", "fsio", "units"}
+SHARED = {"__init__", "__version__", "errors", "fsio", "oscompat", "units"}
 
 
 def modules() -> list[tuple[str, str, ast.Module]]:
