@@ -3,6 +3,7 @@ and nothing remembered ever lets a changed or forged archive pass."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -279,9 +280,11 @@ def test_a_medium_proves_identical_archive_bytes_once(root, w, tmp_path, state, 
     calls: list[str] = []
     real = fiscal.verify_archive
 
-    def counting(file, data, keys, tz):
+    def counting(file, data, keys, tz, *, sha256=None):
         calls.append(file)
-        return real(file, data, keys, tz)
+        # The digest taken to spot a repeat is handed on, and it is the digest of these bytes.
+        assert sha256 == hashlib.sha256(data).hexdigest()
+        return real(file, data, keys, tz, sha256=sha256)
 
     monkeypatch.setattr(fiscal, "verify_archive", counting)
     monkeypatch.setattr(fiscal.worker_processes, "default_workers", lambda: 1)

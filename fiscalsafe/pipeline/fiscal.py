@@ -75,12 +75,16 @@ def _keys(key_state: tuple) -> TrustedKeys:
     return keys
 
 
-def _archive_task(name: str, source: bytes | str, key_state: tuple, tz: str) -> ArchiveResult:
+def _archive_task(
+    name: str, source: bytes | str, key_state: tuple, tz: str, sha256: str | None = None
+) -> ArchiveResult:
     with worker_processes.cyclic_gc_paused():
-        return _check_archive(name, source, key_state, tz)
+        return _check_archive(name, source, key_state, tz, sha256)
 
 
-def _check_archive(name: str, source: bytes | str, key_state: tuple, tz: str) -> ArchiveResult:
+def _check_archive(
+    name: str, source: bytes | str, key_state: tuple, tz: str, sha256: str | None = None
+) -> ArchiveResult:
     keys = _keys(key_state)
     if isinstance(source, str):
         # Opened as a regular file on the descriptor: one swapped for a FIFO after the
@@ -106,7 +110,7 @@ def _check_archive(name: str, source: bytes | str, key_state: tuple, tz: str) ->
             finding("ARCHIVE_MALFORMED", "archive exceeds the size limit", file=name)
         )
         return result
-    return verify_archive(name, data, keys, tz)
+    return verify_archive(name, data, keys, tz, sha256=sha256 if data is source else None)
 
 
 def _journal_task(
@@ -223,20 +227,20 @@ class FiscalChecker:
         """An archive already proven: a remembered proof of the same bytes."""
         self._inline.append(result)
 
-    def _run_key(self, data: bytes) -> tuple:
-        return hashlib.sha256(data).hexdigest(), self._key_state, self.tz
-
     def add_archive(self, name: str, source: bytes | Path) -> None:
         """Queue one archive. ``source`` is its bytes or its path."""
+        digest = None
         if self._run_results is not None and isinstance(source, bytes):
-            earlier = self._run_results.get(self._run_key(source))
+            # Hashed once here; the check reuses the digest rather than hashing again.
+            digest = hashlib.sha256(source).hexdigest()
+            earlier = self._run_results.get((digest, self._key_state, self.tz))
             if earlier is not None:
                 self._inline.append(_as_file(earlier, name))
                 return
         arg = str(source) if isinstance(source, Path) else source
         pool = self._get_pool()
         if pool is None:
-            self._inline.append(_archive_task(name, arg, self._key_state, self.tz))
+            self._inline.append(_archive_task(name, arg, self._key_state, self.tz, digest))
         else:
             # Bound the archive bytes in flight: enough that a streamed verify moves on to the
             # bulk data while the workers still check signatures, never so much that memory
@@ -254,7 +258,7 @@ class FiscalChecker:
             for f in self._futures:
                 if f.done():
                     self._sizes.pop(id(f), None)
-            future = self._submit(pool, _archive_task, name, arg, self._key_state, self.tz)
+            future = self._submit(pool, _archive_task, name, arg, self._key_state, self.tz, digest)
             self._sizes[id(future)] = size
             self._futures.append(future)
 

@@ -104,9 +104,13 @@ class ArchiveResult:
         return self.trusted and not any(f.severity == "error" for f in self.findings)
 
 
-def verify_archive(file: str, data: bytes, keys: TrustedKeys, tz: str) -> ArchiveResult:
-    """Verify one fiscal archive file; never raises for bad content."""
-    result = ArchiveResult(file=file, sha256=hashlib.sha256(data).hexdigest())
+def verify_archive(
+    file: str, data: bytes, keys: TrustedKeys, tz: str, *, sha256: str | None = None
+) -> ArchiveResult:
+    """Verify one fiscal archive file; never raises for bad content.
+
+    ``sha256`` is the digest of ``data`` when the caller has already computed it."""
+    result = ArchiveResult(file=file, sha256=sha256 or hashlib.sha256(data).hexdigest())
     add = result.findings.append
 
     # (1) Envelope and version marker.
