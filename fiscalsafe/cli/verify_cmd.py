@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 
 from fiscalsafe import fsio
-from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli import exitcodes, report_cmd
 from fiscalsafe.cli.options import MaxIdleOpt, StateOpt, check_max_idle, parse_as_of, state_store
 from fiscalsafe.cli.render import console, coverage_sentence, print_findings, print_json
+from fiscalsafe.cli.report_cmd import AuditorOpt, LangOpt, ReportOpt
 from fiscalsafe.cli.trust import ShopKey, editor_trust, load_key_file, load_shop_keys, trust_dir
 from fiscalsafe.errors import UsageError
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
@@ -122,6 +123,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         state: StateOpt = None,
         max_idle_days: MaxIdleOpt = MAX_IDLE_DAYS,
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+        report: ReportOpt = None,
+        lang: LangOpt = None,
+        auditor_name: AuditorOpt = None,
     ) -> int:
         """Prove backups (or any BagIt bag) without restoring them."""
         from fiscalsafe import minisign
@@ -135,6 +139,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         )
         from fiscalsafe.verify.bag import validate_bag_directory
 
+        report_lang = report_cmd.report_language(report, lang)
         prof = load_profile(profile)
         check_max_idle(max_idle_days)
         store = state_store(state)
@@ -224,6 +229,21 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         if evidence is not None:
             doc = build_evidence(reports, now=now, auditor=auditor)
             written = write_evidence(evidence, doc, auditor)
+        if report is not None:
+            pages = report_cmd.write_verify_report(
+                report,
+                build_evidence(reports, now=now, auditor=auditor),
+                lang=report_lang,
+                now=now,
+                auditor_name=auditor_name,
+                auditor=auditor,
+                targets=targets,
+                shop_keys=shop_keys,
+                key_paths=key,
+                editors=editors,
+                trust_paths=trust,
+                evidence=evidence,
+            )
         if json_out:
             print_json(
                 {
@@ -237,6 +257,8 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 console.print(f"{good} of {len(reports)} proven")
             if evidence is not None:
                 console.print(f"evidence written: {', '.join(str(p) for p in written)}")
+            if report is not None:
+                console.print(f"report written: {', '.join(str(p) for p in pages)}")
         return exitcodes.OK if all(r.ok for r in reports) else exitcodes.FINDINGS
 
     @app.command()
