@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def _read(path: Path, limit: int, what: str) -> bytes:
 
 def check_evidence(data: dict[str, Any], evidence: Path | None, out: ReportCheck) -> None:
     stated = str(data["evidence"].get("sha256"))
-    out.evidence_sha256 = stated
+    out.evidence_sha256 = stated if re.fullmatch(r"[0-9a-f]{64}", stated) else None
     embedded = sha256(document_bytes(data["document"]))
     if embedded != stated:
         out.findings.append(

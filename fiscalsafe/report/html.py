@@ -22,8 +22,11 @@ table { border-collapse: collapse; width: 100%; margin: 4px 0; }
 th, td { border: 1px solid #bbb; padding: 3px 5px; text-align: left; vertical-align: top; }
 th { background: #eee; } td.hash, code { font-family: "DejaVu Sans Mono", monospace;
   font-size: 8pt; word-break: break-all; }
-.verdict { font-weight: bold; } .proven, .valid { color: #0a6b2b; }
-.consistent { color: #8a5a00; } .findings { color: #b00020; }
+.verdict { font-weight: bold; }
+.verdict.proven, .verdict.valid, .conclusion.proven, .conclusion.valid { color: #0a6b2b; }
+.verdict.consistent, .conclusion.consistent { color: #8a5a00; }
+.verdict.findings, .conclusion.findings { color: #b00020; }
+li.finding.error b { color: #b00020; } li.finding.warning b { color: #8a5a00; }
 .badge { display: inline-block; padding: 2px 8px; border: 2px solid currentColor; }
 section.dossier { break-inside: avoid; }
 li.finding { margin-bottom: 6px; } .todo { font-style: italic; }
@@ -121,7 +124,7 @@ def findings_html(d: DossierView, tr: Translator) -> str:
             f'<br><span class="todo">{_e(todo)}: {_e(f.what_to_do)}</span></li>'
             for f in views
         )
-        out.append(f'<h4>{_e(target)}</h4><ul class="findings">{items}</ul>')
+        out.append(f'<h4>{_e(target)}</h4><ul class="finding-list">{items}</ul>')
     return "".join(out)
 
 

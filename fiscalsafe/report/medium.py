@@ -28,14 +28,21 @@ class Mount:
     device: tuple[int, int]  # major, minor
 
 
+def _unescape_bytes(text: str, pattern: bytes, base: int) -> str:
+    """Escapes stand for single bytes of a UTF-8 name: undo them on bytes, then decode."""
+    raw = text.encode("utf-8", "surrogateescape")
+    raw = re.sub(pattern, lambda m: bytes([int(m.group(1), base)]), raw)
+    return raw.decode("utf-8", "replace")
+
+
 def _unescape_mount(field: str) -> str:
     """mountinfo writes space, tab, newline and backslash as octal escapes (``\\040``)."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+    return _unescape_bytes(field, rb"\\([0-7]{3})", 8)
 
 
 def _unescape_udev(name: str) -> str:
-    """udev writes unsafe characters of labels as ``\\x20``."""
-    return re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), name)
+    """udev writes unsafe bytes of labels as ``\\x20``."""
+    return _unescape_bytes(name, rb"\\x([0-9a-fA-F]{2})", 16)
 
 
 def parse_mountinfo(text: str) -> list[Mount]:
@@ -109,7 +116,7 @@ def identify(path: Path, mountinfo: Path = MOUNTINFO, disks: Path = DISK_LINKS) 
         "id": None,
     }
     try:
-        text = mountinfo.read_bytes()[:MAX_MOUNTINFO_BYTES].decode("utf-8", "replace")
+        text = mountinfo.read_bytes()[:MAX_MOUNTINFO_BYTES].decode("utf-8", "surrogateescape")
     except OSError:
         return found
     mount = mount_of(resolved, parse_mountinfo(text))

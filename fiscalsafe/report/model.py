@@ -286,28 +286,35 @@ def dossier_view(
     )
 
 
-def key_views(doc_verifications: list[dict[str, Any]], context: dict[str, Any]) -> list[KeyView]:
+def key_views(
+    doc_verifications: list[dict[str, Any]], context: dict[str, Any], tr: Translator
+) -> list[KeyView]:
     """The shop keys given, then each editor key the fiscal checks used, with its source."""
+
+    def source(key: object) -> str:
+        return tr._(KEY_SOURCES[key]) if key in KEY_SOURCES else "-"
+
     keys = [
         KeyView(
             "shop",
-            k.get("fingerprint", ""),
-            k.get("id", ""),
-            k.get("public_key", ""),
-            k.get("source", ""),
-            k.get("path", ""),
+            str(k.get("fingerprint", "")),
+            str(k.get("id", "")),
+            str(k.get("public_key", "")),
+            source(k.get("source")),
+            str(k.get("path") or ""),
         )
         for k in context.get("shop_keys") or []
     ]
     seen: set[str] = set()
     for v in doc_verifications:
         trust = (v.get("fiscal") or {}).get("trust") or {}
-        source = "self-asserted" if trust.get("self_asserted") else context.get("editor_source")
+        self_asserted = bool(trust.get("self_asserted"))
+        origin = "self-asserted" if self_asserted else context.get("editor_source")
+        paths = "" if self_asserted else ", ".join(context.get("editor_paths") or [])
         for fp in trust.get("fingerprints") or []:
             if fp not in seen:
                 seen.add(fp)
-                paths = ", ".join(context.get("editor_paths") or [])
-                keys.append(KeyView("editor", fp, "", "", str(source or ""), paths))
+                keys.append(KeyView("editor", str(fp), "", "", source(origin), paths))
     return keys
 
 
@@ -325,9 +332,7 @@ def build_model(
     tz = dossiers[0].tz if dossiers else "UTC"
     fmt = Formatter(lang, tz)
     verdict = combine_verdicts([str(v.get("verdict")) for v in found])
-    keys = key_views(found, context)
-    for k in keys:
-        object.__setattr__(k, "source", tr._(KEY_SOURCES[k.source]) if k.source else "-")
+    keys = key_views(found, context, tr)
     return ReportModel(
         lang=lang,
         kind=kind,

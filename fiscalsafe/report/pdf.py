@@ -30,6 +30,7 @@ _LATIN1 = str.maketrans(
      "\u20ac": "EUR", "\u2192": "->"}
 )  # fmt: skip
 CELL, GAP, LABEL = 4.5, 0.8, 14.0  # millimetres
+LABEL_WIDTH = 55.0
 
 
 def latin1(text: object) -> str:
@@ -45,22 +46,29 @@ class ReportPDF(FPDF):
     def heading(self, text: str, size: int = 13) -> None:
         self.ln(2)
         self.set_font("helvetica", "B", size)
-        self.multi_cell(0, size * 0.5, latin1(text), new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, size * 0.5, latin1(text), align="L", new_x="LMARGIN", new_y="NEXT")
         self.set_font("helvetica", "", 9)
 
     def para(self, text: str, style: str = "", size: float = 9) -> None:
         self.set_font("helvetica", style, size)
-        self.multi_cell(0, 4.2, latin1(text), new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, 4.2, latin1(text), align="L", new_x="LMARGIN", new_y="NEXT")
         self.set_font("helvetica", "", 9)
 
     def pairs(self, rows: list[tuple[str, object]]) -> None:
+        """A two-column table: the taller of label and value sets the row's height."""
         for label, value in rows:
-            self.set_font("helvetica", "B", 8.5)
-            y = self.get_y()
-            self.multi_cell(45, 4, latin1(label), new_x="RIGHT", new_y="TOP")
             self.set_font("helvetica", "", 8.5)
-            self.multi_cell(0, 4, latin1(value), new_x="LMARGIN", new_y="NEXT")
-            self.set_y(max(self.get_y(), y + 4))
+            lines = len(self.multi_cell(0, 4, latin1(value), dry_run=True, output="LINES"))
+            if self.get_y() + 4 * max(lines, 2) > self.h - self.b_margin:
+                self.add_page()
+            top = self.get_y()
+            self.set_font("helvetica", "B", 8.5)
+            self.multi_cell(LABEL_WIDTH, 4, latin1(label), align="L")
+            below_label = self.get_y()
+            self.set_xy(self.l_margin + LABEL_WIDTH, top)
+            self.set_font("helvetica", "", 8.5)
+            self.multi_cell(0, 4, latin1(value), align="L", new_x="LMARGIN", new_y="NEXT")
+            self.set_y(max(self.get_y(), below_label))
 
     def verdict(self, key: str, label: str) -> None:
         self.set_text_color(*VERDICT_COLOURS.get(key, (176, 0, 32)))
