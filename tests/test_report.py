@@ -218,8 +218,8 @@ def test_damaged_medium_report_explains_each_finding_by_backup(w, tmp_path_facto
     assert {"ARCHIVE_NUMBER_GAP", "COVERAGE_GAP", "ARCHIVE_FILE_MISSING"} <= set(codes)
     assert "<h4>MAG001_2026-11-27_full.tar.zst</h4>" in html
     assert "Archives fiscales signées, tickets et clôtures" in html
-    assert "Que faire: Des archives fiscales signées manquent" in html
-    assert "Que faire: Les années requises ne sont pas toutes couvertes" in html
+    assert "Que faire\u00a0: Des archives fiscales signées manquent" in html
+    assert "Que faire\u00a0: Les années requises ne sont pas toutes couvertes" in html
 
 
 def test_english_report_says_the_same_in_english(w, tmp_path):

@@ -8,7 +8,7 @@ from html import escape
 
 from fiscalsafe.report.datablock import data_block_html
 from fiscalsafe.report.fmt import Formatter
-from fiscalsafe.report.model import DossierView, ReportModel
+from fiscalsafe.report.model import DossierView, ReportModel, by_family
 from fiscalsafe.report.svg import legend_html, timeline_svg
 from fiscalsafe.report.texts import SCOPE_CANNOT, SCOPE_VERIFIED, Translator
 
@@ -29,7 +29,7 @@ th { background: #eee; } td.hash, code { font-family: "DejaVu Sans Mono", monosp
 li.finding.error b { color: #b00020; } li.finding.warning b { color: #8a5a00; }
 .badge { display: inline-block; padding: 2px 8px; border: 2px solid currentColor; }
 section.dossier { break-inside: avoid; }
-li.finding { margin-bottom: 6px; } .todo { font-style: italic; }
+li.family { margin-bottom: 8px; } li.finding { margin: 2px 0; } .todo { font-style: italic; }
 svg.timeline text { font-size: 10px; fill: #333; }
 svg.timeline rect, .swatch { stroke: #555; stroke-width: 0.5; }
 rect.covered, .swatch.covered { fill: #2e9e4f; background: #2e9e4f; }
@@ -111,20 +111,27 @@ def dossier_section(d: DossierView, tr: Translator, lang: str) -> str:
 
 
 def findings_html(d: DossierView, tr: Translator) -> str:
+    """Each backup's findings, by family: the family's name and what to do, once, then
+    each finding with its severity, code, place and message."""
     if not d.findings:
         none = tr._("No finding.")
         return f'<p class="no-findings">{_e(none)}</p>'
-    todo = tr._("What to do")
+    todo = tr._("What to do:")
     out = []
     for target, views in d.findings:
-        items = "".join(
-            f'<li class="finding {f.severity}" data-code="{_e(f.code)}">'
-            f"<b>{_e(f.family)}</b> — {_e(f.severity_label)} <code>{_e(f.code)}</code>"
-            f"{' (' + _e(f.where) + ')' if f.where else ''}: {_e(f.message)}"
-            f'<br><span class="todo">{_e(todo)}: {_e(f.what_to_do)}</span></li>'
-            for f in views
-        )
-        out.append(f'<h4>{_e(target)}</h4><ul class="finding-list">{items}</ul>')
+        families = []
+        for family, group in by_family(views):
+            items = "".join(
+                f'<li class="finding {f.severity}" data-code="{_e(f.code)}">'
+                f"<b>{_e(f.severity_label)}</b> <code>{_e(f.code)}</code>"
+                f"{' (' + _e(f.where) + ')' if f.where else ''}: {_e(f.message)}</li>"
+                for f in group
+            )
+            families.append(
+                f'<li class="family"><b>{_e(family)}</b><ul>{items}</ul>'
+                f'<span class="todo">{_e(todo)} {_e(group[0].what_to_do)}</span></li>'
+            )
+        out.append(f'<h4>{_e(target)}</h4><ul class="finding-list">{"".join(families)}</ul>')
     return "".join(out)
 
 

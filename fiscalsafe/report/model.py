@@ -158,6 +158,14 @@ def finding_views(findings: list[dict[str, Any]], tr: Translator) -> list[Findin
     return views
 
 
+def by_family(views: list[FindingView]) -> list[tuple[str, list[FindingView]]]:
+    """Findings grouped by family, in the order each family first appears."""
+    groups: dict[str, list[FindingView]] = {}
+    for view in views:
+        groups.setdefault(view.family, []).append(view)
+    return list(groups.items())
+
+
 def backup_row(v: dict[str, Any], fmt: Formatter, tr: Translator) -> BackupRow:
     backup = v.get("backup") or {}
     files = v.get("files") or []

@@ -13,7 +13,7 @@ from fpdf import FPDF
 from fiscalsafe.report import timeline
 from fiscalsafe.report.datablock import data_pdf_bytes
 from fiscalsafe.report.fmt import parse_time
-from fiscalsafe.report.model import DossierView, ReportModel
+from fiscalsafe.report.model import DossierView, ReportModel, by_family
 from fiscalsafe.report.texts import SCOPE_CANNOT, SCOPE_VERIFIED, TIMELINE_STATES, Translator
 
 COLOURS = {
@@ -129,13 +129,15 @@ def dossier_pages(pdf: ReportPDF, d: DossierView, tr: Translator) -> None:
     pdf.heading(tr._("Findings"), 11)
     if not d.findings:
         pdf.para(tr._("No finding."))
-    todo = tr._("What to do")
+    todo = tr._("What to do:")
     for target, views in d.findings:
         pdf.para(target, "B")
-        for f in views:
-            where = f" ({f.where})" if f.where else ""
-            pdf.para(f"{f.family} - {f.severity_label} {f.code}{where}: {f.message}")
-            pdf.para(f"{todo}: {f.what_to_do}", "I", 8.5)
+        for family, group in by_family(views):
+            pdf.para(family, "B")
+            for f in group:
+                where = f" ({f.where})" if f.where else ""
+                pdf.para(f"- {f.severity_label} {f.code}{where}: {f.message}")
+            pdf.para(f"{todo} {group[0].what_to_do}", "I", 8.5)
 
 
 def run_pairs(model: ReportModel, tr: Translator) -> list[tuple[str, object]]:
