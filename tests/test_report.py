@@ -425,3 +425,29 @@ def test_reports_are_drawn_again_identically(w, tmp_path_factory):
     data = extract_data(made.report.read_bytes())
     assert render(data, "html") == made.report.read_bytes()
     assert dt.datetime.fromisoformat(data["context"]["generated"].replace("Z", "+00:00"))
+
+
+def test_report_check_of_hostile_report_data_is_a_finding_never_a_crash(
+    w, tmp_path_factory, tmp_path
+):
+    made = rs.copy_made(rs.good(w, tmp_path_factory), tmp_path / "copy")
+    zone = made.html.replace('"tz": "Europe/Paris"', '"tz": "Europe"')
+    made.report.write_text(zone, encoding="utf-8")
+    code, codes = report_check(made)
+    assert code == 1 and "REPORT_CONTENT_MISMATCH" in codes
+    deep = tmp_path / "deep.html"
+    deep.write_text(
+        '<script type="application/json" id="fiscalsafe-report-data">' + "[" * 100_000 + "</script>"
+    )
+    r = bs.invoke("report-check", deep, "--json")
+    assert r.code == 1 and json.loads(r.out)["findings"][0]["code"] == "REPORT_MALFORMED"
+
+
+def test_report_of_a_plain_bag_says_no_signature_was_proven(tmp_path):
+    bag = Path(__file__).resolve().parent / "data/bagit-conformance/v1.0/valid/basicBag"
+    report = tmp_path / "bag.html"
+    r = bs.invoke("verify", bag, "--report", report, "--lang", "en")
+    assert r.code == 0, r
+    html = report.read_text()
+    assert f"<b>{bag}</b>: VALID BAG: {bag} is a valid BagIt bag; no signature and no" in html
+    assert rs.elements(html, "rect") == [] and "No coverage was computed" in html

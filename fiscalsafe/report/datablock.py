@@ -71,7 +71,7 @@ def extract_data(report: bytes) -> dict[str, Any]:
             raise MalformedError("the PDF holds no fiscalsafe report data")
         try:
             data, _ = json.JSONDecoder().raw_decode(report[start:].decode("ascii", "replace"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise MalformedError(f"the report data does not parse ({exc})") from None
     else:
         blocks = _HTML_BLOCK.findall(report)
@@ -79,7 +79,7 @@ def extract_data(report: bytes) -> dict[str, Any]:
             raise MalformedError(f"the report holds {len(blocks)} fiscalsafe data blocks, not 1")
         try:
             data = json.loads(blocks[0].decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (ValueError, RecursionError) as exc:
             raise MalformedError(f"the report data does not parse ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != DATA_FORMAT:
         raise MalformedError("the report data is not fiscalsafe report data")

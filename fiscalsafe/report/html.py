@@ -74,7 +74,7 @@ def header(model: ReportModel, tr: Translator) -> str:
 def conclusions(model: ReportModel, tr: Translator) -> str:
     items = "".join(
         f'<li class="conclusion {d.verdict}" data-dossier="{_e(d.dossier)}">'
-        f"<b>{_e(d.dossier)} — {_e(d.shop)}</b>: {_e(d.conclusion)}</li>"
+        f"<b>{_e(d.title)}</b>: {_e(d.conclusion)}</li>"
         for d in model.dossiers
     )
     title = tr._("Conclusion")

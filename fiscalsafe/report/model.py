@@ -74,6 +74,11 @@ class DossierView:
     cells: list[timeline.MonthCell]
     findings: list[tuple[str, list[FindingView]]] = field(default_factory=list)
 
+    @property
+    def title(self) -> str:
+        """The dossier and its shop (a plain bag has no shop)."""
+        return self.dossier if self.shop == "-" else f"{self.dossier} — {self.shop}"
+
 
 @dataclass
 class ReportModel:
@@ -200,6 +205,8 @@ def conclusion(kind: str, group: list[dict[str, Any]], fmt: Formatter, tr: Trans
     errors = sum(1 for f in last.get("findings") or [] if f.get("severity") == "error")
     if kind == "check":
         subject = tr._("the dossier, checked as of {date},", date=fmt.when(fiscal.get("as_of")))
+    elif not last.get("backup"):  # a plain bag, or a backup whose manifest was unreadable
+        subject = str(last.get("target", ""))
     else:
         created = (last.get("backup") or {}).get("created")
         subject = tr._("the backup of {date}", date=fmt.when(created))

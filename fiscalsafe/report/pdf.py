@@ -231,7 +231,7 @@ def render_pdf(model: ReportModel, data: dict, report_name: str) -> bytes:
     pdf.pairs(run_pairs(model, tr))
     pdf.heading(tr._("Conclusion"))
     for d in model.dossiers:
-        pdf.para(f"{d.dossier} - {d.shop}: {d.conclusion}")
+        pdf.para(f"{d.title}: {d.conclusion}")
     for d in model.dossiers:
         dossier_pages(pdf, d, tr)
     backups_part(pdf, model, tr)
