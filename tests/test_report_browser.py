@@ -92,3 +92,14 @@ def test_the_readme_shows_the_sample_screenshot():
     (image,) = re.findall(r"!\[[^\]]*\]\((docs/[^)]+\.png)\)", readme)
     width, height = png_size((root / image).read_bytes())
     assert width >= 800 and height >= 800
+
+
+def test_the_sample_reports_are_what_this_version_draws():
+    """docs/make_sample_report.py made them: a change to the report's text makes them stale."""
+    from fiscalsafe.report.check import check_report
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    for name in ("rapport-exemple.html", "rapport-exemple.pdf"):
+        result = check_report(docs / name, None, None)
+        assert [f.code for f in result.findings] == ["REPORT_SIGNATURE_UNCHECKED"], name
+        assert result.verdict == "findings" and result.auditor == "Marie Dupont-Lefèvre"

@@ -65,7 +65,7 @@ def header(model: ReportModel, tr: Translator) -> str:
     ]
     return (
         f"<header><h1>{_e(title)}</h1>"
-        f'<p class="verdict {model.verdict}" data-verdict="{model.verdict}">'
+        f'<p class="verdict {_e(model.verdict)}" data-verdict="{_e(model.verdict)}">'
         f'<span class="badge">{_e(model.verdict_label)}</span></p>'
         f"{_rows(pairs, 'run')}</header>"
     )
@@ -73,7 +73,7 @@ def header(model: ReportModel, tr: Translator) -> str:
 
 def conclusions(model: ReportModel, tr: Translator) -> str:
     items = "".join(
-        f'<li class="conclusion {d.verdict}" data-dossier="{_e(d.dossier)}">'
+        f'<li class="conclusion {_e(d.verdict)}" data-dossier="{_e(d.dossier)}">'
         f"<b>{_e(d.title)}</b>: {_e(d.conclusion)}</li>"
         for d in model.dossiers
     )
@@ -96,8 +96,9 @@ def dossier_section(d: DossierView, tr: Translator, lang: str) -> str:
     heading = tr._("Dossier {dossier}", dossier=d.dossier)
     coverage, findings = tr._("Six-year coverage"), tr._("Findings")
     parts = [
-        f'<section class="dossier" data-dossier="{_e(d.dossier)}" data-verdict="{d.verdict}">',
-        f'<h2>{_e(heading)} — <span class="verdict {d.verdict}">{_e(d.verdict_label)}</span></h2>',
+        f'<section class="dossier" data-dossier="{_e(d.dossier)}" data-verdict="{_e(d.verdict)}">',
+        f'<h2>{_e(heading)} — <span class="verdict {_e(d.verdict)}">'
+        f"{_e(d.verdict_label)}</span></h2>",
         shop,
         f"<h3>{_e(coverage)}</h3>",
         timeline_svg(d.cells, fmt, tr) if d.cells else "",
@@ -122,7 +123,7 @@ def findings_html(d: DossierView, tr: Translator) -> str:
         families = []
         for family, group in by_family(views):
             items = "".join(
-                f'<li class="finding {f.severity}" data-code="{_e(f.code)}">'
+                f'<li class="finding {_e(f.severity)}" data-code="{_e(f.code)}">'
                 f"<b>{_e(f.severity_label)}</b> <code>{_e(f.code)}</code>"
                 f"{' (' + _e(f.where) + ')' if f.where else ''}: {_e(f.message)}</li>"
                 for f in group
@@ -155,7 +156,7 @@ def backups_table(model: ReportModel, tr: Translator) -> str:
             f'<tr class="backup" data-target="{_e(b.target)}"><td>{_e(b.target)}</td>'
             f"<td>{_e(b.kind)}</td><td>{_e(b.created)}</td><td>{_e(b.verified_at)}</td>"
             f'<td>{_e(b.size)}</td><td class="hash">{hashes}</td>'
-            f'<td class="verdict {b.verdict}" data-verdict="{b.verdict}">'
+            f'<td class="verdict {_e(b.verdict)}" data-verdict="{_e(b.verdict)}">'
             f"{_e(b.verdict_label)}</td></tr>"
         )
     ths = "".join(f"<th>{_e(h)}</th>" for h in head)
@@ -195,8 +196,8 @@ def keys_html(model: ReportModel, tr: Translator) -> str:
     roles = {"shop": tr._("shop key"), "editor": tr._("software editor's key")}
     title, key_id_label = tr._("Keys"), tr._("minisign key id")
     rows = "".join(
-        f'<tr class="key" data-role="{k.role}"><td>{_e(roles.get(k.role, k.role))}</td>'
-        f'<td><code class="fingerprint" data-role="{k.role}">{_e(k.fingerprint)}</code>'
+        f'<tr class="key" data-role="{_e(k.role)}"><td>{_e(roles.get(k.role, k.role))}</td>'
+        f'<td><code class="fingerprint" data-role="{_e(k.role)}">{_e(k.fingerprint)}</code>'
         f"{_key_id_html(k, key_id_label)}"
         f"</td><td>{_e(k.source)}</td><td>{_e(k.path or '-')}</td></tr>"
         for k in model.keys
