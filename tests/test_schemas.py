@@ -56,6 +56,8 @@ EXPECTED_SCHEMAS = {
     "list",
     "evidence",
     "bench-result",
+    "report-data",
+    "report-check",
 }
 AS_OF = "2026-11-27"
 

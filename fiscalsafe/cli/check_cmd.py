@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli import exitcodes, report_cmd
 from fiscalsafe.cli.options import (
     JsonOpt,
     MaxIdleOpt,
@@ -25,6 +25,7 @@ from fiscalsafe.cli.render import (
     print_json,
     proofs_sentence,
 )
+from fiscalsafe.cli.report_cmd import LangOpt, ReportOpt
 from fiscalsafe.errors import UsageError
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 
@@ -58,10 +59,13 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             str, typer.Option(help="Environment variable holding the key's passphrase.")
         ] = "FISCALSAFE_PASSPHRASE",
         json_out: JsonOpt = False,
+        report_file: ReportOpt = None,
+        lang: LangOpt = None,
     ) -> int:
         """Prove a dossier's fiscal integrity in place, read-only."""
         from fiscalsafe.pipeline.check import start_check
 
+        report_lang = report_cmd.report_language(report_file, lang, dossier)
         if years < 1:
             raise UsageError("--years must be at least 1")
         from fiscalsafe.cli.trust import editor_trust
@@ -97,11 +101,23 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             report = pending.result()
             pending.remember_proofs()
         store.advance(report, "check", now)
+        if report_file is not None:
+            pages = report_cmd.write_check_report(
+                report_file,
+                report,
+                dossier=dossier,
+                lang=report_lang,
+                now=now,
+                editors=trusted,
+                trust_paths=trust,
+            )
         if json_out:
             print_json({**report.to_json(), "archive_proofs": report.archive_proofs})
         else:
             render_check(report)
             console.print("  " + proofs_sentence(report.archive_proofs))
+            if report_file is not None:
+                console.print(f"report written: {', '.join(str(p) for p in pages)}")
         return exitcodes.OK if report.ok else exitcodes.FINDINGS
 
 

@@ -112,6 +112,7 @@ from fiscalsafe.cli import (  # noqa: E402 - the commands register on the app de
     check_cmd,
     keys_cmd,
     list_cmd,
+    report_cmd,
     sample_cmd,
     verify_cmd,
 )
@@ -119,7 +120,7 @@ from fiscalsafe.cli import (  # noqa: E402 - the commands register on the app de
 for command in (sample_cmd, check_cmd):
     command.register(app, guarded, load_profile, now_utc, read_passphrase)
 keys_cmd.register(keys_app, guarded)
-for command in (backup_cmd, list_cmd, verify_cmd):
+for command in (backup_cmd, list_cmd, verify_cmd, report_cmd):
     command.register(app, guarded, load_profile, now_utc, read_passphrase)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from fiscalsafe import fsio
-from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli import exitcodes, report_cmd
 from fiscalsafe.cli.options import (
     EditorKeyOpt,
     JsonOutputOpt,
@@ -23,6 +23,7 @@ from fiscalsafe.cli.options import (
     state_store,
 )
 from fiscalsafe.cli.render import console, coverage_sentence, print_findings, print_json
+from fiscalsafe.cli.report_cmd import AuditorOpt, LangOpt, ReportOpt
 from fiscalsafe.cli.trust import ShopKey, editor_trust, load_key_file, load_shop_keys, trust_dir
 from fiscalsafe.errors import UsageError
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
@@ -153,6 +154,9 @@ class VerifyRequest:
     state: Path | None
     max_idle_days: int
     json_out: bool
+    report: Path | None = None
+    lang: str | None = None
+    auditor_name: str | None = None
 
 
 def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
@@ -175,6 +179,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         state: StateOpt = None,
         max_idle_days: MaxIdleOpt = MAX_IDLE_DAYS,
         json_out: JsonOutputOpt = False,
+        report: ReportOpt = None,
+        lang: LangOpt = None,
+        auditor_name: AuditorOpt = None,
     ) -> int:
         """Prove backups (or any BagIt bag) without restoring them."""
         request = VerifyRequest(
@@ -192,6 +199,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             state=state,
             max_idle_days=max_idle_days,
             json_out=json_out,
+            report=report,
+            lang=lang,
+            auditor_name=auditor_name,
         )
         return run_verify(request, env)
 
@@ -216,6 +226,7 @@ def run_verify(req: VerifyRequest, env: CommandEnv) -> int:
     from fiscalsafe.pipeline.evidence import build_evidence, write_evidence
     from fiscalsafe.pipeline.lineage import check_lineage, load_since
 
+    report_lang = report_cmd.report_language(req.report, req.lang)
     prof = env.load_profile(req.profile)
     check_max_idle(req.max_idle_days)
     store = state_store(req.state)
@@ -258,23 +269,47 @@ def run_verify(req: VerifyRequest, env: CommandEnv) -> int:
     if not req.json_out:
         for r in reports:
             render_verify(r, detailed=len(items) == 1)
+    written: list[Path] = []
     if req.evidence is not None:
         doc = build_evidence(reports, now=now, auditor=auditor)
         written = write_evidence(req.evidence, doc, auditor)
-    if req.json_out:
+    pages: list[Path] = []
+    if req.report is not None:
+        pages = report_cmd.write_verify_report(
+            req.report,
+            build_evidence(reports, now=now, auditor=auditor),
+            lang=report_lang,
+            now=now,
+            auditor_name=req.auditor_name,
+            auditor=auditor,
+            targets=req.targets,
+            shop_keys=shop_keys,
+            key_paths=req.key,
+            editors=editors,
+            trust_paths=req.trust,
+            evidence=req.evidence,
+        )
+    print_outcome(reports, req.json_out, written, pages)
+    return exitcodes.OK if all(r.ok for r in reports) else exitcodes.FINDINGS
+
+
+def print_outcome(reports: list, json_out: bool, written: list[Path], pages: list[Path]) -> None:
+    """The run's last lines: the combined verdict, and the files written."""
+    if json_out:
         print_json(
             {
                 "verdict": combine_verdicts([r.verdict for r in reports]),
                 "reports": [r.to_json() for r in reports],
             }
         )
-    else:
-        if len(reports) > 1:
-            good = sum(r.ok for r in reports)
-            console.print(f"{good} of {len(reports)} proven")
-        if req.evidence is not None:
-            console.print(f"evidence written: {', '.join(str(p) for p in written)}")
-    return exitcodes.OK if all(r.ok for r in reports) else exitcodes.FINDINGS
+        return
+    if len(reports) > 1:
+        good = sum(r.ok for r in reports)
+        console.print(f"{good} of {len(reports)} proven")
+    if written:
+        console.print(f"evidence written: {', '.join(str(p) for p in written)}")
+    if pages:
+        console.print(f"report written: {', '.join(str(p) for p in pages)}")
 
 
 def verify_items(targets: list[Path], key_given: bool) -> list[tuple[str, list[Path]]]:

@@ -138,4 +138,18 @@ CODES: dict[str, tuple[str, str]] = {
     "BAG_SYSTEM_FILE": ("warning", "the payload lists OS metadata files (.DS_Store...)"),
     "BAG_FETCH_INVALID": ("error", "a fetch.txt line is not valid"),
     "BAG_WEAK_ALGORITHM": ("warning", "the payload manifests use only MD5 or SHA-1"),
+    # Verification reports (report-check).
+    "REPORT_MALFORMED": ("error", "the report holds no readable fiscalsafe report data"),
+    "REPORT_EVIDENCE_MISMATCH": ("error", "the evidence is not the one the report was made from"),
+    "REPORT_CONTENT_MISMATCH": ("error", "the report's text differs from what its data gives"),
+    "REPORT_OTHER_VERSION": (
+        "warning",
+        "the report was made by another fiscalsafe version: its text was not compared",
+    ),
+    "REPORT_SIGNATURE_MISSING": ("error", "the report has no .minisig signature"),
+    "REPORT_SIGNATURE_INVALID": ("error", "the report's signature does not verify"),
+    "REPORT_SIGNATURE_UNCHECKED": (
+        "warning",
+        "no auditor key given: the signature was not checked",
+    ),
 }

@@ -1,0 +1,67 @@
+"""The user's language and the gettext catalogues compiled into the package.
+
+``fiscalsafe/locale/<lang>/LC_MESSAGES/fiscalsafe.mo`` holds each language's texts; English is
+the source language (the message ids), so it needs no catalogue. Any part of the CLI can
+adopt this module: ``tr = translator(lang)`` then ``tr.gettext("...")``.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import locale
+import os
+from functools import cache
+from pathlib import Path
+
+DOMAIN = "fiscalsafe"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LANGUAGES = ("en", "fr")
+DEFAULT_LANGUAGE = "en"
+LANG_ENV = "FISCALSAFE_LANG"
+
+
+def _language_of(tag: str | None) -> str | None:
+    """``fr_FR.UTF-8``, ``fr-FR``, ``French_France.1252`` -> ``fr``; unknown -> None."""
+    if not tag:
+        return None
+    head = tag.replace("-", "_").split("_", 1)[0].split(".", 1)[0].lower()
+    head = {"french": "fr", "english": "en"}.get(head, head)
+    return head if head in LANGUAGES else None
+
+
+def system_language() -> str | None:
+    """The language of the system locale, from the usual environment variables first (as
+    gettext reads them), then the C library's locale."""
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            return _language_of(value.split(":", 1)[0])
+    try:
+        return _language_of(locale.getlocale()[0])
+    except ValueError:
+        return None
+
+
+def choose_language(option: str | None = None) -> str:
+    """``--lang`` if given, else ``$FISCALSAFE_LANG``, else the system locale, else English.
+    An unknown value given explicitly is the caller's usage error; one from the
+    environment falls through to the next source."""
+    if option:
+        return option
+    return _language_of(os.environ.get(LANG_ENV)) or system_language() or DEFAULT_LANGUAGE
+
+
+@cache
+def translator(lang: str) -> _gettext.NullTranslations:
+    """The catalogue of ``lang`` (English: the identity translation)."""
+    if lang == DEFAULT_LANGUAGE:
+        return _gettext.NullTranslations()
+    return _gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[lang])
+
+
+def gettext(lang: str, message: str) -> str:
+    return translator(lang).gettext(message)
+
+
+def ngettext(lang: str, singular: str, plural: str, n: int) -> str:
+    return translator(lang).ngettext(singular, plural, n)
