@@ -156,7 +156,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                     err_console.print(f"[bold red]FAILED[/] {dossier}: {exc}", markup=True)
         code = max([f["code"] for f in failures], default=exitcodes.OK)
         if json_out:
-            print_json({"backups": results, "failures": failures, "exit_code": code})
+            print_json(
+                {"backups": results, "failures": failures, "exit_code": code}, "backup-result"
+            )
         return code
 
 

@@ -52,7 +52,7 @@ def register(keys_app: typer.Typer, guarded) -> None:
             "encrypted": passphrase is not None,
         }
         if json_out:
-            print_json(doc)
+            print_json(doc, "keys-generate")
         else:
             console.print(
                 f"shop key {secret.fingerprint}: public {pub_path}, secret {key_path}"

@@ -25,7 +25,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         if target.is_dir():
             entries = list_backups(target)
             if json_out:
-                print_json({"folder": str(target), "backups": [e.to_json() for e in entries]})
+                print_json(
+                    {"folder": str(target), "backups": [e.to_json() for e in entries]}, "list"
+                )
                 return exitcodes.OK
             if not entries:
                 console.print(f"no fiscalsafe backup in {target}")
@@ -43,7 +45,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
 
         doc = list_archive(target)
         if json_out:
-            print_json(doc)
+            print_json(doc, "list")
         else:
             m = doc["manifest"]
             console.print(

@@ -17,7 +17,21 @@ console = Console(highlight=False, soft_wrap=True)
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def print_json(doc: Any) -> None:
+#: The version of the command outputs that carry no version of their own (backup, verify,
+#: list, restore, keys generate, sample): their schemas in ``schemas/``.
+OUTPUT_VERSION = [1, 0]
+
+
+def output_document(doc: dict, kind: str) -> dict:
+    """``doc`` as a command prints it: first ``format`` (``fiscalsafe-KIND``, naming its
+    schema) and ``version``, so a script knows what it reads."""
+    return {"format": f"fiscalsafe-{kind}", "version": OUTPUT_VERSION, **doc}
+
+
+def print_json(doc: Any, kind: str | None = None) -> None:
+    """One JSON document on stdout; ``kind`` adds its ``format`` and ``version``."""
+    if kind is not None:
+        doc = output_document(doc, kind)
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 

@@ -229,7 +229,8 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 {
                     "verdict": combine_verdicts([r.verdict for r in reports]),
                     "reports": [r.to_json() for r in reports],
-                }
+                },
+                "verify-result",
             )
         else:
             if len(reports) > 1:
@@ -286,7 +287,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             "report": result.report.to_json(),
         }
         if json_out:
-            print_json(doc)
+            print_json(doc, "restore-result")
         elif result.restored:
             console.print(
                 f"[bold green]RESTORED[/] {result.files} files into {result.dest}, "
