@@ -17,6 +17,7 @@ from rich.progress import (
 )
 
 from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.coverage_text import ANCHOR_TODAY, coverage_sentence
 from fiscalsafe.cli.options import (
     MaxIdleOpt,
     StateOpt,
@@ -26,7 +27,6 @@ from fiscalsafe.cli.options import (
 )
 from fiscalsafe.cli.render import (
     console,
-    coverage_sentence,
     err_console,
     print_findings,
     print_json,
@@ -251,7 +251,7 @@ def _summary(r) -> None:
         f"(ratio {ratio:.2f}), {r.omitted} left out, {r.seconds:.1f} s; read back and verified"
     )
     if r.check_report is not None and r.check_report.coverage is not None and r.coverage:
-        console.print("  coverage: " + coverage_sentence(r.check_report.coverage))
+        console.print("  coverage: " + coverage_sentence(r.check_report.coverage, ANCHOR_TODAY))
     if r.forced:
         console.print("  [yellow]made with --force while the application was open[/]", markup=True)
     for p in r.removed_by_rotation:

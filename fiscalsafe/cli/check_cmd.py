@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.coverage_text import ANCHOR_AS_OF, ANCHOR_TODAY, coverage_sentence
 from fiscalsafe.cli.options import (
     JsonOpt,
     MaxIdleOpt,
@@ -18,7 +19,7 @@ from fiscalsafe.cli.options import (
     parse_as_of,
     state_store,
 )
-from fiscalsafe.cli.render import console, coverage_sentence, print_findings, print_json
+from fiscalsafe.cli.render import console, print_findings, print_json
 from fiscalsafe.errors import UsageError
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 
@@ -71,11 +72,11 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         if json_out:
             print_json(report.to_json())
         else:
-            render_check(report)
+            render_check(report, ANCHOR_AS_OF if as_of else ANCHOR_TODAY)
         return exitcodes.OK if report.ok else exitcodes.FINDINGS
 
 
-def render_check(report) -> None:
+def render_check(report, anchor: str = ANCHOR_TODAY) -> None:
     counts = report.counts()
     cov = report.coverage
     if report.verdict == "proven":
@@ -109,8 +110,6 @@ def render_check(report) -> None:
     else:
         console.print(f"  trust: {', '.join(report.trust['fingerprints'])}")
     if cov is not None:
-        console.print("  coverage: " + coverage_sentence(cov))
-        if cov.since_genesis:
-            console.print(f"  dossier younger than required: complete since genesis {cov.genesis}")
+        console.print("  coverage: " + coverage_sentence(cov, anchor))
     if report.findings:
         print_findings(report.findings)

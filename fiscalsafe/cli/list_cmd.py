@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.coverage_text import claimed_coverage
 from fiscalsafe.cli.render import console, print_json
 from fiscalsafe.units import human_size
 
@@ -35,8 +36,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 parts = f", {len(e.paths)}/{e.parts_expected} parts" if e.parts_expected > 1 else ""
                 console.print(
                     f"{e.dossier:10} {e.kind:9} {e.created:21} {human_size(e.size):>10}  "
-                    f"{claimed_coverage(e.coverage):48} {e.name}{parts}"
+                    f"{e.name}{parts}"
                 )
+                console.print(f"  coverage: {claimed_coverage(e.coverage, e.created)}")
             console.print(
                 "(claims from the signed sidecars; run 'fiscalsafe verify' to prove them)"
             )
@@ -63,12 +65,3 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 "(manifest not authenticated by 'list'; run 'fiscalsafe verify --key' to prove it)"
             )
         return exitcodes.OK
-
-
-def claimed_coverage(text: str) -> str:
-    """A sidecar's ``coverage=FIRST..LAST`` claim: the verified records it covered end on
-    the last recorded operation at the time of the backup."""
-    first, sep, last = text.partition("..")
-    if not sep:
-        return f"coverage {text or 'none'}"
-    return f"covered {first}..{last}, last operation {last}"

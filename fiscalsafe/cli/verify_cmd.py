@@ -10,8 +10,9 @@ import typer
 
 from fiscalsafe import fsio
 from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.coverage_text import ANCHOR_AS_OF, ANCHOR_BACKUP, coverage_sentence
 from fiscalsafe.cli.options import MaxIdleOpt, StateOpt, check_max_idle, parse_as_of, state_store
-from fiscalsafe.cli.render import console, coverage_sentence, print_findings, print_json
+from fiscalsafe.cli.render import console, print_findings, print_json
 from fiscalsafe.cli.trust import ShopKey, editor_trust, load_key_file, load_shop_keys, trust_dir
 from fiscalsafe.errors import UsageError
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
@@ -220,7 +221,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         )
         if not json_out:
             for r in reports:
-                render_verify(r, detailed=len(items) == 1)
+                render_verify(
+                    r, detailed=len(items) == 1, anchor=ANCHOR_AS_OF if as_of else ANCHOR_BACKUP
+                )
         if evidence is not None:
             doc = build_evidence(reports, now=now, auditor=auditor)
             written = write_evidence(evidence, doc, auditor)
@@ -317,7 +320,7 @@ def checks_line(r) -> str:
     return names + (" (BagIt checks only)" if r.mode == "bag" else "")
 
 
-def render_verify(r, detailed: bool) -> None:
+def render_verify(r, detailed: bool, anchor: str = ANCHOR_BACKUP) -> None:
     counts = r.counts()
     if r.verdict == "proven":
         line = f"[bold green]PROVEN[/] {r.target}"
@@ -338,7 +341,7 @@ def render_verify(r, detailed: bool) -> None:
             line += f" (verifier's clock {r.verified_at})"
     console.print(line, markup=True)
     if r.fiscal is not None and r.fiscal.coverage is not None:
-        console.print("  coverage: " + coverage_sentence(r.fiscal.coverage))
+        console.print("  coverage: " + coverage_sentence(r.fiscal.coverage, anchor))
     console.print(f"  checks: {checks_line(r)}", markup=False)
     if not detailed:
         return
