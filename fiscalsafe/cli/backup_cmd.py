@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -17,7 +18,9 @@ from rich.progress import (
 )
 
 from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.backup_text import left_out_sentence, what_is_safe
 from fiscalsafe.cli.coverage_text import ANCHOR_TODAY, coverage_sentence
+from fiscalsafe.cli.failure import Explained, failure_message
 from fiscalsafe.cli.options import (
     MaxIdleOpt,
     StateOpt,
@@ -25,14 +28,17 @@ from fiscalsafe.cli.options import (
     parse_size,
     state_store,
 )
+from fiscalsafe.cli.passphrase import open_secret_key
 from fiscalsafe.cli.render import (
     console,
     err_console,
     print_findings,
     print_json,
 )
-from fiscalsafe.cli.trust import editor_trust, load_key_file
+from fiscalsafe.cli.trust import editor_trust
 from fiscalsafe.errors import FiscalsafeError, UsageError
+from fiscalsafe.pipeline.destination import prepare_destination
+from fiscalsafe.pipeline.leftovers import remove_leftovers
 from fiscalsafe.units import human_size
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 
@@ -93,7 +99,6 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> int:
         """Check, then back up a dossier into one signed, verified archive."""
-        from fiscalsafe import minisign
         from fiscalsafe.pipeline.backup import BackupOptions, FindingsRefusal, backup_dossier
 
         if not 1 <= level <= 22:
@@ -101,7 +106,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         if keep is not None and keep < 1:
             raise UsageError("--keep must be at least 1")
         prof = load_profile(profile)
-        secret = load_key_file(minisign.load_secret_key, key, read_passphrase(passphrase_env))
+        secret = open_secret_key(key, passphrase_env)
         opts = BackupOptions(
             kind=kind,
             name=name,
@@ -123,6 +128,8 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         names = [d.name.lower() for d in dossiers]
         if len(set(names)) != len(names):
             raise UsageError("two dossiers differ only by case: their backups would collide")
+        if prepare_destination(to) and not json_out:
+            err_console.print(f"created the backup folder {to}", markup=False)
         now = now_utc()
         if all_dossiers:
             _refuse_colliding_names(dossiers, prof, opts, name, now)
@@ -136,30 +143,47 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 if not json_out:
                     _summary(result)
             except FindingsRefusal as exc:
+                message = f"{exc}; {what_is_safe(to, _planned_name(dossier, prof, opts, now))}"
                 failures.append(
-                    {"dossier": str(dossier), "error": str(exc), "code": exitcodes.FINDINGS}
+                    {"dossier": str(dossier), "error": message, "code": exitcodes.FINDINGS}
                 )
                 if not json_out:
-                    err_console.print(f"[bold red]REFUSED[/] {exc}", markup=True)
+                    err_console.print(f"[bold red]REFUSED[/] {escape(message)}", markup=True)
                     print_findings([f for f in exc.report.findings if f.severity == "error"], 5)
             except (FiscalsafeError, OSError) as exc:
+                safe = what_is_safe(to, _planned_name(dossier, prof, opts, now))
+                message = f"{failure_message(exc)}; {safe}"
                 # One dossier on its own: the plain one-line error (exit code from the
                 # table). With --json, CI still gets a document describing the failure.
                 if not all_dossiers and not json_out:
-                    raise
+                    raise Explained(exc, message) from exc
                 failures.append(
-                    {"dossier": str(dossier), "error": str(exc), "code": exitcodes.for_error(exc)}
+                    {"dossier": str(dossier), "error": message, "code": exitcodes.for_error(exc)}
                 )
                 if json_out:
-                    err_console.print(f"error: {exc}", markup=False)
+                    err_console.print(f"error: {message}", markup=False)
                 else:
-                    err_console.print(f"[bold red]FAILED[/] {dossier}: {exc}", markup=True)
+                    err_console.print(
+                        f"[bold red]FAILED[/] {escape(str(dossier))}: {escape(message)}",
+                        markup=True,
+                    )
         code = max([f["code"] for f in failures], default=exitcodes.OK)
         if json_out:
             print_json(
                 {"backups": results, "failures": failures, "exit_code": code}, "backup-result"
             )
         return code
+
+
+def _planned_name(dossier, prof, opts, now) -> str | None:
+    """The name this dossier's backup gets on the medium; None when it cannot be known."""
+    from fiscalsafe.pipeline.backup import backup_name
+    from fiscalsafe.pipeline.check import load_identity
+
+    try:
+        return backup_name(load_identity(dossier, prof), opts, now)
+    except (FiscalsafeError, OSError):
+        return None
 
 
 def _refuse_colliding_names(dossiers, prof, opts, name, now) -> None:
@@ -185,7 +209,22 @@ def _refuse_colliding_names(dossiers, prof, opts, name, now) -> None:
     opts.name = name
 
 
+def _remove_leftovers(dossier, to, prof, opts, now, json_out) -> None:
+    """Partial files an interrupted backup of the same name left (a power cut)."""
+    from fiscalsafe.formats.layout import EXTENSION
+
+    name = _planned_name(dossier, prof, opts, now)
+    removed = remove_leftovers(to, name + EXTENSION) if name else []
+    if removed and not json_out:
+        names = ", ".join(leftover.path.name for leftover in removed)
+        err_console.print(
+            f"removed {len(removed)} partial file(s) an interrupted backup of {name} left: {names}",
+            markup=False,
+        )
+
+
 def _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier):
+    _remove_leftovers(dossier, to, prof, opts, now, json_out)
     show = not json_out and sys.stderr.isatty()
     progress = (
         Progress(
@@ -248,8 +287,9 @@ def _summary(r) -> None:
     console.print(
         f"  {r.payload_files} files, {human_size(r.payload_bytes)} -> "
         f"{human_size(r.archive_bytes)} "
-        f"(ratio {ratio:.2f}), {r.omitted} left out, {r.seconds:.1f} s; read back and verified"
+        f"(ratio {ratio:.2f}), {r.seconds:.1f} s; read back and verified"
     )
+    console.print(f"  {left_out_sentence(r.left_out)}")
     if r.check_report is not None and r.check_report.coverage is not None and r.coverage:
         console.print("  coverage: " + coverage_sentence(r.check_report.coverage, ANCHOR_TODAY))
     if r.forced:

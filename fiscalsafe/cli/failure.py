@@ -29,8 +29,19 @@ DEBUG_ENV = "FISCALSAFE_DEBUG"
 JSON_FLAG = "--json"
 
 
+class Explained(Exception):  # noqa: N818 - it wraps an error, it is not one of its own
+    """An error with what the command knows besides: what is safe, what to do next. Its
+    exit and ``error`` codes are those of the error it wraps."""
+
+    def __init__(self, cause: BaseException, message: str):
+        super().__init__(message)
+        self.cause = cause
+
+
 def error_code(exc: BaseException) -> str:
     """The stable ``error`` code of a failure (the enum of ``error.schema.json``)."""
+    if isinstance(exc, Explained):
+        return error_code(exc.cause)
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     if isinstance(exc, UsageError):
@@ -71,6 +82,8 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def failure_message(exc: BaseException) -> str:
+    if isinstance(exc, Explained):
+        return str(exc)
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted; nothing was left that looks complete"
     if isinstance(exc, OSError):
@@ -110,9 +123,10 @@ def show_traceback_if_asked() -> None:
 
 def report_exception(exc: BaseException, json_out: bool) -> int:
     """Report a command's failure; return its exit code."""
-    if not isinstance(exc, FiscalsafeError | OSError | KeyboardInterrupt):
+    cause = exc.cause if isinstance(exc, Explained) else exc
+    if not isinstance(cause, FiscalsafeError | OSError | KeyboardInterrupt):
         show_traceback_if_asked()
-    code = exitcodes.for_error(exc)
+    code = exitcodes.for_error(cause)
     report_failure(code, error_code(exc), failure_message(exc), json_out)
     return code
 
@@ -121,23 +135,26 @@ def run_app(app: Callable, args: Sequence[str] | None = None) -> None:
     """Run the typer app; a usage error or a stray exception becomes one ``error:`` line
     (and the JSON document when ``--json`` is on the command line), never a box or a
     traceback. Exits with the command's code."""
-    from typer import _click as click
+    import typer
     from typer.main import get_command
 
+    # click's UsageError and ClickException, wherever this typer takes click from.
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    click_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
     argv = list(sys.argv[1:] if args is None else args)
     json_out = JSON_FLAG in argv
     try:
         code = get_command(app).main(args=argv, prog_name="fiscalsafe", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        exc.show()
-        code = exitcodes.USAGE
-    except click.exceptions.UsageError as exc:
+    except usage_error as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: its help
+            exc.show()
+            raise SystemExit(exitcodes.USAGE) from None
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         report_failure(exitcodes.USAGE, "usage", exc.format_message() + hint, json_out)
         code = exitcodes.USAGE
-    except click.exceptions.Abort:
+    except typer.Abort:
         code = report_exception(KeyboardInterrupt(), json_out)
-    except click.exceptions.ClickException as exc:
+    except click_error as exc:
         report_failure(exitcodes.USAGE, "usage", exc.format_message(), json_out)
         code = exitcodes.USAGE
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback

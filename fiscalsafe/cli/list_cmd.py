@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.backup_text import leftover_sentences
 from fiscalsafe.cli.coverage_text import claimed_coverage
 from fiscalsafe.cli.render import console, print_json
 from fiscalsafe.units import human_size
@@ -21,14 +22,15 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> int:
         """Show the backups a medium holds, or the contents of one backup."""
+        from fiscalsafe.pipeline.leftovers import find_leftovers
         from fiscalsafe.pipeline.listing import list_backups
 
         if target.is_dir():
             entries = list_backups(target)
             if json_out:
-                print_json(
-                    {"folder": str(target), "backups": [e.to_json() for e in entries]}, "list"
-                )
+                leftovers = [x.to_json() for x in find_leftovers(target)]
+                doc = {"folder": str(target), "backups": [e.to_json() for e in entries]}
+                print_json({**doc, "leftovers": leftovers}, "list")
                 return exitcodes.OK
             if not entries:
                 console.print(f"no fiscalsafe backup in {target}")
@@ -39,6 +41,8 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                     f"{e.name}{parts}"
                 )
                 console.print(f"  coverage: {claimed_coverage(e.coverage, e.created)}")
+            for line in leftover_sentences(target):
+                console.print(line, markup=False)
             console.print(
                 "(claims from the signed sidecars; run 'fiscalsafe verify' to prove them)"
             )

@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from fiscalsafe.verify.findings import Finding
 
@@ -68,4 +69,4 @@ def print_findings(findings: list[Finding], limit_per_file: int = 20) -> None:
 
 
 def print_error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)

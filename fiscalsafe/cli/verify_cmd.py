@@ -10,10 +10,13 @@ import typer
 
 from fiscalsafe import fsio
 from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.backup_text import leftover_sentences
 from fiscalsafe.cli.coverage_text import ANCHOR_AS_OF, ANCHOR_BACKUP, coverage_sentence
 from fiscalsafe.cli.options import MaxIdleOpt, StateOpt, check_max_idle, parse_as_of, state_store
-from fiscalsafe.cli.render import console, print_findings, print_json
-from fiscalsafe.cli.trust import ShopKey, editor_trust, load_key_file, load_shop_keys, trust_dir
+from fiscalsafe.cli.passphrase import open_secret_key
+from fiscalsafe.cli.render import console, err_console, print_findings, print_json
+from fiscalsafe.cli.trust import ShopKey, editor_trust, load_shop_keys, trust_dir
+from fiscalsafe.cli.verify_text import main_findings, signer_sentence
 from fiscalsafe.errors import UsageError
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.report import combine_verdicts
@@ -125,7 +128,6 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> int:
         """Prove backups (or any BagIt bag) without restoring them."""
-        from fiscalsafe import minisign
         from fiscalsafe.pipeline.evidence import build_evidence, write_evidence
         from fiscalsafe.pipeline.lineage import check_lineage, load_since
         from fiscalsafe.pipeline.verify_backup import (
@@ -144,11 +146,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         editors = editor_trust(trust)
         now = now_utc()
         as_of_time = parse_as_of(as_of, now) if as_of else None
-        auditor = (
-            load_key_file(minisign.load_secret_key, auditor_key, read_passphrase(passphrase_env))
-            if auditor_key
-            else None
-        )
+        auditor = open_secret_key(auditor_key, passphrase_env) if auditor_key else None
         # Everything to verify, in command-line order: bag folders and backups (or sets).
         items: list[tuple[str, list[Path]]] = []
         for target in targets:
@@ -163,6 +161,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 items.append(("bag", [target]))
             elif target.is_dir():
                 found = find_backups(target)
+                if not json_out:
+                    for line in leftover_sentences(target):
+                        err_console.print(line, markup=False)
                 if not found:
                     raise UsageError(f"no backup found in {target}")
                 items.extend(("backup", files) for files in found)
@@ -340,6 +341,9 @@ def render_verify(r, detailed: bool, anchor: str = ANCHOR_BACKUP) -> None:
         if r.verified_at:
             line += f" (verifier's clock {r.verified_at})"
     console.print(line, markup=True)
+    if r.verdict == "findings" and not detailed:
+        for text in main_findings(r):
+            console.print(f"    {text}", markup=False)
     if r.fiscal is not None and r.fiscal.coverage is not None:
         console.print("  coverage: " + coverage_sentence(r.fiscal.coverage, anchor))
     console.print(f"  checks: {checks_line(r)}", markup=False)
@@ -347,8 +351,8 @@ def render_verify(r, detailed: bool, anchor: str = ANCHOR_BACKUP) -> None:
         return
     if r.mode == "backup":
         console.print(
-            f"  signed by shop key {r.shop_key}; {r.members} members, "
-            f"{r.payload_bytes} payload bytes"
+            f"  {signer_sentence(r)}; {r.members} members, {r.payload_bytes} payload bytes",
+            markup=False,
         )
     if r.fiscal is not None:
         trust = r.fiscal.trust

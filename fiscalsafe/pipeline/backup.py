@@ -116,6 +116,7 @@ class BackupResult:
     removed_by_rotation: list[Path]
     seconds: float = 0.0
     check_report: CheckReport | None = field(default=None, repr=False)
+    left_out: list[OmittedFile] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict:
         return {
@@ -345,6 +346,7 @@ def backup_dossier(
         removed_by_rotation=removed,
         seconds=(dt.datetime.now(dt.UTC) - started).total_seconds(),
         check_report=report,
+        left_out=omitted,
     )
 
 
