@@ -72,7 +72,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             str | None, typer.Option(help="'weekday': name the backup after the weekday.")
         ] = None,
         keep: Annotated[
-            int | None, typer.Option(help="Keep the N newest backups per dossier.")
+            int | None, typer.Option(help="Keep the N newest backups per dossier and kind.")
         ] = None,
         allow_findings: Annotated[
             bool, typer.Option(help="Back up despite fiscal findings (recorded).")
@@ -295,4 +295,6 @@ def _summary(r) -> None:
     if r.forced:
         console.print("  [yellow]made with --force while the application was open[/]", markup=True)
     for p in r.removed_by_rotation:
-        console.print(f"  removed old backup {p}")
+        console.print(
+            f"  --keep: removed older {r.kind} backup of dossier {r.dossier}: {p}", markup=False
+        )

@@ -16,7 +16,12 @@ from fiscalsafe.cli.options import MaxIdleOpt, StateOpt, check_max_idle, parse_a
 from fiscalsafe.cli.passphrase import open_secret_key
 from fiscalsafe.cli.render import console, err_console, print_findings, print_json
 from fiscalsafe.cli.trust import ShopKey, editor_trust, load_shop_keys, trust_dir
-from fiscalsafe.cli.verify_text import main_findings, signer_sentence
+from fiscalsafe.cli.verify_text import (
+    existing_entries,
+    forced_restore_sentence,
+    main_findings,
+    signer_sentence,
+)
 from fiscalsafe.errors import UsageError
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.report import combine_verdicts
@@ -272,6 +277,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         if not archive.exists():
             raise UsageError(f"{archive} does not exist")
         files = discover([archive])[0]
+        already = existing_entries(dest) if force else []
         result = restore_backup(
             files,
             dest,
@@ -298,6 +304,8 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 "every one verified",
                 markup=True,
             )
+            if already:
+                console.print("  " + forced_restore_sentence(result, already), markup=False)
             if result.rebuild_indexes:
                 console.print(
                     "  this was a no-index backup: the application must rebuild these "
@@ -310,6 +318,11 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 f"to {result.dest}",
                 markup=True,
             )
+            if already:
+                console.print(
+                    f"  --force: the {len(already)} entries already in {result.dest} are untouched",
+                    markup=False,
+                )
         return exitcodes.OK if result.restored else exitcodes.FINDINGS
 
 

@@ -63,3 +63,38 @@ def main_findings(r) -> list[str]:
     if len(errors) > SHOWN_FINDINGS:
         lines.append(f"and {len(errors) - SHOWN_FINDINGS} more (verify this backup alone)")
     return lines
+
+
+#: Names shown in a sentence about a folder's entries; the rest is counted.
+SHOWN_NAMES = 5
+
+
+def existing_entries(dest: Path) -> list[str]:
+    """The names already in a restore folder (``--force``), before anything is restored."""
+    try:
+        return sorted(entry.name for entry in dest.iterdir()) if dest.is_dir() else []
+    except OSError:
+        return []
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:SHOWN_NAMES])
+    more = len(names) - SHOWN_NAMES
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def forced_restore_sentence(result, already: list[str]) -> str:
+    """What ``restore --force`` did to what the folder held: an entry the backup also holds
+    is replaced as a whole (a folder with everything in it); the others are kept."""
+    top = {f.path.split("/", 1)[0] for f in result.report.manifest.files}
+    replaced = [name for name in already if name in top]
+    kept = [name for name in already if name not in top]
+    parts = []
+    if replaced:
+        parts.append(
+            f"replaced by the backup's, whole folders included: {_names(replaced)} "
+            "(files in them that the backup does not hold are gone)"
+        )
+    if kept:
+        parts.append(f"kept as they were (not in the backup): {_names(kept)}")
+    return f"--force: {result.dest} already held {len(already)} entries; " + "; ".join(parts)

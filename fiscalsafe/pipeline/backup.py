@@ -31,7 +31,7 @@ from pathlib import Path
 import zstandard
 
 from fiscalsafe import __version__, fsio, minisign
-from fiscalsafe.errors import FiscalsafeError, OperationalError, UsageError, VerificationError
+from fiscalsafe.errors import OperationalError, UsageError, VerificationError
 from fiscalsafe.formats import bagit, layout, paths
 from fiscalsafe.formats.dossier import (
     EXCLUDED_CATEGORIES,
@@ -56,6 +56,7 @@ from fiscalsafe.pipeline.check import (
     start_check,
     walk_dossier,
 )
+from fiscalsafe.pipeline.estimate import estimate_size
 from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
 from fiscalsafe.pipeline.sink import OutputSink, fsync_dir
 from fiscalsafe.pipeline.state import StateStore
@@ -217,26 +218,6 @@ def backup_name(identity: DossierIdentity, opts: BackupOptions, now: dt.datetime
     return media.portable_name(f"{identity.dossier_id}_{stamp}_{opts.kind}")
 
 
-def estimate_size(chosen: list[DossierFile], level: int) -> int:
-    """Compress a sample of the largest files to predict the archive's size, with margin."""
-    total = sum(f.size for f in chosen)
-    sample_in = sample_out = 0
-    cctx = zstandard.ZstdCompressor(level=level)
-    for f in sorted(chosen, key=lambda f: -f.size)[:8]:
-        try:
-            fh = fsio.open_regular(f.path, "dossier file", OperationalError)
-            if fh is None:
-                continue
-            with fh:
-                data = fh.read(CHUNK)
-        except (OSError, FiscalsafeError):
-            continue  # the packaging pass reports it
-        sample_in += len(data)
-        sample_out += len(cctx.compress(data))
-    ratio = (sample_out / sample_in) if sample_in else 1.0
-    return int(total * min(1.0, ratio * 1.25 + 0.02)) + 1024 * 1024 + 1024 * len(chosen)
-
-
 def preflight_locks(files: list[DossierFile], force: bool) -> list[str]:
     locks = [f for f in files if f.category == "lock"]
     if not locks:
@@ -324,7 +305,9 @@ def backup_dossier(
     if opts.state is not None:
         opts.state.advance(report, "backup", now)
     removed = (
-        rotate_keep(dest, identity.dossier_id, opts.keep, secret.public_key()) if opts.keep else []
+        rotate_keep(dest, identity.dossier_id, opts.keep, secret.public_key(), opts.kind)
+        if opts.keep
+        else []
     )
     archive_bytes = sum(p.size for p in sink.parts)
     return BackupResult(
@@ -728,8 +711,12 @@ def backups_on_medium(
     return [p for _, p in sorted(points, key=lambda item: item[0])]
 
 
-def rotate_keep(dest: Path, dossier_id: str, keep: int, shop_key: minisign.PublicKey) -> list[Path]:
-    """Keep the ``keep`` newest backups of this dossier in ``dest``; remove older ones.
+def rotate_keep(
+    dest: Path, dossier_id: str, keep: int, shop_key: minisign.PublicKey, kind: str
+) -> list[Path]:
+    """Keep the ``keep`` newest backups of this dossier and kind in ``dest``; remove older
+    ones. Another kind is never removed: a nightly full backup must not delete the only
+    copy of the photos.
 
     Age comes from the creation time in each sidecar's trusted comment, and only sidecars
     this shop key signed count: a planted sidecar can never make rotation delete a backup.
@@ -737,7 +724,9 @@ def rotate_keep(dest: Path, dossier_id: str, keep: int, shop_key: minisign.Publi
     from fiscalsafe.pipeline.listing import list_backups
 
     mine = [
-        b for b in list_backups(dest, trusted=shop_key) if b.dossier == dossier_id and b.created
+        b
+        for b in list_backups(dest, trusted=shop_key)
+        if b.dossier == dossier_id and b.kind == kind and b.created
     ]
     mine.sort(key=lambda b: b.created, reverse=True)
     removed: list[Path] = []
