@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.backup_text import left_out_sentence, what_is_safe
@@ -29,6 +20,7 @@ from fiscalsafe.cli.options import (
     state_store,
 )
 from fiscalsafe.cli.passphrase import open_secret_key
+from fiscalsafe.cli.progress import live_progress
 from fiscalsafe.cli.render import (
     console,
     err_console,
@@ -106,7 +98,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         if keep is not None and keep < 1:
             raise UsageError("--keep must be at least 1")
         prof = load_profile(profile)
-        secret = open_secret_key(key, passphrase_env)
+        secret = _open_key(key, passphrase_env, json_out)
         opts = BackupOptions(
             kind=kind,
             name=name,
@@ -223,33 +215,37 @@ def _remove_leftovers(dossier, to, prof, opts, now, json_out) -> None:
         )
 
 
+def _open_key(key, passphrase_env, json_out):
+    """The shop key; decrypting it takes seconds (scrypt): say so, unless a prompt comes."""
+    import os
+
+    if not os.environ.get(passphrase_env):
+        return open_secret_key(key, passphrase_env)
+    with live_progress(json_out) as live:
+        live.stage("opening the shop key")
+        return open_secret_key(key, passphrase_env)
+
+
+#: What each stage of a backup is, in words (``backup_dossier``'s ``on_stage``).
+STAGES = {
+    "packaging": "packaging {name}",
+    "checking": "checking the signatures of {name}",
+    "reading back": "reading {name} back",
+}
+
+
 def _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier):
     _remove_leftovers(dossier, to, prof, opts, now, json_out)
-    show = not json_out and sys.stderr.isatty()
-    progress = (
-        Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        )
-        if show
-        else None
-    )
-    with progress or nullcontext():
-        task = progress.add_task(f"backup {dossier.name}", total=None) if progress else None
+    with live_progress(json_out) as live:
+        live.stage(f"reading {dossier.name}, estimating its size")
+        live.count_signatures()
 
         def tick(done: int, total: int) -> None:
-            if progress is not None:
-                progress.update(task, completed=done, total=total)
+            live.advance(done, total)
 
         def stage(what: str) -> None:
-            # "checking": packaging is done, the signatures are still being verified.
-            if progress is not None:
-                progress.update(task, description=f"{what} {dossier.name}")
+            text = STAGES.get(what, "{what} {name}").format(what=what, name=dossier.name)
+            live.stage(text)
 
         def on_report(report) -> None:
             if not json_out and not report.ok:

@@ -14,6 +14,7 @@ from fiscalsafe.cli.backup_text import leftover_sentences
 from fiscalsafe.cli.coverage_text import ANCHOR_AS_OF, ANCHOR_BACKUP, coverage_sentence
 from fiscalsafe.cli.options import MaxIdleOpt, StateOpt, check_max_idle, parse_as_of, state_store
 from fiscalsafe.cli.passphrase import open_secret_key
+from fiscalsafe.cli.progress import live_progress
 from fiscalsafe.cli.render import console, err_console, print_findings, print_json
 from fiscalsafe.cli.trust import ShopKey, editor_trust, load_shop_keys, trust_dir
 from fiscalsafe.cli.verify_text import (
@@ -187,8 +188,11 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                     f"{files[0].name} is {what}: pass the shop's public key with "
                     f"--key (or put it in {trust_dir() / 'shop'})"
                 )
-        reports: list[VerifyReport] = []
-        for kind, files in items:
+
+        def verify_item(kind: str, files: list[Path], live) -> VerifyReport:
+            """One backup, split set, folder or bag; its bytes and signatures shown live."""
+            live.stage(f"verifying {files[0].name}", total=sum_sizes(files))
+            live.count_signatures()
             if kind == "bag":
                 r = VerifyReport(target=str(files[0]), files=[], mode="bag")
                 r.findings.extend(validate_bag_directory(files[0]))
@@ -216,8 +220,14 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                     profile=prof,
                     max_idle_days=max_idle_days,
                     now=now,
+                    progress=live.advance,
                 )
-            reports.append(r)
+            return r
+
+        reports: list[VerifyReport] = []
+        for kind, files in items:
+            with live_progress(json_out) as live:
+                reports.append(verify_item(kind, files, live))
         check_lineage(
             reports,
             state=store,
@@ -278,17 +288,21 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             raise UsageError(f"{archive} does not exist")
         files = discover([archive])[0]
         already = existing_entries(dest) if force else []
-        result = restore_backup(
-            files,
-            dest,
-            allow_existing=force,
-            **verify_args(shop_keys, files),
-            trust=editor_trust(trust),
-            as_of=None,
-            years=years,
-            profile=load_profile(profile),
-            now=now_utc(),
-        )
+        with live_progress(json_out) as live:
+            live.stage(f"verifying and restoring {files[0].name}", total=sum_sizes(files))
+            live.count_signatures()
+            result = restore_backup(
+                files,
+                dest,
+                allow_existing=force,
+                **verify_args(shop_keys, files),
+                trust=editor_trust(trust),
+                as_of=None,
+                years=years,
+                profile=load_profile(profile),
+                now=now_utc(),
+                progress=live.advance,
+            )
         doc = {
             "restored": result.restored,
             "dest": str(result.dest),
@@ -324,6 +338,14 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                     markup=False,
                 )
         return exitcodes.OK if result.restored else exitcodes.FINDINGS
+
+
+def sum_sizes(files: list[Path]) -> int | None:
+    """Bytes to read, for the progress bar; None for a folder."""
+    try:
+        return sum(p.stat().st_size for p in files if p.is_file()) or None
+    except OSError:
+        return None
 
 
 def checks_line(r) -> str:
