@@ -309,3 +309,25 @@ def test_the_next_backup_of_that_name_removes_its_leftovers_only(w, tmp_path):
         "MAG001_2026-11-27_full.tar.zst.minisig",
         *NOT_LEFTOVERS,
     }
+
+
+def test_an_interrupted_backup_says_the_previous_one_is_intact(w, tmp_path, monkeypatch):
+    from fiscalsafe.pipeline import backup
+
+    usb = tmp_path / "usb"
+    bs.copy_files(bs.backup_paths(w.backup), usb)
+    before = bs.tree(usb)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backup, "start_check", interrupted)
+    r = bs.invoke(*backup_args(w, w.dossier, usb, "--json"))
+    assert r.code == 3, r
+    doc = json.loads(r.out)
+    assert doc["error"] == "interrupted"
+    assert doc["message"] == (
+        "interrupted; nothing was left that looks complete; "
+        "the previous backup MAG001_2026-11-27_full is intact"
+    )
+    assert bs.tree(usb) == before

@@ -142,6 +142,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 if not json_out:
                     err_console.print(f"[bold red]REFUSED[/] {escape(message)}", markup=True)
                     print_findings([f for f in exc.report.findings if f.severity == "error"], 5)
+            except KeyboardInterrupt as exc:
+                safe = what_is_safe(to, _planned_name(dossier, prof, opts, now))
+                raise Explained(exc, f"{failure_message(exc)}; {safe}") from None
             except (FiscalsafeError, OSError) as exc:
                 safe = what_is_safe(to, _planned_name(dossier, prof, opts, now))
                 message = f"{failure_message(exc)}; {safe}"
