@@ -13,8 +13,9 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from fiscalsafe.cli.failure import DEBUG_ENV, run_app
-from fiscalsafe.cli.main import app
+from fiscalsafe.cli.main import run as fiscalsafe_main
+
+DEBUG_ENV = "FISCALSAFE_DEBUG"
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 DOCS = {p.name: json.loads(p.read_text()) for p in SCHEMAS.glob("*.schema.json")}
@@ -30,8 +31,10 @@ def assert_valid(schema: str, doc: dict) -> None:
 
 
 def run(capsys, *args: str | Path) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        run_app(app, [str(a) for a in args])
+    """The console entry point, in process, with ``args`` as its command line."""
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(SystemExit) as exited:
+        mp.setattr("sys.argv", ["fiscalsafe", *map(str, args)])
+        fiscalsafe_main()
     out, err = capsys.readouterr()
     return exited.value.code, out, err
 

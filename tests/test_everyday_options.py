@@ -9,9 +9,8 @@ import backup_support as bs
 import pytest
 
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
-from fiscalsafe.pipeline.backup import select_files
+from fiscalsafe.pipeline.backup import estimate_size, select_files
 from fiscalsafe.pipeline.check import walk_dossier
-from fiscalsafe.pipeline.estimate import estimate_size
 
 pytestmark = pytest.mark.usefixtures("one_worker")
 

@@ -10,7 +10,6 @@ import pytest
 from rich.console import Console
 
 from fiscalsafe.cli import render
-from fiscalsafe.pipeline import signature_progress
 
 pytestmark = pytest.mark.usefixtures("one_worker")
 
@@ -42,6 +41,7 @@ def not_a_terminal(monkeypatch):
 
 def test_the_signature_totals_count_what_a_check_verified(w):
     from fiscalsafe.formats.dossier import DEFAULT_PROFILE
+    from fiscalsafe.pipeline import signature_progress
     from fiscalsafe.pipeline.check import check_dossier
 
     start = signature_progress.totals()
