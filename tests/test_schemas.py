@@ -51,6 +51,7 @@ EXPECTED_SCHEMAS = {
     "fiscal-archive",
     "manifest",
     "backup-result",
+    "error",
     "verify-report",
     "restore-result",
     "list",
@@ -311,7 +312,10 @@ def test_sample_json(tmp_path):
 
 
 def test_sample_result_to_json(sample):
-    assert_valid("sample-output", json.loads(json.dumps(sample.to_json())))
+    from fiscalsafe.cli.render import output_document
+
+    doc = output_document(sample.to_json(), "sample-output")
+    assert_valid("sample-output", json.loads(json.dumps(doc)))
 
 
 def test_keys_generate_json(tmp_path):

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from rich.markup import escape
 
 from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.backup_text import left_out_sentence, what_is_safe
+from fiscalsafe.cli.coverage_text import ANCHOR_TODAY, coverage_sentence
+from fiscalsafe.cli.failure import Explained, failure_message
 from fiscalsafe.cli.options import (
     EditorKeyOpt,
     JsonOutputOpt,
@@ -28,16 +23,19 @@ from fiscalsafe.cli.options import (
     parse_size,
     state_store,
 )
+from fiscalsafe.cli.passphrase import open_secret_key
+from fiscalsafe.cli.progress import live_progress
 from fiscalsafe.cli.render import (
     console,
-    coverage_sentence,
     err_console,
     print_findings,
     print_json,
     proofs_sentence,
 )
-from fiscalsafe.cli.trust import editor_trust, load_key_file
+from fiscalsafe.cli.trust import editor_trust
 from fiscalsafe.errors import FiscalsafeError, UsageError
+from fiscalsafe.pipeline.destination import prepare_destination
+from fiscalsafe.pipeline.leftovers import remove_leftovers
 from fiscalsafe.units import human_size
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 
@@ -149,18 +147,16 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             max_idle_days=max_idle_days,
             json_out=json_out,
         )
-        return run_backup(request, load_profile, now_utc, read_passphrase)
+        return run_backup(request, load_profile, now_utc)
 
 
-def run_backup(req: BackupRequest, load_profile, now_utc, read_passphrase) -> int:
-    from fiscalsafe import minisign
-
+def run_backup(req: BackupRequest, load_profile, now_utc) -> int:
     if not 1 <= req.level <= 22:
         raise UsageError("--level must be between 1 and 22")
     if req.keep is not None and req.keep < 1:
         raise UsageError("--keep must be at least 1")
     prof = load_profile(req.profile)
-    secret = load_key_file(minisign.load_secret_key, req.key, read_passphrase(req.passphrase_env))
+    secret = _open_key(req.key, req.passphrase_env, req.json_out)
     opts = backup_options(req)
     dossiers = find_dossiers(req.source, prof.identity) if req.all_dossiers else [req.source]
     if req.all_dossiers and not dossiers:
@@ -168,6 +164,8 @@ def run_backup(req: BackupRequest, load_profile, now_utc, read_passphrase) -> in
     names = [d.name.lower() for d in dossiers]
     if len(set(names)) != len(names):
         raise UsageError("two dossiers differ only by case: their backups would collide")
+    if prepare_destination(req.to) and not req.json_out:
+        err_console.print(f"created the backup folder {req.to}", markup=False)
     now = now_utc()
     if req.all_dossiers:
         _refuse_colliding_names(dossiers, prof, opts, req.name, now)
@@ -179,7 +177,7 @@ def run_backup(req: BackupRequest, load_profile, now_utc, read_passphrase) -> in
         (failures if failed else results).append(doc)
     code = max([f["code"] for f in failures], default=exitcodes.OK)
     if req.json_out:
-        print_json({"backups": results, "failures": failures, "exit_code": code})
+        print_json({"backups": results, "failures": failures, "exit_code": code}, "backup-result")
     return code
 
 
@@ -204,7 +202,8 @@ def backup_options(req: BackupRequest):
 
 
 def _back_up_one(req: BackupRequest, dossier: Path, secret, now, prof, opts) -> tuple[dict, bool]:
-    """One dossier's backup document, or (``True``) its failure, with ``error`` and ``code``."""
+    """One dossier's backup document, or (``True``) its failure, with ``error`` and ``code``;
+    every failure also says what is safe on the medium."""
     from fiscalsafe.pipeline.backup import FindingsRefusal, backup_dossier
 
     json_out = req.json_out
@@ -215,20 +214,39 @@ def _back_up_one(req: BackupRequest, dossier: Path, secret, now, prof, opts) -> 
             _summary(result)
         return doc, False
     except FindingsRefusal as exc:
+        message = f"{exc}; {what_is_safe(req.to, _planned_name(dossier, prof, opts, now))}"
         if not json_out:
-            err_console.print(f"[bold red]REFUSED[/] {exc}", markup=True)
+            err_console.print(f"[bold red]REFUSED[/] {escape(message)}", markup=True)
             print_findings([f for f in exc.report.findings if f.severity == "error"], 5)
-        return {"dossier": str(dossier), "error": str(exc), "code": exitcodes.FINDINGS}, True
+        return {"dossier": str(dossier), "error": message, "code": exitcodes.FINDINGS}, True
+    except KeyboardInterrupt as exc:
+        safe = what_is_safe(req.to, _planned_name(dossier, prof, opts, now))
+        raise Explained(exc, f"{failure_message(exc)}; {safe}") from None
     except (FiscalsafeError, OSError) as exc:
+        safe = what_is_safe(req.to, _planned_name(dossier, prof, opts, now))
+        message = f"{failure_message(exc)}; {safe}"
         # One dossier on its own: the plain one-line error (exit code from the
         # table). With --json, CI still gets a document describing the failure.
         if not req.all_dossiers and not json_out:
-            raise
+            raise Explained(exc, message) from exc
         if json_out:
-            err_console.print(f"error: {exc}", markup=False)
+            err_console.print(f"error: {message}", markup=False)
         else:
-            err_console.print(f"[bold red]FAILED[/] {dossier}: {exc}", markup=True)
-        return {"dossier": str(dossier), "error": str(exc), "code": exitcodes.for_error(exc)}, True
+            err_console.print(
+                f"[bold red]FAILED[/] {escape(str(dossier))}: {escape(message)}", markup=True
+            )
+        return {"dossier": str(dossier), "error": message, "code": exitcodes.for_error(exc)}, True
+
+
+def _planned_name(dossier, prof, opts, now) -> str | None:
+    """The name this dossier's backup gets on the medium; None when it cannot be known."""
+    from fiscalsafe.pipeline.backup import backup_name
+    from fiscalsafe.pipeline.check import load_identity
+
+    try:
+        return backup_name(load_identity(dossier, prof), opts, now)
+    except (FiscalsafeError, OSError):
+        return None
 
 
 def _refuse_colliding_names(dossiers, prof, opts, name, now) -> None:
@@ -254,32 +272,51 @@ def _refuse_colliding_names(dossiers, prof, opts, name, now) -> None:
     opts.name = name
 
 
-def _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier):
-    show = not json_out and sys.stderr.isatty()
-    progress = (
-        Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
+def _remove_leftovers(dossier, to, prof, opts, now, json_out) -> None:
+    """Partial files an interrupted backup of the same name left (a power cut)."""
+    from fiscalsafe.formats.layout import EXTENSION
+
+    name = _planned_name(dossier, prof, opts, now)
+    removed = remove_leftovers(to, name + EXTENSION) if name else []
+    if removed and not json_out:
+        names = ", ".join(leftover.path.name for leftover in removed)
+        err_console.print(
+            f"removed {len(removed)} partial file(s) an interrupted backup of {name} left: {names}",
+            markup=False,
         )
-        if show
-        else None
-    )
-    with progress or nullcontext():
-        task = progress.add_task(f"backup {dossier.name}", total=None) if progress else None
+
+
+def _open_key(key, passphrase_env, json_out):
+    """The shop key; decrypting it takes seconds (scrypt): say so, unless a prompt comes."""
+    import os
+
+    if not os.environ.get(passphrase_env):
+        return open_secret_key(key, passphrase_env)
+    with live_progress(json_out) as live:
+        live.stage("opening the shop key")
+        return open_secret_key(key, passphrase_env)
+
+
+#: What each stage of a backup is, in words (``backup_dossier``'s ``on_stage``).
+STAGES = {
+    "packaging": "packaging {name}",
+    "checking": "checking the signatures of {name}",
+    "reading back": "reading {name} back",
+}
+
+
+def _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier):
+    _remove_leftovers(dossier, to, prof, opts, now, json_out)
+    with live_progress(json_out) as live:
+        live.stage(f"reading {dossier.name}, estimating its size")
+        live.count_signatures()
 
         def tick(done: int, total: int) -> None:
-            if progress is not None:
-                progress.update(task, completed=done, total=total)
+            live.advance(done, total)
 
         def stage(what: str) -> None:
-            # "checking": packaging is done, the signatures are still being verified.
-            if progress is not None:
-                progress.update(task, description=f"{what} {dossier.name}")
+            text = STAGES.get(what, "{what} {name}").format(what=what, name=dossier.name)
+            live.stage(text)
 
         def on_report(report) -> None:
             if not json_out and not report.ok:
@@ -317,8 +354,9 @@ def _summary(r) -> None:
     console.print(
         f"  {r.payload_files} files, {human_size(r.payload_bytes)} -> "
         f"{human_size(r.archive_bytes)} "
-        f"(ratio {ratio:.2f}), {r.omitted} left out, {r.seconds:.1f} s; read back and verified"
+        f"(ratio {ratio:.2f}), {r.seconds:.1f} s; read back and verified"
     )
+    console.print(f"  {left_out_sentence(r.left_out)}")
     if not r.read_from_medium:
         console.print(
             "  [yellow]the read-back could not bypass this system's file cache: it may have "
@@ -327,10 +365,12 @@ def _summary(r) -> None:
             markup=True,
         )
     if r.check_report is not None and r.check_report.coverage is not None and r.coverage:
-        console.print("  coverage: " + coverage_sentence(r.check_report.coverage))
+        console.print("  coverage: " + coverage_sentence(r.check_report.coverage, ANCHOR_TODAY))
     if r.archive_proofs:
         console.print("  " + proofs_sentence(r.archive_proofs))
     if r.forced:
         console.print("  [yellow]made with --force while the application was open[/]", markup=True)
     for p in r.removed_by_rotation:
-        console.print(f"  removed old backup {p}")
+        console.print(
+            f"  --keep: removed older {r.kind} backup of dossier {r.dossier}: {p}", markup=False
+        )

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fiscalsafe.cli import exitcodes, report_cmd
+from fiscalsafe.cli.coverage_text import ANCHOR_AS_OF, ANCHOR_TODAY, coverage_sentence
 from fiscalsafe.cli.options import (
     JsonOpt,
     MaxIdleOpt,
@@ -18,13 +19,7 @@ from fiscalsafe.cli.options import (
     parse_as_of,
     state_store,
 )
-from fiscalsafe.cli.render import (
-    console,
-    coverage_sentence,
-    print_findings,
-    print_json,
-    proofs_sentence,
-)
+from fiscalsafe.cli.render import console, print_findings, print_json, proofs_sentence
 from fiscalsafe.cli.report_cmd import LangOpt, ReportOpt
 from fiscalsafe.errors import UsageError
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
@@ -80,12 +75,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         store = state_store(state)
         seed = None
         if key is not None:
-            from fiscalsafe import minisign
-            from fiscalsafe.cli.trust import load_key_file
+            from fiscalsafe.cli.passphrase import open_secret_key
 
-            seed = load_key_file(
-                minisign.load_secret_key, key, read_passphrase(passphrase_env)
-            ).seed
+            seed = open_secret_key(key, passphrase_env).seed
         now = now_utc()
         with start_check(
             dossier,
@@ -114,14 +106,14 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         if json_out:
             print_json({**report.to_json(), "archive_proofs": report.archive_proofs})
         else:
-            render_check(report)
+            render_check(report, ANCHOR_AS_OF if as_of else ANCHOR_TODAY)
             console.print("  " + proofs_sentence(report.archive_proofs))
             if report_file is not None:
                 console.print(f"report written: {', '.join(str(p) for p in pages)}")
         return exitcodes.OK if report.ok else exitcodes.FINDINGS
 
 
-def render_check(report) -> None:
+def render_check(report, anchor: str = ANCHOR_TODAY) -> None:
     counts = report.counts()
     cov = report.coverage
     if report.verdict == "proven":
@@ -155,8 +147,6 @@ def render_check(report) -> None:
     else:
         console.print(f"  trust: {', '.join(report.trust['fingerprints'])}")
     if cov is not None:
-        console.print("  coverage: " + coverage_sentence(cov))
-        if cov.since_genesis:
-            console.print(f"  dossier younger than required: complete since genesis {cov.genesis}")
+        console.print("  coverage: " + coverage_sentence(cov, anchor))
     if report.findings:
         print_findings(report.findings)

@@ -14,6 +14,7 @@ from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.options import (
     JsonOpt,
 )
+from fiscalsafe.cli.passphrase import empty_env_message
 from fiscalsafe.cli.render import console, print_json, print_warning
 from fiscalsafe.errors import UsageError
 
@@ -52,7 +53,7 @@ def register(keys_app: typer.Typer, guarded) -> None:
             "encrypted": passphrase is not None,
         }
         if json_out:
-            print_json(doc)
+            print_json(doc, "keys-generate")
         else:
             console.print(
                 f"shop key {secret.fingerprint}: public {pub_path}, secret {key_path}"
@@ -82,6 +83,8 @@ def read_new_passphrase(env: str, none_wanted: bool) -> str | None:
         return None
     if os.environ.get(env):
         return os.environ[env]
+    if env in os.environ:
+        raise UsageError(f"{empty_env_message(env)} (or pass --no-passphrase)")
     if sys.stdin.isatty():
         return typer.prompt("Passphrase for the new key", hide_input=True, confirmation_prompt=True)
     raise UsageError(f"no passphrase: set {env}, run on a terminal, or pass --no-passphrase")

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.backup_text import leftover_sentences
+from fiscalsafe.cli.coverage_text import claimed_coverage
 from fiscalsafe.cli.render import console, print_json
 from fiscalsafe.units import human_size
 
@@ -20,12 +22,15 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> int:
         """Show the backups a medium holds, or the contents of one backup."""
+        from fiscalsafe.pipeline.leftovers import find_leftovers
         from fiscalsafe.pipeline.listing import list_backups
 
         if target.is_dir():
             entries = list_backups(target)
             if json_out:
-                print_json({"folder": str(target), "backups": [e.to_json() for e in entries]})
+                leftovers = [x.to_json() for x in find_leftovers(target)]
+                doc = {"folder": str(target), "backups": [e.to_json() for e in entries]}
+                print_json({**doc, "leftovers": leftovers}, "list")
                 return exitcodes.OK
             if not entries:
                 console.print(f"no fiscalsafe backup in {target}")
@@ -33,8 +38,11 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 parts = f", {len(e.paths)}/{e.parts_expected} parts" if e.parts_expected > 1 else ""
                 console.print(
                     f"{e.dossier:10} {e.kind:9} {e.created:21} {human_size(e.size):>10}  "
-                    f"{claimed_coverage(e.coverage):48} {e.name}{parts}"
+                    f"{e.name}{parts}"
                 )
+                console.print(f"  coverage: {claimed_coverage(e.coverage, e.created)}")
+            for line in leftover_sentences(target):
+                console.print(line, markup=False)
             console.print(
                 "(claims from the signed sidecars; run 'fiscalsafe verify' to prove them)"
             )
@@ -43,7 +51,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
 
         doc = list_archive(target)
         if json_out:
-            print_json(doc)
+            print_json(doc, "list")
         else:
             m = doc["manifest"]
             console.print(
@@ -61,12 +69,3 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 "(manifest not authenticated by 'list'; run 'fiscalsafe verify --key' to prove it)"
             )
         return exitcodes.OK
-
-
-def claimed_coverage(text: str) -> str:
-    """A sidecar's ``coverage=FIRST..LAST`` claim: the verified records it covered end on
-    the last recorded operation at the time of the backup."""
-    first, sep, last = text.partition("..")
-    if not sep:
-        return f"coverage {text or 'none'}"
-    return f"covered {first}..{last}, last operation {last}"

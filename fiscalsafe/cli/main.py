@@ -13,11 +13,8 @@ from typing import Annotated
 import typer
 
 from fiscalsafe import __version__, fsio
-from fiscalsafe.cli import exitcodes
-from fiscalsafe.cli.render import (
-    console,
-    print_error,
-)
+from fiscalsafe.cli.failure import report_exception, run_app
+from fiscalsafe.cli.render import console
 from fiscalsafe.errors import FiscalsafeError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile, parse_profile
 from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
@@ -41,16 +38,10 @@ def guarded(command: Callable[..., int]) -> Callable[..., None]:
         try:
             with terminate_as_interrupt():
                 code = command(*args, **kwargs)
-        except KeyboardInterrupt:
-            print_error("interrupted; nothing was left that looks complete")
-            code = exitcodes.OPERATIONAL
-        except FiscalsafeError as exc:
-            print_error(str(exc))
-            code = exitcodes.for_error(exc)
-        except OSError as exc:
-            where = f" ({exc.filename})" if exc.filename else ""
-            print_error(f"{exc.strerror or exc}{where}")
-            code = exitcodes.OPERATIONAL
+        except (typer.Exit, typer.Abort):
+            raise
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - see failure.py
+            code = report_exception(exc, bool(kwargs.get("json_out")))
         raise typer.Exit(code)
 
     return wrapper
@@ -126,4 +117,4 @@ for command in (backup_cmd, list_cmd, verify_cmd, report_cmd):
 
 def run() -> None:
     """Entry point (console script and ``python -m fiscalsafe``)."""
-    app()
+    run_app(app)

@@ -18,7 +18,21 @@ console = Console(highlight=False, soft_wrap=True)
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def print_json(doc: Any) -> None:
+#: The version of the command outputs that carry no version of their own (backup, verify,
+#: list, restore, keys generate, sample): their schemas in ``schemas/``.
+OUTPUT_VERSION = [1, 0]
+
+
+def output_document(doc: dict, kind: str) -> dict:
+    """``doc`` as a command prints it: first ``format`` (``fiscalsafe-KIND``, naming its
+    schema) and ``version``, so a script knows what it reads."""
+    return {"format": f"fiscalsafe-{kind}", "version": OUTPUT_VERSION, **doc}
+
+
+def print_json(doc: Any, kind: str | None = None) -> None:
+    """One JSON document on stdout; ``kind`` adds its ``format`` and ``version``."""
+    if kind is not None:
+        doc = output_document(doc, kind)
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -55,37 +69,11 @@ def print_findings(findings: list[Finding], limit_per_file: int = 20) -> None:
 
 
 def print_error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
 
 
 def print_warning(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {escape(message)}", markup=True)
-
-
-def coverage_sentence(cov) -> str:
-    """One sentence for every command: what is required, what verified records cover, and
-    the last recorded operation. It never calls a day covered that no record covers."""
-    covered = ", ".join(f"{a}..{b}" for a, b in cov.covered) or "nothing"
-    text = (
-        f"required {cov.required_start}..{cov.required_end}; verified records cover "
-        f"{covered}; last recorded operation {cov.last_operation or 'none'}"
-    )
-    if cov.idle is not None:
-        days = (cov.idle[1] - cov.idle[0]).days + 1
-        if cov.idle_excused == "end-of-activity":
-            text += f"; activity ended on {cov.end_of_activity}"
-        elif cov.idle_excused == "tolerance":
-            text += (
-                f"; {days} day(s) without operation after it, within the "
-                f"{cov.max_idle_days}-day tolerance"
-            )
-        else:
-            text += f"; STALE: nothing recorded for {days} days up to {cov.idle[1]}"
-    if cov.unknowable is not None:
-        text += f"; {cov.unknowable[0]}..{cov.unknowable[1]} is after the backup, unknown"
-    if cov.gaps:
-        text += "; gaps " + ", ".join(f"{a}..{b}" for a, b in cov.gaps)
-    return text
 
 
 def proofs_sentence(proofs: dict[str, int]) -> str:

@@ -67,7 +67,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         if tamper is not None:
             doc["tamper"] = apply_tamper(tamper, result.dossiers[0], result.keys)
         if json_out:
-            print_json(doc)
+            print_json(doc, "sample-output")
         else:
             console.print(
                 f"sample written to {directory}: {len(result.dossiers)} dossiers, "

@@ -12,6 +12,8 @@ import typer
 
 from fiscalsafe import fsio
 from fiscalsafe.cli import exitcodes, report_cmd
+from fiscalsafe.cli.backup_text import leftover_sentences
+from fiscalsafe.cli.coverage_text import ANCHOR_AS_OF, ANCHOR_BACKUP, coverage_sentence
 from fiscalsafe.cli.options import (
     EditorKeyOpt,
     JsonOutputOpt,
@@ -22,9 +24,17 @@ from fiscalsafe.cli.options import (
     parse_as_of,
     state_store,
 )
-from fiscalsafe.cli.render import console, coverage_sentence, print_findings, print_json
+from fiscalsafe.cli.passphrase import open_secret_key
+from fiscalsafe.cli.progress import live_progress
+from fiscalsafe.cli.render import console, err_console, print_findings, print_json
 from fiscalsafe.cli.report_cmd import AuditorOpt, LangOpt, ReportOpt
-from fiscalsafe.cli.trust import ShopKey, editor_trust, load_key_file, load_shop_keys, trust_dir
+from fiscalsafe.cli.trust import ShopKey, editor_trust, load_shop_keys, trust_dir
+from fiscalsafe.cli.verify_text import (
+    existing_entries,
+    forced_restore_sentence,
+    main_findings,
+    signer_sentence,
+)
 from fiscalsafe.errors import UsageError
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.report import combine_verdicts
@@ -222,7 +232,6 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
 
 
 def run_verify(req: VerifyRequest, env: CommandEnv) -> int:
-    from fiscalsafe import minisign
     from fiscalsafe.pipeline.evidence import build_evidence, write_evidence
     from fiscalsafe.pipeline.lineage import check_lineage, load_since
 
@@ -235,14 +244,8 @@ def run_verify(req: VerifyRequest, env: CommandEnv) -> int:
     editors = editor_trust(req.trust)
     now = env.now_utc()
     as_of_time = parse_as_of(req.as_of, now) if req.as_of else None
-    auditor = (
-        load_key_file(
-            minisign.load_secret_key, req.auditor_key, env.read_passphrase(req.passphrase_env)
-        )
-        if req.auditor_key
-        else None
-    )
-    items = verify_items(req.targets, bool(req.key))
+    auditor = open_secret_key(req.auditor_key, req.passphrase_env) if req.auditor_key else None
+    items = verify_items(req.targets, bool(req.key), req.json_out)
     refuse_without_shop_key(items, shop_keys)
     how = {
         "trust": editors,
@@ -257,8 +260,11 @@ def run_verify(req: VerifyRequest, env: CommandEnv) -> int:
 
     # Identical archive bytes in several backups of the medium are proven once, in memory;
     # remembered proofs are never read here.
+    reports = []
     with prove_each_archive_once():
-        reports = [verify_item(kind, files, shop_keys, how) for kind, files in items]
+        for kind, files in items:
+            with live_progress(req.json_out) as live:
+                reports.append(verify_item(kind, files, shop_keys, how, live))
     check_lineage(
         reports,
         state=store,
@@ -268,7 +274,8 @@ def run_verify(req: VerifyRequest, env: CommandEnv) -> int:
     )
     if not req.json_out:
         for r in reports:
-            render_verify(r, detailed=len(items) == 1)
+            anchor = ANCHOR_AS_OF if req.as_of else ANCHOR_BACKUP
+            render_verify(r, detailed=len(items) == 1, anchor=anchor)
     written: list[Path] = []
     if req.evidence is not None:
         doc = build_evidence(reports, now=now, auditor=auditor)
@@ -300,7 +307,8 @@ def print_outcome(reports: list, json_out: bool, written: list[Path], pages: lis
             {
                 "verdict": combine_verdicts([r.verdict for r in reports]),
                 "reports": [r.to_json() for r in reports],
-            }
+            },
+            "verify-result",
         )
         return
     if len(reports) > 1:
@@ -312,8 +320,11 @@ def print_outcome(reports: list, json_out: bool, written: list[Path], pages: lis
         console.print(f"report written: {', '.join(str(p) for p in pages)}")
 
 
-def verify_items(targets: list[Path], key_given: bool) -> list[tuple[str, list[Path]]]:
-    """Everything to verify, in command-line order: bag folders and backups (or sets)."""
+def verify_items(
+    targets: list[Path], key_given: bool, json_out: bool = False
+) -> list[tuple[str, list[Path]]]:
+    """Everything to verify, in command-line order: bag folders and backups (or sets).
+    A medium's leftovers of interrupted backups are named on the way."""
     from fiscalsafe.pipeline.verify_backup import discover
 
     items: list[tuple[str, list[Path]]] = []
@@ -329,6 +340,9 @@ def verify_items(targets: list[Path], key_given: bool) -> list[tuple[str, list[P
             items.append(("bag", [target]))
         elif target.is_dir():
             found = find_backups(target)
+            if not json_out:
+                for line in leftover_sentences(target):
+                    err_console.print(line, markup=False)
             if not found:
                 raise UsageError(f"no backup found in {target}")
             items.extend(("backup", files) for files in found)
@@ -351,10 +365,14 @@ def refuse_without_shop_key(items: list[tuple[str, list[Path]]], shop_keys: list
             )
 
 
-def verify_item(kind: str, files: list[Path], shop_keys: list, how: dict):
-    """One report: a plain bag folder, an extracted backup folder, or a backup (or set)."""
+def verify_item(kind: str, files: list[Path], shop_keys: list, how: dict, live):
+    """One report: a plain bag folder, an extracted backup folder, or a backup (or set);
+    its bytes and signatures shown live."""
     from fiscalsafe.pipeline.verify_backup import VerifyReport, verify_folder, verify_stream
     from fiscalsafe.verify.bag import validate_bag_directory
+
+    live.stage(f"verifying {files[0].name}", total=sum_sizes(files))
+    live.count_signatures()
 
     if kind == "bag":
         r = VerifyReport(target=str(files[0]), files=[], mode="bag")
@@ -364,7 +382,15 @@ def verify_item(kind: str, files: list[Path], shop_keys: list, how: dict):
     if kind == "folder":
         keys = verify_args(shop_keys, [files[0] / EXTRACTED_MANIFEST])
         return verify_folder(files[0], **keys, **how)
-    return verify_stream(files, **verify_args(shop_keys, files), **how)
+    return verify_stream(files, **verify_args(shop_keys, files), **how, progress=live.advance)
+
+
+def sum_sizes(files: list[Path]) -> int | None:
+    """Bytes to read, for the progress bar; None for a folder."""
+    try:
+        return sum(p.stat().st_size for p in files if p.is_file()) or None
+    except OSError:
+        return None
 
 
 def run_restore(archive, dest, key, trust, force, years, profile, json_out, env) -> int:
@@ -377,17 +403,22 @@ def run_restore(archive, dest, key, trust, force, years, profile, json_out, env)
     if not archive.exists():
         raise UsageError(f"{archive} does not exist")
     files = discover([archive])[0]
-    result = restore_backup(
-        files,
-        dest,
-        allow_existing=force,
-        **verify_args(shop_keys, files),
-        trust=editor_trust(trust),
-        as_of=None,
-        years=years,
-        profile=env.load_profile(profile),
-        now=env.now_utc(),
-    )
+    already = existing_entries(dest) if force else []
+    with live_progress(json_out) as live:
+        live.stage(f"verifying and restoring {files[0].name}", total=sum_sizes(files))
+        live.count_signatures()
+        result = restore_backup(
+            files,
+            dest,
+            allow_existing=force,
+            **verify_args(shop_keys, files),
+            trust=editor_trust(trust),
+            as_of=None,
+            years=years,
+            profile=env.load_profile(profile),
+            now=env.now_utc(),
+            progress=live.advance,
+        )
     if json_out:
         print_json(
             {
@@ -396,19 +427,22 @@ def run_restore(archive, dest, key, trust, force, years, profile, json_out, env)
                 "files": result.files,
                 "rebuild_indexes": result.rebuild_indexes,
                 "report": result.report.to_json(),
-            }
+            },
+            "restore-result",
         )
     else:
-        render_restore(result)
+        render_restore(result, already)
     return exitcodes.OK if result.restored else exitcodes.FINDINGS
 
 
-def render_restore(result) -> None:
+def render_restore(result, already: list) -> None:
     if result.restored:
         console.print(
             f"[bold green]RESTORED[/] {result.files} files into {result.dest}, every one verified",
             markup=True,
         )
+        if already:
+            console.print("  " + forced_restore_sentence(result, already), markup=False)
         if result.rebuild_indexes:
             console.print(
                 "  this was a no-index backup: the application must rebuild these "
@@ -420,6 +454,11 @@ def render_restore(result) -> None:
             f"[bold red]NOT RESTORED[/]: verification failed; nothing was written to {result.dest}",
             markup=True,
         )
+        if already:
+            console.print(
+                f"  --force: the {len(already)} entries already in {result.dest} are untouched",
+                markup=False,
+            )
 
 
 def checks_line(r) -> str:
@@ -430,7 +469,7 @@ def checks_line(r) -> str:
     return names + (" (BagIt checks only)" if r.mode == "bag" else "")
 
 
-def render_verify(r, detailed: bool) -> None:
+def render_verify(r, detailed: bool, anchor: str = ANCHOR_BACKUP) -> None:
     counts = r.counts()
     if r.verdict == "proven":
         line = f"[bold green]PROVEN[/] {r.target}"
@@ -450,15 +489,18 @@ def render_verify(r, detailed: bool) -> None:
         if r.verified_at:
             line += f" (verifier's clock {r.verified_at})"
     console.print(line, markup=True)
+    if r.verdict == "findings" and not detailed:
+        for text in main_findings(r):
+            console.print(f"    {text}", markup=False)
     if r.fiscal is not None and r.fiscal.coverage is not None:
-        console.print("  coverage: " + coverage_sentence(r.fiscal.coverage))
+        console.print("  coverage: " + coverage_sentence(r.fiscal.coverage, anchor))
     console.print(f"  checks: {checks_line(r)}", markup=False)
     if not detailed:
         return
     if r.mode == "backup":
         console.print(
-            f"  signed by shop key {r.shop_key}; {r.members} members, "
-            f"{r.payload_bytes} payload bytes"
+            f"  {signer_sentence(r)}; {r.members} members, {r.payload_bytes} payload bytes",
+            markup=False,
         )
     if r.fiscal is not None:
         trust = r.fiscal.trust

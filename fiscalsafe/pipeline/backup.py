@@ -44,7 +44,6 @@ from fiscalsafe.pipeline.backup_select import (
     RefusedError,
     UnportableNames,
     backup_name,
-    estimate_size,
     preflight_locks,
     refuse_unportable_names,
     select_files,
@@ -57,6 +56,7 @@ from fiscalsafe.pipeline.check import (
     start_check,
     walk_dossier,
 )
+from fiscalsafe.pipeline.estimate import estimate_size
 from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
 from fiscalsafe.pipeline.sink import OutputSink, fsync_dir
 from fiscalsafe.pipeline.state import StateStore
@@ -141,6 +141,7 @@ class BackupResult:
     read_from_medium: bool = True  # False: the read-back could not bypass the system cache
     #: Fiscal archives verified by this backup, and taken from remembered proofs.
     archive_proofs: dict[str, int] = field(default_factory=dict)
+    left_out: list[OmittedFile] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict:
         return {
@@ -222,7 +223,9 @@ def backup_dossier(
         pending.remember_proofs()
         opts.state.advance(report, "backup", now)
     removed = (
-        rotate_keep(dest, identity.dossier_id, opts.keep, secret.public_key()) if opts.keep else []
+        rotate_keep(dest, identity.dossier_id, opts.keep, secret.public_key(), opts.kind)
+        if opts.keep
+        else []
     )
     return _backup_result(plan, sink, payload_bytes, report, removed, started)
 
@@ -277,6 +280,7 @@ def _backup_result(
         check_report=report,
         read_from_medium=sink.read_from_medium,
         archive_proofs=dict(report.archive_proofs),
+        left_out=plan.omitted,
     )
 
 

@@ -41,8 +41,12 @@ def backups_on_medium(
     return [p for _, p in sorted(points, key=lambda item: item[0])]
 
 
-def rotate_keep(dest: Path, dossier_id: str, keep: int, shop_key: minisign.PublicKey) -> list[Path]:
-    """Keep the ``keep`` newest backups of this dossier in ``dest``; remove older ones.
+def rotate_keep(
+    dest: Path, dossier_id: str, keep: int, shop_key: minisign.PublicKey, kind: str
+) -> list[Path]:
+    """Keep the ``keep`` newest backups of this dossier and kind in ``dest``; remove older
+    ones. Another kind is never removed: a nightly full backup must not delete the only
+    copy of the photos.
 
     Age comes from the creation time in each sidecar's trusted comment, and only sidecars
     this shop key signed count: a planted sidecar can never make rotation delete a backup.
@@ -50,7 +54,9 @@ def rotate_keep(dest: Path, dossier_id: str, keep: int, shop_key: minisign.Publi
     from fiscalsafe.pipeline.listing import list_backups
 
     mine = [
-        b for b in list_backups(dest, trusted=shop_key) if b.dossier == dossier_id and b.created
+        b
+        for b in list_backups(dest, trusted=shop_key)
+        if b.dossier == dossier_id and b.kind == kind and b.created
     ]
     mine.sort(key=lambda b: b.created, reverse=True)
     removed: list[Path] = []

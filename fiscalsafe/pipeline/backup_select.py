@@ -7,10 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-import zstandard
-
-from fiscalsafe import fsio
-from fiscalsafe.errors import FiscalsafeError, OperationalError, UsageError, VerificationError
+from fiscalsafe.errors import OperationalError, UsageError, VerificationError
 from fiscalsafe.formats import paths
 from fiscalsafe.formats.dossier import (
     EXCLUDED_CATEGORIES,
@@ -95,26 +92,6 @@ def backup_name(identity: DossierIdentity, opts: BackupOptions, now: dt.datetime
     if opts.name:
         return media.portable_name(opts.name)
     return media.portable_name(f"{identity.dossier_id}_{stamp}_{opts.kind}")
-
-
-def estimate_size(chosen: list[DossierFile], level: int) -> int:
-    """Compress a sample of the largest files to predict the archive's size, with margin."""
-    total = sum(f.size for f in chosen)
-    sample_in = sample_out = 0
-    cctx = zstandard.ZstdCompressor(level=level)
-    for f in sorted(chosen, key=lambda f: -f.size)[:8]:
-        try:
-            fh = fsio.open_regular(f.path, "dossier file", OperationalError)
-            if fh is None:
-                continue
-            with fh:
-                data = fh.read(CHUNK)
-        except (OSError, FiscalsafeError):
-            continue  # the packaging pass reports it
-        sample_in += len(data)
-        sample_out += len(cctx.compress(data))
-    ratio = (sample_out / sample_in) if sample_in else 1.0
-    return int(total * min(1.0, ratio * 1.25 + 0.02)) + 1024 * 1024 + 1024 * len(chosen)
 
 
 def preflight_locks(files: list[DossierFile], force: bool) -> list[str]:

@@ -24,6 +24,7 @@ from fiscalsafe import fsio
 from fiscalsafe.errors import MalformedError, OperationalError, UnsupportedVersionError
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.archive import MAX_ARCHIVE_BYTES
+from fiscalsafe.pipeline import signature_progress
 from fiscalsafe.pipeline import workers as worker_processes
 from fiscalsafe.verify.archive_chain import verify_archive_chain
 from fiscalsafe.verify.archives import ArchiveResult, verify_archive
@@ -189,6 +190,7 @@ class FiscalChecker:
         self._run_results = _run_results.get()
         #: Every archive's result, once ``finish`` has run.
         self.results: list[ArchiveResult] = []
+        signature_progress.track(self)
 
     def __enter__(self) -> FiscalChecker:
         return self
@@ -196,7 +198,24 @@ class FiscalChecker:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def progress(self) -> signature_progress.SignatureCount:
+        """Archives and journal checked so far, out of those queued, and their signatures
+        (safe to call from another thread while the check runs)."""
+        futures = list(self._futures)
+        if self._journal_future is not None:
+            futures.append(self._journal_future)
+        over = [f for f in futures if f.done() and not f.cancelled() and f.exception() is None]
+        results = list(self._inline) + [f.result() for f in over]
+        inline_journal = self.journal is not None and self._journal_future is None
+        if inline_journal:
+            results.append(self.journal)
+        queued = len(self._inline) + len(futures) + int(inline_journal)
+        return signature_progress.SignatureCount(
+            sum(r.signatures_checked for r in results), len(results), queued
+        )
+
     def close(self) -> None:
+        signature_progress.settle(self)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
