@@ -5,6 +5,7 @@
     python3 dev.py test   # the whole test suite
     python3 dev.py bench  # the benchmarks (bench/run calls this)
     python3 dev.py mutate # mutation run over the security-critical checks (CI runs it)
+    python3 dev.py i18n   # extract, merge and compile the translation catalogues
 
 Each creates (or reuses) the virtual environment ``.venv`` with fiscalsafe and its test
 dependencies installed, so nothing has to be installed by hand. ``FISCALSAFE_VENV`` names
@@ -109,8 +110,55 @@ def test(extra: list[str]) -> int:
     return code
 
 
+def catalogues() -> int:
+    """Extract every marked text, merge it into each language's catalogue (new entries
+    come out untranslated, for a translator to fill in), and compile the catalogues."""
+    pybabel = str(PYTHON.parent / "pybabel")
+    locale_dir = ROOT / "fiscalsafe" / "locale"
+    pot = locale_dir / "fiscalsafe.pot"
+    steps = [
+        [
+            pybabel,
+            "-q",
+            "extract",
+            "--no-location",
+            "--sort-output",
+            "-k",
+            "N_",
+            "-k",
+            "n_:1,2",
+            "--omit-header",
+            "-o",
+            str(pot),
+            str(ROOT / "fiscalsafe"),
+        ],
+        [
+            pybabel,
+            "-q",
+            "update",
+            "--no-fuzzy-matching",
+            "--ignore-obsolete",
+            "-w",
+            "100",
+            "-i",
+            str(pot),
+            "-d",
+            str(locale_dir),
+            "-D",
+            "fiscalsafe",
+        ],
+        [pybabel, "-q", "compile", "-d", str(locale_dir), "-D", "fiscalsafe"],
+    ]
+    for step in steps:
+        code = subprocess.run(step, cwd=ROOT).returncode
+        if code:
+            return code
+    pot.unlink()
+    return 0
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test", "bench", "mutate"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test", "bench", "mutate", "i18n"):
         print(__doc__)
         return 2
     ensure_venv()
@@ -122,6 +170,8 @@ def main() -> int:
         return subprocess.run(
             [str(PYTHON), str(ROOT / "bench" / "bench.py"), *sys.argv[2:]]
         ).returncode
+    if sys.argv[1] == "i18n":
+        return catalogues()
     return demo() if sys.argv[1] == "demo" else test(sys.argv[2:])
 
 

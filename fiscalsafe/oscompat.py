@@ -179,6 +179,19 @@ def _windows_filesystem(path: Path) -> str | None:
     return name.value if ok else None
 
 
+def ui_language_tag() -> str | None:
+    """The user's display language where the system keeps it apart from the locale
+    variables: Windows' UI language (``fr`` or ``en``, from the primary language id of
+    ``GetUserDefaultUILanguage``); None elsewhere or when unknown."""
+    if not is_windows():
+        return None
+    try:
+        langid = _windll("kernel32").GetUserDefaultUILanguage()
+    except (AttributeError, OSError):
+        return None
+    return {0x0C: "fr", 0x09: "en"}.get(langid & 0x3FF)
+
+
 def _windll(name: str):
     return ctypes.WinDLL(name, use_last_error=True)
 

@@ -130,6 +130,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     # The samples' histories end on UNTIL: commands that read the clock (backup, verify's
     # clock) run that evening, so no test depends on the day the suite runs.
     os.environ["FISCALSAFE_NOW"] = FIXED_NOW
+    # English unless a test asks for French: the machine's locale decides nothing.
+    os.environ["FISCALSAFE_LANG"] = "en"
+    from fiscalsafe import i18n
+
+    i18n.set_language("en")
 
 
 def cli_env() -> dict[str, str]:

@@ -29,8 +29,9 @@ PENDING = {}
 
 #: Rank of each layer: a module may import its own layer and those of lower rank.
 LAYERS = {
-    "__main__": 5,
-    "cli": 4,
+    "__main__": 6,
+    "cli": 5,
+    "report": 4,  # what a report says and draws, from the pipeline's results
     "samples": 3,  # beside pipeline: only cli may import it
     "pipeline": 3,
     "verify": 2,
@@ -39,7 +40,16 @@ LAYERS = {
     "minisign": 0,
 }
 #: Used by every layer, and importing none of them.
-SHARED = {"__init__", "__version__", "errors", "fsio", "oscompat", "units"}
+SHARED = {
+    "__init__",
+    "__version__",
+    "errors",
+    "fsio",
+    "i18n",
+    "localformat",
+    "oscompat",
+    "units",
+}
 
 
 def modules() -> list[tuple[str, str, ast.Module]]:

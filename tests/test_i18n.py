@@ -2,14 +2,9 @@
 placeholders as its English id; the compiled ``.mo`` matches its ``.po``; and the ``.po``
 holds exactly the messages the code marks for translation.
 
-To update them after changing a text (Babel is installed with fiscalsafe)::
-
-    .venv/bin/pybabel extract --no-location --sort-output -k N_ \\
-        -o fiscalsafe/locale/fiscalsafe.pot fiscalsafe/report fiscalsafe/i18n.py
-    .venv/bin/pybabel update --no-fuzzy-matching -w 100 -i fiscalsafe/locale/fiscalsafe.pot \\
-        -d fiscalsafe/locale -D fiscalsafe
-    (translate the new entries in fiscalsafe/locale/fr/LC_MESSAGES/fiscalsafe.po)
-    .venv/bin/pybabel compile -d fiscalsafe/locale -D fiscalsafe
+To update them after changing a text: ``python3 dev.py i18n`` (Babel extracts the marked
+texts of the whole package, merges them into the catalogues and compiles them), translate
+the new entries in ``fiscalsafe/locale/fr/LC_MESSAGES/fiscalsafe.po``, then run it again.
 """
 
 from __future__ import annotations
@@ -28,8 +23,8 @@ from fiscalsafe import i18n
 
 PACKAGE = Path(i18n.__file__).resolve().parent
 LOCALES = [lang for lang in i18n.LANGUAGES if lang != i18n.DEFAULT_LANGUAGE]
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
-SOURCES = ("report", "i18n.py")
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "n_": (1, 2)}
+SOURCES = (".",)
 
 
 def po_path(lang: str) -> Path:

@@ -20,9 +20,9 @@ from test_output_schemas import assert_valid
 from tree_snapshot import snapshot
 
 from fiscalsafe import i18n
+from fiscalsafe.localformat import Formatter
 from fiscalsafe.report import medium, timeline
 from fiscalsafe.report.datablock import data_block_html, document_bytes, extract_data
-from fiscalsafe.report.fmt import Formatter
 from fiscalsafe.report.texts import FAMILIES, family_of
 from fiscalsafe.verify.codes import CODES
 

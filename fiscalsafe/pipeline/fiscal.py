@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ProcessP
 from contextvars import ContextVar
 from pathlib import Path
 
-from fiscalsafe import fsio
+from fiscalsafe import fsio, i18n
 from fiscalsafe.errors import MalformedError, OperationalError, UnsupportedVersionError
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.archive import MAX_ARCHIVE_BYTES
@@ -228,6 +228,7 @@ class FiscalChecker:
                 max_workers=self._workers,
                 mp_context=worker_processes.start_server(),
                 initializer=worker_processes.init_worker,
+                initargs=(i18n.language(),),
             )
         return self._pool
 

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from multiprocessing import resource_tracker
 
-from fiscalsafe import oscompat
+from fiscalsafe import i18n, oscompat
 
 #: What every worker runs; the forkserver imports it once, workers inherit it.
 WORKER_MODULE = "fiscalsafe.pipeline.fiscal"
@@ -132,8 +132,9 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def init_worker() -> None:
-    """Worker initializer: Ctrl-C is the parent's to handle, and leave with the parent.
+def init_worker(lang: str | None = None) -> None:
+    """Worker initializer: speak the parent's language (finding messages are written
+    here), Ctrl-C is the parent's to handle, and leave with the parent.
 
     A terminal sends Ctrl-C to every process of the job: the parent stops the pool and
     cleans up; workers printing their own KeyboardInterrupt tracebacks would only bury
@@ -141,6 +142,8 @@ def init_worker() -> None:
     (SIGKILL, the OOM killer) they would live on, holding its stdout and stderr open, and
     whatever waits for that output (cron, a CI log, a pipe) would wait forever too.
     """
+    if lang is not None:
+        i18n.set_language(lang)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A spawned worker starts empty: it imports what a forkserver preloads (already there
     # in a forked worker) now, while the parent is still queuing, not on its first task.

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from html import escape
 
+from fiscalsafe.localformat import Formatter
 from fiscalsafe.report.datablock import data_block_html
-from fiscalsafe.report.fmt import Formatter
 from fiscalsafe.report.model import DossierView, ReportModel, by_family
 from fiscalsafe.report.svg import legend_html, timeline_svg
 from fiscalsafe.report.texts import SCOPE_CANNOT, SCOPE_VERIFIED, Translator

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fiscalsafe.localformat import Formatter, parse_time
 from fiscalsafe.report import timeline
-from fiscalsafe.report.fmt import Formatter, parse_time
 from fiscalsafe.report.texts import (
     FAMILIES,
     KEY_SOURCES,

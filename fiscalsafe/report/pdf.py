@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from fpdf import FPDF
 
+from fiscalsafe.localformat import parse_time
 from fiscalsafe.report import timeline
 from fiscalsafe.report.datablock import data_pdf_bytes
-from fiscalsafe.report.fmt import parse_time
 from fiscalsafe.report.model import DossierView, ReportModel, by_family
 from fiscalsafe.report.texts import SCOPE_CANNOT, SCOPE_VERIFIED, TIMELINE_STATES, Translator
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from html import escape
 
+from fiscalsafe.localformat import Formatter
 from fiscalsafe.report import timeline
-from fiscalsafe.report.fmt import Formatter
 from fiscalsafe.report.texts import TIMELINE_STATES, Translator
 
 CELL, GAP, LABEL = 16, 3, 44

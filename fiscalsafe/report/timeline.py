@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from fiscalsafe.report.fmt import parse_day
+from fiscalsafe.localformat import parse_day
 
 #: The states a month can be in, worst first.
 STATES = ("gap", "beyond-backup", "stale", "covered", "idle", "before-genesis")

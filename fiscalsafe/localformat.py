@@ -1,4 +1,8 @@
-"""Dates, numbers and sizes in the reader's language (Babel's CLDR data)."""
+"""Dates, numbers and sizes in the reader's language (Babel's CLDR data).
+
+``Formatter(lang, tz)`` for a document in a named language (a report); ``local()`` for
+what this process prints, in its language (``i18n.language()``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
+
+from fiscalsafe import i18n
 
 #: Day-first in French (30/11/2026 20:08); ISO order in English, which no reader misreads.
 DATETIME_PATTERNS = {"fr": "dd/MM/yyyy HH:mm", "en": "yyyy-MM-dd HH:mm"}
@@ -80,3 +86,8 @@ class Formatter:
         if unit == 0:
             return f"{self.number(count)}\u00a0{units[0]}"
         return f"{format_decimal(value, '#,##0.0', locale=self.locale)}\u00a0{units[unit]}"
+
+
+def local(tz: str = "UTC") -> Formatter:
+    """The formatter of the process's language, times shown in ``tz`` (the shop's zone)."""
+    return Formatter(i18n.language(), tz)
