@@ -196,7 +196,8 @@ def test_a_dossier_file_held_open_stops_the_backup_naming_it(w, tmp_path, monkey
     assert r.code == 3, r
     assert " ".join(r.err.split()) == (
         f"error: {held} (dossier file) cannot be read: another program holds it open (the "
-        "shop application, an antivirus, a file explorer preview); close it and run again"
+        "shop application, an antivirus, a file explorer preview); close it and run again; "
+        "nothing was replaced (no earlier backup of that name on the medium)"
     )
     assert list(usb.iterdir()) == []
 

@@ -736,7 +736,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         id="medium-reuse-ignores-digest",
         file="fiscalsafe/pipeline/fiscal.py",
-        original="            earlier = self._run_results.get(self._run_key(source))",
+        original="            earlier = self._run_results.get((digest, self._key_state, self.tz))",
         replacement=(
             "            earlier = next((r for r in self._run_results.values()"
             " if r.file == name), None)"
