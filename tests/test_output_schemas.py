@@ -240,6 +240,9 @@ def test_backup_json(outputs):
     doc = outputs["backup"]
     assert_valid("backup-result", doc)
     assert doc["exit_code"] == 0 and not doc["failures"] and len(doc["backups"]) == 1
+    # Where the system can drop a file's cached pages (Linux), the read-back read the medium;
+    # the run as on Windows (no posix_fadvise) says it could not.
+    assert doc["backups"][0]["read_back_from_medium"] is hasattr(os, "posix_fadvise")
 
 
 def test_manifest_from_a_real_backup(outputs):

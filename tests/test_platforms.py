@@ -9,6 +9,7 @@ predicates, ``os.chmod``, ``os.replace``, ``icacls``).
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import runpy
@@ -60,6 +61,15 @@ def test_backup_verify_restore_run_without_linux_facilities(w, tmp_path):
     assert "BACKED UP" in out
     # No posix_fadvise and not macOS: the read-back may have read the cache, and says so.
     assert "the read-back could not bypass this system's file cache" in out
+    # Scripts get the same fact in the JSON document.
+    again = foreign_cli(
+        "backup", w.dossier, "--to", usb, "--key", w.shop_key, "--trust", w.editor,
+        "--years", bs.YEARS, "--name", "again", "--json",
+    )  # fmt: skip
+    assert again.returncode == 0, text(again.stdout) + text(again.stderr)
+    assert json.loads(again.stdout)["backups"][0]["read_back_from_medium"] is False
+    (usb / "again.tar.zst").unlink()
+    (usb / "again.tar.zst.minisig").unlink()
     (archive,) = usb.glob("*.tar.zst")
     done = foreign_cli(
         "verify", archive, "--key", w.shop_pub, "--trust", w.editor, "--years", bs.YEARS

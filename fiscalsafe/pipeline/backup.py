@@ -164,6 +164,7 @@ class BackupResult:
             "forced": self.forced,
             "omitted": self.omitted,
             "removed_by_rotation": [str(p) for p in self.removed_by_rotation],
+            "read_back_from_medium": self.read_from_medium,
             "seconds": round(self.seconds, 3),
         }
 
