@@ -8,7 +8,7 @@ from html import escape
 
 from fiscalsafe.localformat import Formatter
 from fiscalsafe.report.datablock import data_block_html
-from fiscalsafe.report.model import DossierView, ReportModel, by_family
+from fiscalsafe.report.model import DossierView, ReportModel, by_family, medium_pairs
 from fiscalsafe.report.svg import legend_html, timeline_svg
 from fiscalsafe.report.texts import SCOPE_CANNOT, SCOPE_VERIFIED, Translator
 
@@ -169,19 +169,7 @@ def backups_table(model: ReportModel, tr: Translator) -> str:
 def media_html(model: ReportModel, tr: Translator) -> str:
     if not model.media:
         return ""
-    na = tr._("not available")
-    blocks = []
-    for m in model.media:
-        pairs = [
-            (tr._("Path"), m.get("path")),
-            (tr._("Mount point"), m.get("mount_point") or na),
-            (tr._("File system"), m.get("fstype") or na),
-            (tr._("Device"), m.get("device") or na),
-            (tr._("Volume label"), m.get("label") or na),
-            (tr._("Volume UUID"), m.get("uuid") or na),
-            (tr._("Device id (serial)"), m.get("id") or na),
-        ]
-        blocks.append(_rows(pairs, "medium"))
+    blocks = [_rows(medium_pairs(m, tr), "medium") for m in model.media]
     title = tr._("Medium") if model.kind == "verify" else tr._("Disk")
     return f'<section class="media"><h2>{_e(title)}</h2>{"".join(blocks)}</section>'
 

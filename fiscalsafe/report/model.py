@@ -171,6 +171,20 @@ def by_family(views: list[FindingView]) -> list[tuple[str, list[FindingView]]]:
     return list(groups.items())
 
 
+def medium_pairs(medium: dict[str, Any], tr: Translator) -> list[tuple[str, Any]]:
+    """What a report says of one medium (or disk), label and value, in both renderings."""
+    na = tr._("not available")
+    return [
+        (tr._("Path"), medium.get("path")),
+        (tr._("Mount point"), medium.get("mount_point") or na),
+        (tr._("File system"), medium.get("fstype") or na),
+        (tr._("Device"), medium.get("device") or na),
+        (tr._("Volume label"), medium.get("label") or na),
+        (tr._("Volume UUID"), medium.get("uuid") or na),
+        (tr._("Device id (serial)"), medium.get("id") or na),
+    ]
+
+
 def backup_row(v: dict[str, Any], fmt: Formatter, tr: Translator) -> BackupRow:
     backup = v.get("backup") or {}
     files = v.get("files") or []

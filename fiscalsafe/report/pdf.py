@@ -13,7 +13,7 @@ from fpdf import FPDF
 from fiscalsafe.localformat import parse_time
 from fiscalsafe.report import timeline
 from fiscalsafe.report.datablock import data_pdf_bytes
-from fiscalsafe.report.model import DossierView, ReportModel, by_family
+from fiscalsafe.report.model import DossierView, ReportModel, by_family, medium_pairs
 from fiscalsafe.report.texts import SCOPE_CANNOT, SCOPE_VERIFIED, TIMELINE_STATES, Translator
 
 COLOURS = {
@@ -169,21 +169,10 @@ def backups_part(pdf: ReportPDF, model: ReportModel, tr: Translator) -> None:
 
 
 def media_and_keys(pdf: ReportPDF, model: ReportModel, tr: Translator) -> None:
-    na = tr._("not available")
     if model.media:
         pdf.heading(tr._("Medium") if model.kind == "verify" else tr._("Disk"))
     for m in model.media:
-        pdf.pairs(
-            [
-                (tr._("Path"), m.get("path")),
-                (tr._("Mount point"), m.get("mount_point") or na),
-                (tr._("File system"), m.get("fstype") or na),
-                (tr._("Device"), m.get("device") or na),
-                (tr._("Volume label"), m.get("label") or na),
-                (tr._("Volume UUID"), m.get("uuid") or na),
-                (tr._("Device id (serial)"), m.get("id") or na),
-            ]
-        )
+        pdf.pairs(medium_pairs(m, tr))
     pdf.heading(tr._("Keys"))
     roles = {"shop": tr._("shop key"), "editor": tr._("software editor's key")}
     for k in model.keys:
