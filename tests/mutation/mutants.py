@@ -229,12 +229,14 @@ MUTANTS: list[Mutant] = [
             "        public, sig.signature + sig.trusted_comment.encode(), sig.global_signature\n"
             "    ):\n"
             "        raise VerificationError(\n"
-            '            f"bad global signature: the trusted comment was altered (key'
+            "            _(\n"
+            '                "bad global signature: the trusted comment was altered (key'
         ),
         replacement=(
             "    if False:\n"
             "        raise VerificationError(\n"
-            '            f"bad global signature: the trusted comment was altered (key'
+            "            _(\n"
+            '                "bad global signature: the trusted comment was altered (key'
         ),
         tests=(f"{MINISIGN}::test_trusted_comment_change_is_rejected",),
         description="a minisign trusted comment is not bound by its global signature",
