@@ -67,7 +67,11 @@ def check_comment(comment: str, what: str, max_bytes: int) -> bytes:
     ``what`` names the comment (or, below, the file) in the reader's language."""
     if any(c in comment for c in "\r\n\x00"):
         raise UsageError(
-            _("{what} must be a single line without NUL: {comment}", what=what, comment=repr(comment))
+            _(
+                "{what} must be a single line without NUL: {comment}",
+                what=what,
+                comment=repr(comment),
+            )
         )
     raw = comment.encode("utf-8")
     if len(raw) > max_bytes:

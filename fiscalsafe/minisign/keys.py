@@ -128,9 +128,7 @@ class PublicKey:
             try:
                 b64 = b64.encode("ascii")
             except UnicodeEncodeError:
-                raise MalformedError(
-                    _("public key: not base64 (non-ASCII characters)")
-                ) from None
+                raise MalformedError(_("public key: not base64 (non-ASCII characters)")) from None
         if len(b64) > MAX_FILE_BYTES:
             raise MalformedError(_("public key: far too long"))
         blob = b64decode_exact(b64.strip(), PUBLIC_BLOB_SIZE, _("public key"))
@@ -294,9 +292,7 @@ class SecretKey:
         # The second half of libsodium's secret key is the public key: if it disagrees
         # with the seed, signatures would not verify against the published key.
         if not hmac.compare_digest(secret.public_key().public_key, sk[SEED_SIZE:]):
-            raise MalformedError(
-                _("secret key: the embedded public key does not match the seed")
-            )
+            raise MalformedError(_("secret key: the embedded public key does not match the seed"))
         return secret
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 from fiscalsafe.i18n import _
-
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.archives import ArchiveResult
 from fiscalsafe.verify.closures import VatSums, compare_sums, merge_sums
 from fiscalsafe.verify.findings import Finding, finding
-from fiscalsafe.verify import wording
 
 
 def verify_archive_chain(results: list[ArchiveResult], dossier_id: str, tz: str) -> list[Finding]:
@@ -225,7 +224,11 @@ def _verify_year_closures(parsed: list[ArchiveResult]) -> list[Finding]:
             compare_sums(
                 out.append,
                 r.file,
-                _("year closure {start}..{end}", start=wording.day(year.start), end=wording.day(year.end)),
+                _(
+                    "year closure {start}..{end}",
+                    start=wording.day(year.start),
+                    end=wording.day(year.end),
+                ),
                 {k: tuple(v) for k, v in expected.items()},
                 year,
             )

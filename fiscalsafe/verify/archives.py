@@ -22,10 +22,10 @@ from fiscalsafe.errors import MalformedError, UnsupportedVersionError, WeakAlgor
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats.packing import MAX_TIMESTAMP_US
 from fiscalsafe.i18n import _
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.closures import VatSums, verify_closures
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.trust import TrustedKeys
-from fiscalsafe.verify import wording
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: The version of what ``verify_archive`` checks. Bump it whenever archive verification

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.i18n import _
-from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify import wording
+from fiscalsafe.verify.findings import Finding, finding
 
 if TYPE_CHECKING:
     from fiscalsafe.verify.archives import ArchiveResult
@@ -150,7 +150,9 @@ def _check_month_closures(
         )
     for month in months:
         where = _(
-            "month closure {start}..{end}", start=wording.day(month.start), end=wording.day(month.end)
+            "month closure {start}..{end}",
+            start=wording.day(month.start),
+            end=wording.day(month.end),
         )
         if month.tickets != result.ticket_count:
             add(
@@ -203,7 +205,9 @@ def _check_year_closures(
     add: Callable[[Finding], None], file: str, body: fa.ArchiveBody, years: list[fa.Closure]
 ) -> None:
     for year in years:
-        where = _("year closure {start}..{end}", start=wording.day(year.start), end=wording.day(year.end))
+        where = _(
+            "year closure {start}..{end}", start=wording.day(year.start), end=wording.day(year.end)
+        )
         if not (year.start <= body.period_start and body.period_end == year.end):
             add(
                 finding(

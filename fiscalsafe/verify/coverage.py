@@ -295,8 +295,7 @@ def _end_of_activity_finding(closed: dt.date, last: dt.date) -> Finding:
     return finding(
         "COVERAGE_END_OF_ACTIVITY",
         _(
-            "the journal records the end of activity on {day}: "
-            "nothing is required after {last}",
+            "the journal records the end of activity on {day}: nothing is required after {last}",
             day=wording.day(closed),
             last=wording.day(last),
         ),

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from fiscalsafe.i18n import N_, _
 from fiscalsafe.verify import wording
-
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.verified import JournalHistory, ProvenArchive, VerifiedHead
 
@@ -84,7 +83,9 @@ def compare(
             message = (
                 N_("fiscal archive {number}, proven by {source}, is different")
                 if same_number
-                else N_("fiscal archive {number}, proven by {source}, is not among the proven archives")
+                else N_(
+                    "fiscal archive {number}, proven by {source}, is not among the proven archives"
+                )
             )
             out.append(
                 finding(

@@ -273,14 +273,12 @@ MUTANTS: list[Mutant] = [
         file=SIGNIFY,
         original=(
             "    if not hmac.compare_digest(sig.key_id, public.key_id):\n"
-            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
-            '{public.fingerprint}")\n'
+            "        raise _key_mismatch(sig, public)\n"
             "    if sig.algorithm == SIG_ALG_PREHASHED:"
         ),
         replacement=(
             "    if sig.key_id[:1] != public.key_id[:1]:\n"
-            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
-            '{public.fingerprint}")\n'
+            "        raise _key_mismatch(sig, public)\n"
             "    if sig.algorithm == SIG_ALG_PREHASHED:"
         ),
         tests=stream("test_minisign_key_ids_are_compared_whole"),
@@ -291,14 +289,12 @@ MUTANTS: list[Mutant] = [
         file=SIGNIFY,
         original=(
             "    if not hmac.compare_digest(sig.key_id, public.key_id):\n"
-            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
-            '{public.fingerprint}")\n'
+            "        raise _key_mismatch(sig, public)\n"
             "    if not _ed25519_verify("
         ),
         replacement=(
             "    if sig.key_id[:1] != public.key_id[:1]:\n"
-            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
-            '{public.fingerprint}")\n'
+            "        raise _key_mismatch(sig, public)\n"
             "    if not _ed25519_verify("
         ),
         tests=stream("test_minisign_key_ids_are_compared_whole"),

@@ -249,8 +249,7 @@ class PayloadChecks:
                         finding(
                             "BAG_CHECKSUM_MISMATCH",
                             _(
-                                "{path}: its {algorithm} checksum differs from "
-                                "{name} line {line}",
+                                "{path}: its {algorithm} checksum differs from {name} line {line}",
                                 path=repr(target),
                                 algorithm=manifest.algorithm,
                                 name=manifest.name,

@@ -9,12 +9,12 @@ from collections.abc import Iterable, Mapping
 from fiscalsafe.errors import UsageError
 from fiscalsafe.formats import bagit as fmt
 from fiscalsafe.i18n import _
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.bag.manifests import ManifestChecks
 from fiscalsafe.verify.bag.names import is_parsed_tag_file
 from fiscalsafe.verify.bag.payload import PayloadChecks
 from fiscalsafe.verify.bag.records import FileRecord, Stages
 from fiscalsafe.verify.bag.tagfiles import TagFileChecks
-from fiscalsafe.verify import wording
 from fiscalsafe.verify.findings import Finding, finding
 
 #: Most tag-file bytes kept in memory at once, over all the tag files of one bag.
