@@ -451,4 +451,4 @@ def test_a_manifest_of_garbage_gives_a_bounded_number_of_findings() -> None:
     validator.feed_member("manifest-sha256.txt", [b"not a manifest line\n" * 5000])
     findings = validator.finish()
     assert len(findings) == MAX_LINE_FINDINGS + 1
-    assert findings[-1].message.startswith("manifest-sha256.txt: 4900 more invalid line(s)")
+    assert findings[-1].message.startswith("manifest-sha256.txt: 4900 more invalid lines")

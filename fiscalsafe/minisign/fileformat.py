@@ -8,6 +8,7 @@ import binascii
 from typing import Final
 
 from fiscalsafe.errors import MalformedError, UsageError
+from fiscalsafe.i18n import _
 
 SIG_ALG: Final = b"Ed"
 SIG_ALG_PREHASHED: Final = b"ED"
@@ -61,12 +62,27 @@ def fingerprint_of(key_id: bytes) -> str:
 
 
 def check_comment(comment: str, what: str, max_bytes: int) -> bytes:
-    """Encode a comment we are about to write, refusing what minisign could not read back."""
+    """Encode a comment we are about to write, refusing what minisign could not read back.
+
+    ``what`` names the comment (or, below, the file) in the reader's language."""
     if any(c in comment for c in "\r\n\x00"):
-        raise UsageError(f"{what} must be a single line without NUL: {comment!r}")
+        raise UsageError(
+            _(
+                "{what} must be a single line without NUL: {comment}",
+                what=what,
+                comment=repr(comment),
+            )
+        )
     raw = comment.encode("utf-8")
     if len(raw) > max_bytes:
-        raise UsageError(f"{what} is {len(raw)} bytes long, minisign reads at most {max_bytes}")
+        raise UsageError(
+            _(
+                "{what} is {size} bytes long, minisign reads at most {limit}",
+                what=what,
+                size=len(raw),
+                limit=max_bytes,
+            )
+        )
     return raw
 
 
@@ -74,9 +90,16 @@ def b64decode_exact(line: bytes, size: int, what: str) -> bytes:
     try:
         raw = base64.b64decode(line, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise MalformedError(f"{what}: invalid base64 ({exc})") from None
+        raise MalformedError(_("{what}: invalid base64 ({error})", what=what, error=exc)) from None
     if len(raw) != size:
-        raise MalformedError(f"{what}: {len(raw)} bytes once decoded, expected {size}")
+        raise MalformedError(
+            _(
+                "{what}: {size} bytes once decoded, expected {expected}",
+                what=what,
+                size=len(raw),
+                expected=size,
+            )
+        )
     return raw
 
 
@@ -88,19 +111,34 @@ def split_lines(data: bytes, count: int, what: str) -> list[bytes]:
     was signed.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise UsageError(f"{what}: expected bytes, got {type(data).__name__}")
+        raise UsageError(
+            _("{what}: expected bytes, got {type}", what=what, type=type(data).__name__)
+        )
     data = bytes(data)
     if len(data) > MAX_FILE_BYTES:
-        raise MalformedError(f"{what}: {len(data)} bytes, more than the {MAX_FILE_BYTES} cap")
+        raise MalformedError(
+            _(
+                "{what}: {size} bytes, more than the {limit} cap",
+                what=what,
+                size=len(data),
+                limit=MAX_FILE_BYTES,
+            )
+        )
     parts = data.split(b"\n")
     lines = [p[:-1] if p.endswith(b"\r") else p for p in parts]
     if len(lines) < count:
-        raise MalformedError(f"{what}: {len(lines)} line(s), expected {count}")
+        raise MalformedError(
+            _("{what}: {found} line(s), expected {count}", what=what, found=len(lines), count=count)
+        )
     for i, line in enumerate(lines):
         if b"\r" in line or b"\x00" in line:
-            raise MalformedError(f"{what}: stray carriage return or NUL on line {i + 1}")
+            raise MalformedError(
+                _("{what}: stray carriage return or NUL on line {line}", what=what, line=i + 1)
+            )
     if any(line.strip() for line in lines[count:]):
-        raise MalformedError(f"{what}: unexpected content after line {count}")
+        raise MalformedError(
+            _("{what}: unexpected content after line {count}", what=what, count=count)
+        )
     return lines[:count]
 
 
@@ -108,7 +146,9 @@ def read_comment(line: bytes, prefix: str, what: str) -> str:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
-        raise MalformedError(f"{what}: comment line is not UTF-8") from None
+        raise MalformedError(_("{what}: comment line is not UTF-8", what=what)) from None
     if not text.startswith(prefix):
-        raise MalformedError(f"{what}: line should start with {prefix!r}")
+        raise MalformedError(
+            _("{what}: line should start with {prefix}", what=what, prefix=repr(prefix))
+        )
     return text[len(prefix) :]

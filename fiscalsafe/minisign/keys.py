@@ -19,6 +19,7 @@ import nacl.signing
 
 from fiscalsafe import fsio
 from fiscalsafe.errors import MalformedError, OperationalError, UsageError
+from fiscalsafe.i18n import _
 from fiscalsafe.minisign.fileformat import (
     CHECKSUM_SIZE,
     CHK_BLAKE2B,
@@ -73,7 +74,13 @@ def _scrypt_stream(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -
         )
     except (nacl.exceptions.CryptoError, ValueError, MemoryError) as exc:
         raise MalformedError(
-            f"cannot derive the key stream with opslimit={opslimit} memlimit={memlimit}: {exc}"
+            _(
+                "cannot derive the key stream with opslimit={opslimit} memlimit={memlimit}: "
+                "{error}",
+                opslimit=opslimit,
+                memlimit=memlimit,
+                error=exc,
+            )
         ) from None
 
 
@@ -91,7 +98,11 @@ class PublicKey:
     def __post_init__(self) -> None:
         if len(self.key_id) != KEY_ID_SIZE or len(self.public_key) != PUBLIC_KEY_SIZE:
             raise UsageError(
-                f"a public key needs a {KEY_ID_SIZE}-byte key id and {PUBLIC_KEY_SIZE} bytes"
+                _(
+                    "a public key needs a {id_size}-byte key id and {key_size} bytes",
+                    id_size=KEY_ID_SIZE,
+                    key_size=PUBLIC_KEY_SIZE,
+                )
             )
 
     @property
@@ -107,7 +118,7 @@ class PublicKey:
         """The content of a ``.pub`` file (default comment: minisign's own)."""
         if comment is None:
             comment = f"minisign public key {self.fingerprint}"
-        raw = check_comment(comment, "public key comment", MAX_UNTRUSTED_COMMENT_BYTES)
+        raw = check_comment(comment, _("public key comment"), MAX_UNTRUSTED_COMMENT_BYTES)
         return UNTRUSTED_PREFIX.encode() + raw + b"\n" + self.to_string().encode() + b"\n"
 
     @classmethod
@@ -117,19 +128,22 @@ class PublicKey:
             try:
                 b64 = b64.encode("ascii")
             except UnicodeEncodeError:
-                raise MalformedError("public key: not base64 (non-ASCII characters)") from None
+                raise MalformedError(_("public key: not base64 (non-ASCII characters)")) from None
         if len(b64) > MAX_FILE_BYTES:
-            raise MalformedError("public key: far too long")
-        blob = b64decode_exact(b64.strip(), PUBLIC_BLOB_SIZE, "public key")
+            raise MalformedError(_("public key: far too long"))
+        blob = b64decode_exact(b64.strip(), PUBLIC_BLOB_SIZE, _("public key"))
         if blob[:2] != SIG_ALG:
-            raise MalformedError(f"public key: unsupported signature algorithm {blob[:2]!r}")
+            raise MalformedError(
+                _("public key: unsupported signature algorithm {algorithm}", algorithm=blob[:2])
+            )
         return cls(key_id=blob[2:10], public_key=blob[10:])
 
     @classmethod
     def from_file_bytes(cls, data: bytes) -> PublicKey:
         """Parse the content of a minisign ``.pub`` file."""
-        comment_line, key_line = split_lines(data, 2, "public key file")
-        read_comment(comment_line, UNTRUSTED_PREFIX, "public key file")
+        what = _("public key file")
+        comment_line, key_line = split_lines(data, 2, what)
+        read_comment(comment_line, UNTRUSTED_PREFIX, what)
         return cls.from_string(key_line)
 
 
@@ -142,7 +156,9 @@ class SecretKey:
 
     def __post_init__(self) -> None:
         if len(self.key_id) != KEY_ID_SIZE or len(self.seed) != SEED_SIZE:
-            raise UsageError(f"a secret key needs a {KEY_ID_SIZE}-byte key id and a 32-byte seed")
+            raise UsageError(
+                _("a secret key needs a {size}-byte key id and a 32-byte seed", size=KEY_ID_SIZE)
+            )
 
     @property
     def fingerprint(self) -> str:
@@ -189,17 +205,23 @@ class SecretKey:
             pw = passphrase.encode("utf-8")
             if not pw or len(pw) > MAX_PASSPHRASE_BYTES or any(b in pw for b in b"\r\n\x00"):
                 raise UsageError(
-                    "the passphrase must be 1 to 1023 bytes on one line "
-                    "(use None for an unencrypted key)"
+                    _(
+                        "the passphrase must be 1 to 1023 bytes on one line "
+                        "(use None for an unencrypted key)"
+                    )
                 )
             if not (0 < opslimit <= MAX_OPSLIMIT and 0 < memlimit <= MAX_MEMLIMIT):
                 raise UsageError(
-                    f"opslimit must be in 1..{MAX_OPSLIMIT}, memlimit in 1..{MAX_MEMLIMIT}"
+                    _(
+                        "opslimit must be in 1..{opslimit}, memlimit in 1..{memlimit}",
+                        opslimit=MAX_OPSLIMIT,
+                        memlimit=MAX_MEMLIMIT,
+                    )
                 )
             if salt is None:
                 salt = secrets.token_bytes(SALT_SIZE)
             elif len(salt) != SALT_SIZE:
-                raise UsageError(f"the salt must be {SALT_SIZE} bytes")
+                raise UsageError(_("the salt must be {size} bytes", size=SALT_SIZE))
             limits = struct.pack("<QQ", opslimit, memlimit)
             header = SIG_ALG + KDF_SCRYPT + CHK_BLAKE2B + salt + limits
             try:
@@ -208,7 +230,7 @@ class SecretKey:
                 raise UsageError(str(exc)) from None
             if comment is None:
                 comment = DEFAULT_ENCRYPTED_SECRET_COMMENT
-        raw = check_comment(comment, "secret key comment", MAX_UNTRUSTED_COMMENT_BYTES)
+        raw = check_comment(comment, _("secret key comment"), MAX_UNTRUSTED_COMMENT_BYTES)
         blob = base64.b64encode(header + payload)
         return UNTRUSTED_PREFIX.encode() + raw + b"\n" + blob + b"\n"
 
@@ -220,44 +242,57 @@ class SecretKey:
         is None, :class:`WrongPassphraseError` if the decrypted checksum does not match.
         A passphrase given for an unencrypted key is ignored.
         """
-        comment_line, key_line = split_lines(data, 2, "secret key file")
-        read_comment(comment_line, UNTRUSTED_PREFIX, "secret key file")
-        blob = b64decode_exact(key_line.strip(), SECRET_BLOB_SIZE, "secret key")
+        what = _("secret key file")
+        comment_line, key_line = split_lines(data, 2, what)
+        read_comment(comment_line, UNTRUSTED_PREFIX, what)
+        blob = b64decode_exact(key_line.strip(), SECRET_BLOB_SIZE, _("secret key"))
         sig_alg, kdf_alg, chk_alg = blob[0:2], blob[2:4], blob[4:6]
         salt = blob[6:38]
         opslimit, memlimit = struct.unpack("<QQ", blob[38:54])
         payload = blob[54:]
         if sig_alg != SIG_ALG:
-            raise MalformedError(f"secret key: unsupported signature algorithm {sig_alg!r}")
+            raise MalformedError(
+                _("secret key: unsupported signature algorithm {algorithm}", algorithm=sig_alg)
+            )
         if chk_alg != CHK_BLAKE2B:
-            raise MalformedError(f"secret key: unsupported checksum algorithm {chk_alg!r}")
+            raise MalformedError(
+                _("secret key: unsupported checksum algorithm {algorithm}", algorithm=chk_alg)
+            )
         if kdf_alg == KDF_SCRYPT:
             if passphrase is None:
                 raise PassphraseRequiredError(
-                    "this secret key is encrypted: a passphrase is needed"
+                    _("this secret key is encrypted: a passphrase is needed")
                 )
             if opslimit > MAX_OPSLIMIT or memlimit > MAX_MEMLIMIT:
                 raise MalformedError(
-                    f"secret key: scrypt limits opslimit={opslimit} memlimit={memlimit} "
-                    f"exceed the caps ({MAX_OPSLIMIT}, {MAX_MEMLIMIT})"
+                    _(
+                        "secret key: scrypt limits opslimit={opslimit} memlimit={memlimit} "
+                        "exceed the caps ({max_opslimit}, {max_memlimit})",
+                        opslimit=opslimit,
+                        memlimit=memlimit,
+                        max_opslimit=MAX_OPSLIMIT,
+                        max_memlimit=MAX_MEMLIMIT,
+                    )
                 )
             payload = _xor(payload, _scrypt_stream(passphrase, salt, opslimit, memlimit))
         elif kdf_alg != KDF_NONE:
-            raise MalformedError(f"secret key: unsupported key derivation function {kdf_alg!r}")
+            raise MalformedError(
+                _("secret key: unsupported key derivation function {kdf}", kdf=kdf_alg)
+            )
         key_id, sk, chk = payload[:8], payload[8:72], payload[72:]
         if not hmac.compare_digest(chk, _checksum(key_id, sk)):
             if kdf_alg == KDF_SCRYPT:
                 raise WrongPassphraseError(
-                    "wrong passphrase for this secret key (or the key file is damaged)"
+                    _("wrong passphrase for this secret key (or the key file is damaged)")
                 )
             # minisign 0.11 -G -W leaves the checksum of unencrypted keys all zero.
             if chk != bytes(CHECKSUM_SIZE):
-                raise MalformedError("secret key: checksum mismatch, the key file is damaged")
+                raise MalformedError(_("secret key: checksum mismatch, the key file is damaged"))
         secret = cls(key_id=key_id, seed=sk[:SEED_SIZE])
         # The second half of libsodium's secret key is the public key: if it disagrees
         # with the seed, signatures would not verify against the published key.
         if not hmac.compare_digest(secret.public_key().public_key, sk[SEED_SIZE:]):
-            raise MalformedError("secret key: the embedded public key does not match the seed")
+            raise MalformedError(_("secret key: the embedded public key does not match the seed"))
         return secret
 
 
@@ -270,7 +305,7 @@ def generate_keypair(seed: bytes | None = None) -> SecretKey:
     if seed is None:
         return SecretKey(key_id=secrets.token_bytes(KEY_ID_SIZE), seed=secrets.token_bytes(32))
     if not isinstance(seed, bytes) or len(seed) != SEED_SIZE:
-        raise UsageError(f"the seed must be {SEED_SIZE} bytes")
+        raise UsageError(_("the seed must be {size} bytes", size=SEED_SIZE))
     key_id = hashlib.blake2b(seed, digest_size=KEY_ID_SIZE, person=_KEY_ID_PERSON).digest()
     return SecretKey(key_id=key_id, seed=seed)
 
@@ -280,21 +315,34 @@ def _read_capped(path: str | os.PathLike[str], what: str) -> bytes:
     try:
         fh = fsio.open_regular(Path(path), what, UsageError)
     except (UsageError, OperationalError) as exc:
-        raise UsageError(f"cannot read {exc}") from None
+        raise UsageError(_("cannot read {error}", error=exc)) from None
     if fh is None:
-        raise UsageError(f"cannot read {what} {os.fspath(path)!r}: No such file or directory")
+        raise UsageError(
+            _(
+                "cannot read {what} {path}: No such file or directory",
+                what=what,
+                path=repr(os.fspath(path)),
+            )
+        )
     with fh:
         data = fh.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
-        raise MalformedError(f"{what} {os.fspath(path)!r} is larger than {MAX_FILE_BYTES} bytes")
+        raise MalformedError(
+            _(
+                "{what} {path} is larger than {limit} bytes",
+                what=what,
+                path=repr(os.fspath(path)),
+                limit=MAX_FILE_BYTES,
+            )
+        )
     return data
 
 
 def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
     """Read a minisign ``.pub`` file."""
-    return PublicKey.from_file_bytes(_read_capped(path, "public key file"))
+    return PublicKey.from_file_bytes(_read_capped(path, _("public key file")))
 
 
 def load_secret_key(path: str | os.PathLike[str], passphrase: str | None) -> SecretKey:
     """Read (and decrypt) a minisign secret key file."""
-    return SecretKey.from_file_bytes(_read_capped(path, "secret key file"), passphrase)
+    return SecretKey.from_file_bytes(_read_capped(path, _("secret key file")), passphrase)

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 
 from fiscalsafe.errors import MalformedError, UsageError
+from fiscalsafe.i18n import _
 from fiscalsafe.minisign.fileformat import (
     DEFAULT_SIGNATURE_COMMENT,
     MAX_TRUSTED_COMMENT_BYTES,
@@ -65,9 +66,9 @@ def sign_stream(
     Taking the digest rather than the data lets callers hash a file while writing it.
     """
     if len(hasher_digest) != PREHASH_SIZE:
-        raise UsageError(f"expected a {PREHASH_SIZE}-byte BLAKE2b-512 digest")
-    tc = check_comment(trusted_comment, "trusted comment", MAX_TRUSTED_COMMENT_BYTES)
-    uc = check_comment(untrusted_comment, "untrusted comment", MAX_UNTRUSTED_COMMENT_BYTES)
+        raise UsageError(_("expected a {size}-byte BLAKE2b-512 digest", size=PREHASH_SIZE))
+    tc = check_comment(trusted_comment, _("trusted comment"), MAX_TRUSTED_COMMENT_BYTES)
+    uc = check_comment(untrusted_comment, _("untrusted comment"), MAX_UNTRUSTED_COMMENT_BYTES)
     key = secret.signing_key
     sig = key.sign(bytes(hasher_digest)).signature
     global_sig = key.sign(sig + tc).signature
@@ -119,15 +120,17 @@ class Signer:
 
 def parse_signature(data: bytes) -> Signature:
     """Parse a ``.minisig`` file (structure only: nothing is verified here)."""
-    what = "signature file"
+    what = _("signature file")
     uc_line, sig_line, tc_line, global_line = split_lines(data, 4, what)
     untrusted = read_comment(uc_line, UNTRUSTED_PREFIX, what)
-    blob = b64decode_exact(sig_line.strip(), SIGNATURE_BLOB_SIZE, "signature")
+    blob = b64decode_exact(sig_line.strip(), SIGNATURE_BLOB_SIZE, _("signature"))
     trusted = read_comment(tc_line, TRUSTED_PREFIX, what)
-    global_sig = b64decode_exact(global_line.strip(), SIGNATURE_SIZE, "global signature")
+    global_sig = b64decode_exact(global_line.strip(), SIGNATURE_SIZE, _("global signature"))
     algorithm = blob[:2]
     if algorithm not in (SIG_ALG_PREHASHED, SIG_ALG):
-        raise MalformedError(f"signature: unsupported signature algorithm {algorithm!r}")
+        raise MalformedError(
+            _("signature: unsupported signature algorithm {algorithm}", algorithm=algorithm)
+        )
     return Signature(
         algorithm=algorithm,
         key_id=blob[2:10],

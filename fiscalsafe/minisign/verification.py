@@ -9,6 +9,7 @@ import nacl.exceptions
 import nacl.signing
 
 from fiscalsafe.errors import KeyMismatchError, MalformedError, UsageError, VerificationError
+from fiscalsafe.i18n import _
 from fiscalsafe.minisign.fileformat import PREHASH_SIZE, SIG_ALG, SIG_ALG_PREHASHED
 from fiscalsafe.minisign.keys import PublicKey
 from fiscalsafe.minisign.signatures import Signature, new_prehash, parse_signature
@@ -22,6 +23,16 @@ def _ed25519_verify(public: PublicKey, message: bytes, signature: bytes) -> bool
     return True
 
 
+def _key_mismatch(sig: Signature, public: PublicKey) -> KeyMismatchError:
+    return KeyMismatchError(
+        _(
+            "signed by key {found}, expected {expected}",
+            found=sig.fingerprint,
+            expected=public.fingerprint,
+        )
+    )
+
+
 def verify_digest(
     public: PublicKey, sig: Signature, prehash_digest: bytes, message: bytes | None = None
 ) -> None:
@@ -31,30 +42,40 @@ def verify_digest(
     without it they are refused. Raises :class:`VerificationError` on any failure.
     """
     if not hmac.compare_digest(sig.key_id, public.key_id):
-        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected {public.fingerprint}")
+        raise _key_mismatch(sig, public)
     if sig.algorithm == SIG_ALG_PREHASHED:
         if len(prehash_digest) != PREHASH_SIZE:
-            raise UsageError(f"expected a {PREHASH_SIZE}-byte BLAKE2b-512 digest")
+            raise UsageError(_("expected a {size}-byte BLAKE2b-512 digest", size=PREHASH_SIZE))
         signed = prehash_digest
     elif sig.algorithm == SIG_ALG:
         if message is None:
             raise VerificationError(
-                "legacy (non-prehashed 'Ed') signature: it can only be checked against the "
-                "whole file, not a digest"
+                _(
+                    "legacy (non-prehashed 'Ed') signature: it can only be checked against the "
+                    "whole file, not a digest"
+                )
             )
         signed = message
     else:
-        raise MalformedError(f"signature: unsupported signature algorithm {sig.algorithm!r}")
+        raise MalformedError(
+            _("signature: unsupported signature algorithm {algorithm}", algorithm=sig.algorithm)
+        )
     if not _ed25519_verify(public, bytes(signed), sig.signature):
         raise VerificationError(
-            f"bad signature: the data does not match the signature by key {sig.fingerprint}"
+            _(
+                "bad signature: the data does not match the signature by key {key}",
+                key=sig.fingerprint,
+            )
         )
     # Same order as minisign: the global signature binds the trusted comment to `sig`.
     if not _ed25519_verify(
         public, sig.signature + sig.trusted_comment.encode(), sig.global_signature
     ):
         raise VerificationError(
-            f"bad global signature: the trusted comment was altered (key {sig.fingerprint})"
+            _(
+                "bad global signature: the trusted comment was altered (key {key})",
+                key=sig.fingerprint,
+            )
         )
 
 
@@ -65,11 +86,11 @@ def verify_trusted_comment(public: PublicKey, sig: Signature) -> None:
     file it covers; the file itself still needs :func:`verify_digest`.
     """
     if not hmac.compare_digest(sig.key_id, public.key_id):
-        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected {public.fingerprint}")
+        raise _key_mismatch(sig, public)
     if not _ed25519_verify(
         public, sig.signature + sig.trusted_comment.encode(), sig.global_signature
     ):
-        raise VerificationError("bad global signature: the trusted comment was altered")
+        raise VerificationError(_("bad global signature: the trusted comment was altered"))
 
 
 def verify_bytes(public: PublicKey, sig_file_bytes: bytes, data: bytes) -> Signature:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from fiscalsafe.i18n import _
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.archives import ArchiveResult
 from fiscalsafe.verify.closures import VatSums, compare_sums, merge_sums
 from fiscalsafe.verify.findings import Finding, finding
@@ -23,7 +25,7 @@ def verify_archive_chain(results: list[ArchiveResult], dossier_id: str, tz: str)
             out.append(
                 finding(
                     "ARCHIVE_NUMBER_REPEATED",
-                    f"archive number {r.number} repeated",
+                    _("archive number {number} repeated", number=wording.num(r.number)),
                     file=r.file,
                     expected=f"only in {seen[r.number]}",
                     found=r.number,
@@ -50,7 +52,7 @@ def _check_dossier(out: list[Finding], r: ArchiveResult, dossier_id: str) -> Non
         out.append(
             finding(
                 "ARCHIVE_DOSSIER_MISMATCH",
-                "archive belongs to another dossier",
+                _("archive belongs to another dossier"),
                 file=r.file,
                 expected=dossier_id,
                 found=r.dossier,
@@ -64,7 +66,7 @@ def _check_genesis(out: list[Finding], r: ArchiveResult) -> None:
         out.append(
             finding(
                 "ARCHIVE_NUMBER_GAP",
-                "the first archive is not number 1",
+                _("the first archive is not number 1"),
                 file=r.file,
                 expected=1,
                 found=r.number,
@@ -74,7 +76,7 @@ def _check_genesis(out: list[Finding], r: ArchiveResult) -> None:
         out.append(
             finding(
                 "GRAND_TOTAL_NOT_CARRIED",
-                "the first archive's opening grand total is not zero",
+                _("the first archive's opening grand total is not zero"),
                 file=r.file,
                 expected=0,
                 found=r.gt_open,
@@ -84,7 +86,7 @@ def _check_genesis(out: list[Finding], r: ArchiveResult) -> None:
         out.append(
             finding(
                 "TICKET_CHAIN_BROKEN",
-                "the first archive's first ticket links to a predecessor",
+                _("the first archive's first ticket links to a predecessor"),
                 file=r.file,
                 record=r.first_ticket_seq,
             )
@@ -96,7 +98,7 @@ def _check_first_mark(out: list[Finding], r: ArchiveResult, is_first: bool) -> N
         out.append(
             finding(
                 "ARCHIVE_FIRST_MARK",
-                "only the oldest archive may be marked first, and it must be",
+                _("only the oldest archive may be marked first, and it must be"),
                 file=r.file,
                 expected=is_first,
                 found=r.first,
@@ -111,7 +113,7 @@ def _check_numbering_and_link(
         out.append(
             finding(
                 "ARCHIVE_NUMBER_GAP",
-                "archive numbers are not consecutive",
+                _("archive numbers are not consecutive"),
                 file=r.file,
                 expected=previous.number + 1,
                 found=r.number,
@@ -121,7 +123,7 @@ def _check_numbering_and_link(
         out.append(
             finding(
                 "ARCHIVE_CHAIN_BROKEN",
-                "archive does not link to the previous archive's signature",
+                _("archive does not link to the previous archive's signature"),
                 file=r.file,
                 expected=previous.signature[:8].hex(),
                 found=r.prev[:8].hex(),
@@ -136,7 +138,7 @@ def _check_period(out: list[Finding], r: ArchiveResult, previous: ArchiveResult)
             out.append(
                 finding(
                     "ARCHIVE_PERIOD_GAP",
-                    "archive periods leave a gap",
+                    _("archive periods leave a gap"),
                     file=r.file,
                     expected=str(expected_start),
                     found=str(r.period_start),
@@ -146,7 +148,7 @@ def _check_period(out: list[Finding], r: ArchiveResult, previous: ArchiveResult)
             out.append(
                 finding(
                     "ARCHIVE_PERIOD_OVERLAP",
-                    "archive periods overlap",
+                    _("archive periods overlap"),
                     file=r.file,
                     expected=str(expected_start),
                     found=str(r.period_start),
@@ -162,7 +164,7 @@ def _check_carried(
         out.append(
             finding(
                 "GRAND_TOTAL_NOT_CARRIED",
-                "opening grand total is not the previous archive's closing",
+                _("opening grand total is not the previous archive's closing"),
                 file=r.file,
                 expected=previous.gt_close,
                 found=r.gt_open,
@@ -172,7 +174,7 @@ def _check_carried(
         out.append(
             finding(
                 "TICKET_CHAIN_BROKEN",
-                "first ticket does not link to the previous archive's last",
+                _("first ticket does not link to the previous archive's last"),
                 file=r.file,
                 record=r.first_ticket_seq,
                 expected=previous.last_ticket_sig[:8].hex(),
@@ -187,7 +189,7 @@ def _check_carried(
         out.append(
             finding(
                 "TICKET_SEQUENCE_GAP",
-                "ticket sequence is not carried across archives",
+                _("ticket sequence is not carried across archives"),
                 file=r.file,
                 record=r.first_ticket_seq,
                 expected=last_seq + 1,
@@ -222,7 +224,11 @@ def _verify_year_closures(parsed: list[ArchiveResult]) -> list[Finding]:
             compare_sums(
                 out.append,
                 r.file,
-                f"year closure {year.start}..{year.end}",
+                _(
+                    "year closure {start}..{end}",
+                    start=wording.day(year.start),
+                    end=wording.day(year.end),
+                ),
                 {k: tuple(v) for k, v in expected.items()},
                 year,
             )
@@ -231,7 +237,11 @@ def _verify_year_closures(parsed: list[ArchiveResult]) -> list[Finding]:
                 out.append(
                     finding(
                         "CLOSURE_TOTAL_MISMATCH",
-                        f"year closure {year.start}..{year.end}: ticket count differs",
+                        _(
+                            "year closure {start}..{end}: ticket count differs",
+                            start=wording.day(year.start),
+                            end=wording.day(year.end),
+                        ),
                         file=r.file,
                         expected=count,
                         found=year.tickets,

@@ -21,6 +21,8 @@ from fiscalsafe.crypto import FiscalPublicKey, check_algorithm
 from fiscalsafe.errors import MalformedError, UnsupportedVersionError, WeakAlgorithmError
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats.packing import MAX_TIMESTAMP_US
+from fiscalsafe.i18n import _
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.closures import VatSums, verify_closures
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.trust import TrustedKeys
@@ -139,7 +141,7 @@ def verify_archive(
     result.signatures_checked += 1
     result.trusted = key.verify(env.signature, env.body)
     if not result.trusted:
-        add(finding("ARCHIVE_SIGNATURE_INVALID", "archive signature does not verify", file=file))
+        add(finding("ARCHIVE_SIGNATURE_INVALID", _("archive signature does not verify"), file=file))
     result.signature = env.signature
 
     # (5) Body. Still parsed when the signature failed, to say *what* was changed.
@@ -155,7 +157,7 @@ def verify_archive(
         add(
             finding(
                 "ARCHIVE_MALFORMED",
-                "period ends before it starts",
+                _("period ends before it starts"),
                 file=file,
                 found=f"{body.period_start}..{body.period_end}",
             )
@@ -175,7 +177,7 @@ def _trusted_key(
         add(
             finding(
                 "ARCHIVE_UNTRUSTED_KEY",
-                "archive is signed by a key that is not trusted",
+                _("archive is signed by a key that is not trusted"),
                 file=file,
                 expected=", ".join(k.key_id.hex() for k in keys.keys),
                 found=env.key_id.hex(),
@@ -186,7 +188,7 @@ def _trusted_key(
         add(
             finding(
                 "ARCHIVE_SIGNATURE_INVALID",
-                "algorithm differs from the key's",
+                _("algorithm differs from the key's"),
                 file=file,
                 expected=key.algorithm,
                 found=env.alg,
@@ -252,10 +254,12 @@ def _verify_tickets(
             ):
                 raise TypeError
         except (KeyError, TypeError):
-            message = "a field is missing, has the wrong type or an impossible timestamp"
-            add(
-                finding("ARCHIVE_MALFORMED", f"ticket #{index}: {message}", file=file, record=index)
+            message = _(
+                "ticket #{index}: a field is missing, has the wrong type or an impossible "
+                "timestamp",
+                index=wording.num(index),
             )
+            add(finding("ARCHIVE_MALFORMED", message, file=file, record=index))
             prev_sig = raw_sig
             continue
         except MalformedError as exc:
@@ -268,7 +272,7 @@ def _verify_tickets(
             add(
                 finding(
                     "TICKET_SEQUENCE_GAP",
-                    "ticket sequence is not consecutive",
+                    _("ticket sequence is not consecutive"),
                     file=file,
                     record=seq,
                     expected=prev_seq + 1,
@@ -279,7 +283,7 @@ def _verify_tickets(
             add(
                 finding(
                     "TICKET_CHAIN_BROKEN",
-                    "ticket does not link to the previous ticket",
+                    _("ticket does not link to the previous ticket"),
                     file=file,
                     record=seq,
                     expected=prev_sig[:8].hex(),
@@ -290,7 +294,7 @@ def _verify_tickets(
             add(
                 finding(
                     "TICKET_SIGNATURE_INVALID",
-                    "ticket signature does not verify",
+                    _("ticket signature does not verify"),
                     file=file,
                     record=seq,
                 )
@@ -304,7 +308,7 @@ def _verify_tickets(
                 add(
                     finding(
                         "TICKET_OUTSIDE_PERIOD",
-                        "ticket date is outside the archive period",
+                        _("ticket date is outside the archive period"),
                         file=file,
                         record=seq,
                         expected=f"{period_start}..{period_end}",
@@ -335,7 +339,7 @@ def _verify_tickets(
             add(
                 finding(
                     "ARCHIVE_MALFORMED",
-                    "a VAT line is not [rate_bp, ht, tva, ttc]",
+                    _("a VAT line is not [rate_bp, ht, tva, ttc]"),
                     file=file,
                     record=seq,
                 )
@@ -344,7 +348,7 @@ def _verify_tickets(
             add(
                 finding(
                     "TICKET_TOTAL_MISMATCH",
-                    "ticket total differs from its VAT lines",
+                    _("ticket total differs from its VAT lines"),
                     file=file,
                     record=seq,
                     expected=line_sum,
@@ -369,7 +373,7 @@ def _verify_tickets(
         add(
             finding(
                 "GRAND_TOTAL_MISMATCH",
-                "closing grand total is not opening + tickets",
+                _("closing grand total is not opening + tickets"),
                 file=file,
                 expected=body.gt_open + total,
                 found=body.gt_close,
@@ -398,7 +402,7 @@ def _vat_line_mismatch(add, file: str, seq: int, rate: int, expected: int, found
     add(
         finding(
             "TICKET_TOTAL_MISMATCH",
-            f"VAT line {rate} bp: ht + tva != ttc",
+            _("VAT line {rate} bp: ht + tva != ttc", rate=wording.num(rate)),
             file=file,
             record=seq,
             expected=expected,

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fiscalsafe.formats import archive as fa
+from fiscalsafe.i18n import _
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.findings import Finding, finding
 
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ def _check_day_closures(
             add(
                 finding(
                     "CLOSURE_NESTING",
-                    f"two day closures for {c.start}",
+                    _("two day closures for {day}", day=wording.day(c.start)),
                     file=file,
                     found=str(c.start),
                 )
@@ -64,7 +66,7 @@ def _check_day_closures(
             add(
                 finding(
                     "CLOSURE_TOTAL_MISMATCH",
-                    f"day closure {c.start}: ticket count differs",
+                    _("day closure {day}: ticket count differs", day=wording.day(c.start)),
                     file=file,
                     expected=expected_count,
                     found=c.tickets,
@@ -84,7 +86,7 @@ def _check_days_closed(
             add(
                 finding(
                     "CLOSURE_MISSING",
-                    f"day {day} has tickets but no day closure",
+                    _("day {day} has tickets but no day closure", day=wording.day(day)),
                     file=file,
                     found=str(day),
                 )
@@ -100,14 +102,14 @@ def _check_day_totals(
 ) -> None:
     running = body.gt_open
     for closure in sorted(days.values(), key=lambda c: c.start):
-        where = f"day closure {closure.start}"
+        where = _("day closure {day}", day=wording.day(closure.start))
         if closure.end != closure.start or not (
             body.period_start <= closure.start <= body.period_end
         ):
             add(
                 finding(
                     "CLOSURE_NESTING",
-                    f"{where} is not a single day of the archive period",
+                    _("{closure} is not a single day of the archive period", closure=where),
                     file=file,
                     expected=f"{body.period_start}..{body.period_end}",
                     found=f"{closure.start}..{closure.end}",
@@ -120,7 +122,7 @@ def _check_day_totals(
             add(
                 finding(
                     "GRAND_TOTAL_MISMATCH",
-                    f"{where}: grand total is not previous + day",
+                    _("{closure}: grand total is not previous + day", closure=where),
                     file=file,
                     expected=running,
                     found=closure.gt,
@@ -140,19 +142,23 @@ def _check_month_closures(
         add(
             finding(
                 "CLOSURE_MISSING",
-                "an archive needs exactly one month closure",
+                _("an archive needs exactly one month closure"),
                 file=file,
                 expected=1,
                 found=len(months),
             )
         )
     for month in months:
-        where = f"month closure {month.start}..{month.end}"
+        where = _(
+            "month closure {start}..{end}",
+            start=wording.day(month.start),
+            end=wording.day(month.end),
+        )
         if month.tickets != result.ticket_count:
             add(
                 finding(
                     "CLOSURE_TOTAL_MISMATCH",
-                    f"{where}: ticket count differs",
+                    _("{closure}: ticket count differs", closure=where),
                     file=file,
                     expected=result.ticket_count,
                     found=month.tickets,
@@ -162,7 +168,7 @@ def _check_month_closures(
             add(
                 finding(
                     "CLOSURE_NESTING",
-                    f"{where} does not match the archive period",
+                    _("{closure} does not match the archive period", closure=where),
                     file=file,
                     expected=f"{body.period_start}..{body.period_end}",
                     found=f"{month.start}..{month.end}",
@@ -177,7 +183,7 @@ def _check_month_closures(
             add(
                 finding(
                     "CLOSURE_TOTAL_MISMATCH",
-                    f"{where}: total is not the sum of its days",
+                    _("{closure}: total is not the sum of its days", closure=where),
                     file=file,
                     expected=day_total,
                     found=month.ttc,
@@ -187,7 +193,7 @@ def _check_month_closures(
             add(
                 finding(
                     "GRAND_TOTAL_MISMATCH",
-                    f"{where}: grand total is not previous + month",
+                    _("{closure}: grand total is not previous + month", closure=where),
                     file=file,
                     expected=body.gt_open + month.ttc,
                     found=month.gt,
@@ -199,12 +205,14 @@ def _check_year_closures(
     add: Callable[[Finding], None], file: str, body: fa.ArchiveBody, years: list[fa.Closure]
 ) -> None:
     for year in years:
-        where = f"year closure {year.start}..{year.end}"
+        where = _(
+            "year closure {start}..{end}", start=wording.day(year.start), end=wording.day(year.end)
+        )
         if not (year.start <= body.period_start and body.period_end == year.end):
             add(
                 finding(
                     "CLOSURE_NESTING",
-                    f"{where} does not end with this archive's month",
+                    _("{closure} does not end with this archive's month", closure=where),
                     file=file,
                     expected=str(body.period_end),
                     found=str(year.end),
@@ -214,7 +222,7 @@ def _check_year_closures(
             add(
                 finding(
                     "GRAND_TOTAL_MISMATCH",
-                    f"{where}: grand total differs from the archive's",
+                    _("{closure}: grand total differs from the archive's", closure=where),
                     file=file,
                     expected=body.gt_close,
                     found=year.gt,
@@ -223,12 +231,13 @@ def _check_year_closures(
 
 
 def compare_sums(add, file: str, where: str, expected: VatSums, closure: fa.Closure) -> None:
+    """``where`` names the closure in the reader's language (a whole noun phrase)."""
     found = closure_sums(closure)
     if found != expected:
         add(
             finding(
                 "CLOSURE_VAT_MISMATCH",
-                f"{where}: per-VAT-rate totals differ from tickets",
+                _("{closure}: per-VAT-rate totals differ from tickets", closure=where),
                 file=file,
                 expected=_fmt(expected),
                 found=_fmt(found),
@@ -239,7 +248,7 @@ def compare_sums(add, file: str, where: str, expected: VatSums, closure: fa.Clos
         add(
             finding(
                 "CLOSURE_TOTAL_MISMATCH",
-                f"{where}: total differs from its VAT lines",
+                _("{closure}: total differs from its VAT lines", closure=where),
                 file=file,
                 expected=line_total,
                 found=closure.ttc,

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from fiscalsafe.formats import journal as fj
+from fiscalsafe.i18n import _, n_
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.archives import local_date
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.verified import ProvenArchive, VerifiedJournal
@@ -132,7 +134,7 @@ def compute_coverage(
             findings.append(
                 finding(
                     "ARCHIVE_OVERDUE",
-                    f"nothing archived since {archived_end}",
+                    _("nothing archived since {day}", day=wording.day(archived_end)),
                     expected=f"an archive at most {OVERDUE_DAYS} days old",
                     found=str(archived_end),
                 )
@@ -161,16 +163,21 @@ def compute_coverage(
     if cursor <= required_end:
         cov.gaps.append((cursor, required_end))
     cov.gaps = [(a, b) for a, b in cov.gaps if a <= b]
-    for a, b in cov.gaps:
-        findings.append(
-            finding(
-                "COVERAGE_GAP",
-                f"no verified record covers {a} to {b}",
-                expected=f"{cov.required_start}..{cov.required_end}",
-                found=f"gap {a}..{b}",
-            )
-        )
+    findings.extend(_gap_finding(cov, a, b) for a, b in cov.gaps)
     return cov, findings
+
+
+def _gap_finding(cov: Coverage, start: dt.date, end: dt.date) -> Finding:
+    return finding(
+        "COVERAGE_GAP",
+        _(
+            "no verified record covers {start} to {end}",
+            start=wording.day(start),
+            end=wording.day(end),
+        ),
+        expected=f"{cov.required_start}..{cov.required_end}",
+        found=f"gap {start}..{end}",
+    )
 
 
 def _since_genesis(
@@ -195,7 +202,10 @@ def _since_genesis(
         findings.append(
             finding(
                 "COVERAGE_SINCE_GENESIS",
-                f"dossier began on {cov.genesis}: complete since its genesis",
+                _(
+                    "dossier began on {day}: complete since its genesis",
+                    day=wording.day(cov.genesis),
+                ),
                 expected=str(cov.required_start),
                 found=str(cov.genesis),
             )
@@ -222,7 +232,12 @@ def _idle_days(
             findings.append(
                 finding(
                     "COVERAGE_BEYOND_BACKUP",
-                    f"the backup was made on {known}: it cannot show {known + one} to {end}",
+                    _(
+                        "the backup was made on {day}: it cannot show {start} to {end}",
+                        day=wording.day(known),
+                        start=wording.day(known + one),
+                        end=wording.day(end),
+                    ),
                     expected=str(end),
                     found=str(known),
                 )
@@ -250,36 +265,57 @@ def _idle_days(
     if closing is not None:
         cov.end_of_activity = local_date(closing.ts, zone)
         cov.idle_excused = "end-of-activity"
-        findings.append(
-            finding(
-                "COVERAGE_END_OF_ACTIVITY",
-                f"the journal records the end of activity on {cov.end_of_activity}: "
-                f"nothing is required after {last}",
-                found=str(cov.end_of_activity),
-            )
-        )
+        findings.append(_end_of_activity_finding(cov.end_of_activity, last))
     elif idle_days <= cov.max_idle_days:
         cov.idle_excused = "tolerance"
         if idle_days > QUIET_IDLE_DAYS:
             findings.append(
                 finding(
                     "COVERAGE_IDLE",
-                    f"no operation recorded after {last} ({idle_days} days to {end}): "
-                    f"within the {cov.max_idle_days}-day tolerance for a closed shop",
+                    n_(
+                        "no operation recorded after {last} ({n} day to {end}): "
+                        "within the {tolerance}-day tolerance for a closed shop",
+                        "no operation recorded after {last} ({n} days to {end}): "
+                        "within the {tolerance}-day tolerance for a closed shop",
+                        idle_days,
+                        last=wording.day(last),
+                        end=wording.day(end),
+                        tolerance=wording.num(cov.max_idle_days),
+                    ),
                     expected=f"at most {cov.max_idle_days} days",
                     found=idle_days,
                 )
             )
     else:
-        findings.append(
-            finding(
-                "COVERAGE_STALE",
-                f"the last recorded operation is of {last}, {idle_days} days before {end}: "
-                f"more than the {cov.max_idle_days}-day tolerance, so this is not a current "
-                "history (an old copy, or a journal cut short; a shop closed longer on "
-                "purpose: --max-idle-days)",
-                expected=f"an operation after {end - dt.timedelta(days=cov.max_idle_days)}",
-                found=str(last),
-            )
-        )
+        findings.append(_stale_finding(cov, last, end, idle_days))
     return last
+
+
+def _end_of_activity_finding(closed: dt.date, last: dt.date) -> Finding:
+    return finding(
+        "COVERAGE_END_OF_ACTIVITY",
+        _(
+            "the journal records the end of activity on {day}: nothing is required after {last}",
+            day=wording.day(closed),
+            last=wording.day(last),
+        ),
+        found=str(closed),
+    )
+
+
+def _stale_finding(cov: Coverage, last: dt.date, end: dt.date, idle_days: int) -> Finding:
+    return finding(
+        "COVERAGE_STALE",
+        _(
+            "the last recorded operation is of {last}, {idle} days before {end}: "
+            "more than the {tolerance}-day tolerance, so this is not a current "
+            "history (an old copy, or a journal cut short; a shop closed longer on "
+            "purpose: --max-idle-days)",
+            last=wording.day(last),
+            idle=wording.num(idle_days),
+            end=wording.day(end),
+            tolerance=wording.num(cov.max_idle_days),
+        ),
+        expected=f"an operation after {end - dt.timedelta(days=cov.max_idle_days)}",
+        found=str(last),
+    )

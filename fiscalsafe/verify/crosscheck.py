@@ -10,8 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from fiscalsafe.formats import journal as fj
+from fiscalsafe.i18n import N_, _
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.verified import ProvenArchive, VerifiedJournal
+
+#: One sentence per kind of closure: French agrees the adjective with "clôture".
+CLOSURE_NOT_LOGGED = {
+    "day": N_("day closure {start}..{end} is not in the journal"),
+    "month": N_("month closure {start}..{end} is not in the journal"),
+    "year": N_("year closure {start}..{end} is not in the journal"),
+}
 
 
 def cross_check(
@@ -63,7 +72,10 @@ def _check_archive_event(
         out.append(
             finding(
                 "ARCHIVE_EVENT_MISSING",
-                f"archive {r.number} has no 'archive created' journal entry",
+                _(
+                    "archive {number} has no 'archive created' journal entry",
+                    number=wording.num(r.number),
+                ),
                 file=r.file,
                 record=r.number,
             )
@@ -72,7 +84,7 @@ def _check_archive_event(
         out.append(
             finding(
                 "ARCHIVE_DIGEST_MISMATCH",
-                "archive file differs from the digest the journal recorded",
+                _("archive file differs from the digest the journal recorded"),
                 file=r.file,
                 record=event.seq,
                 expected=event.data.get("sha256"),
@@ -85,7 +97,10 @@ def _check_archive_event(
         out.append(
             finding(
                 "ARCHIVE_DIGEST_MISMATCH",
-                f"archive {r.number} is not in the file the journal recorded for it",
+                _(
+                    "archive {number} is not in the file the journal recorded for it",
+                    number=wording.num(r.number),
+                ),
                 file=r.file,
                 record=event.seq,
                 expected=event.data.get("file"),
@@ -101,7 +116,11 @@ def _check_closure_events(r: ProvenArchive, closings: set[tuple], out: list[Find
             out.append(
                 finding(
                     "CLOSURE_EVENT_MISSING",
-                    f"{c.kind} closure {c.start}..{c.end} is not in the journal",
+                    _(
+                        CLOSURE_NOT_LOGGED[c.kind],
+                        start=wording.day(c.start),
+                        end=wording.day(c.end),
+                    ),
                     file=r.file,
                     expected=f"ttc {c.ttc}, gt {c.gt}",
                 )
@@ -126,7 +145,10 @@ def _check_recorded_archives(
         out.append(
             finding(
                 "ARCHIVE_FILE_MISSING",
-                f"journal records archive {number} but no such archive exists",
+                _(
+                    "journal records archive {number} but no such archive exists",
+                    number=wording.num(number),
+                ),
                 file=journal_file,
                 record=event.seq,
                 expected=event.data.get("file"),

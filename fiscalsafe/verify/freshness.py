@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from fiscalsafe.i18n import N_, _
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.verified import JournalHistory, ProvenArchive, VerifiedHead
 
@@ -47,8 +49,13 @@ def compare(
             out.append(
                 finding(
                     "JOURNAL_ROLLBACK",
-                    f"the verified journal ends at record {length}, but {known.source} "
-                    f"proved record {known.head.seq}: this is an older history",
+                    _(
+                        "the verified journal ends at record {length}, but {source} "
+                        "proved record {seq}: this is an older history",
+                        length=wording.num(length),
+                        source=known.source,
+                        seq=wording.num(known.head.seq),
+                    ),
                     file=journal_file,
                     expected=f">= {known.head.seq}",
                     found=length,
@@ -58,8 +65,12 @@ def compare(
             out.append(
                 finding(
                     "JOURNAL_ROLLBACK",
-                    f"record {known.head.seq} differs from the one {known.source} proved: "
-                    "the journal was replaced by another history",
+                    _(
+                        "record {seq} differs from the one {source} proved: "
+                        "the journal was replaced by another history",
+                        seq=wording.num(known.head.seq),
+                        source=known.source,
+                    ),
                     file=journal_file,
                     record=known.head.seq,
                     expected=known.head.sig_sha256.hex(),
@@ -69,11 +80,21 @@ def compare(
     if known.archive is not None:
         same_number = [a for a in archives if a.number == known.archive.number]
         if not any(a.sha256 == known.archive.sha256 for a in same_number):
+            message = (
+                N_("fiscal archive {number}, proven by {source}, is different")
+                if same_number
+                else N_(
+                    "fiscal archive {number}, proven by {source}, is not among the proven archives"
+                )
+            )
             out.append(
                 finding(
                     "ARCHIVE_ROLLBACK",
-                    f"fiscal archive {known.archive.number}, proven by {known.source}, is "
-                    + ("not among the proven archives" if not same_number else "different"),
+                    _(
+                        message,
+                        number=wording.num(known.archive.number),
+                        source=known.source,
+                    ),
                     file=same_number[0].file if same_number else None,
                     record=known.archive.number,
                     expected=known.archive.sha256,
@@ -94,7 +115,7 @@ def head_claim(text: str | None) -> VerifiedHead | None:
     """A head as a backup's signed trusted comment states it: ``SEQ-SHA256HEX`` (no time)."""
     if not text:
         return None
-    seq, _, digest = text.partition("-")
+    seq, _sep, digest = text.partition("-")
     if not (seq.isdigit() and len(seq) <= 12 and len(digest) == 64):
         return None
     try:

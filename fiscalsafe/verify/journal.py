@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from fiscalsafe.crypto import check_algorithm
 from fiscalsafe.errors import MalformedError, UnsupportedVersionError, WeakAlgorithmError
 from fiscalsafe.formats import journal as fj
+from fiscalsafe.i18n import _
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.trust import TrustedKeys
 
@@ -90,7 +91,7 @@ def _check_header_dossier(file: str, items: list, dossier_id: str | None, add) -
         add(
             finding(
                 "JOURNAL_DOSSIER_MISMATCH",
-                "the journal header names another dossier",
+                _("the journal header names another dossier"),
                 file=file,
                 expected=dossier_id,
                 found=str(items[0]),
@@ -111,7 +112,7 @@ def _check_link(
             add(
                 finding(
                     "JOURNAL_GENESIS_MISSING",
-                    "first journal record is not a genesis (seq 1, code 260, no link)",
+                    _("first journal record is not a genesis (seq 1, code 260, no link)"),
                     expected="seq 1, code 260",
                     found=f"seq {entry.seq}, code {entry.code}",
                     **where,
@@ -124,7 +125,7 @@ def _check_link(
         add(
             finding(
                 "JOURNAL_SEQUENCE_BROKEN",
-                "journal sequence is not consecutive",
+                _("journal sequence is not consecutive"),
                 expected=prev_seq + 1,
                 found=entry.seq,
                 **where,
@@ -135,7 +136,7 @@ def _check_link(
         add(
             finding(
                 "JOURNAL_CHAIN_BROKEN",
-                "record does not link to the previous signature",
+                _("record does not link to the previous signature"),
                 expected=prev_sig[:8].hex(),
                 found=entry.prev[:8].hex(),
                 **where,
@@ -152,7 +153,7 @@ def _check_time_and_event(entry: fj.JournalEntry, prev_ts: int | None, add, wher
         add(
             finding(
                 "JOURNAL_TIME_DECREASING",
-                "timestamp earlier than the previous record's",
+                _("timestamp earlier than the previous record's"),
                 expected=f">= {prev_ts}",
                 found=entry.ts,
                 **where,
@@ -163,13 +164,14 @@ def _check_time_and_event(entry: fj.JournalEntry, prev_ts: int | None, add, wher
         add(
             finding(
                 "JOURNAL_UNKNOWN_EVENT",
-                f"event code {entry.code} is not in the JET list",
+                _("event code {code} is not in the JET list", code=entry.code),
                 found=entry.code,
                 **where,
             )
         )
     elif entry.code == fj.INTEGRITY_FAILURE_CODE:
-        add(finding("JOURNAL_INTEGRITY_EVENT", f"the journal records: {entry.text}", **where))
+        message = _("the journal records: {text}", text=entry.text)
+        add(finding("JOURNAL_INTEGRITY_EVENT", message, **where))
     return in_order
 
 
@@ -184,14 +186,14 @@ def _verify_signature(entry: fj.JournalEntry, keys: TrustedKeys, add, where: dic
         add(
             finding(
                 "JOURNAL_UNTRUSTED_KEY",
-                "record signed by a key that is not trusted",
+                _("record signed by a key that is not trusted"),
                 found=entry.key_id.hex(),
                 **where,
             )
         )
         return False
     if key.algorithm != entry.alg or not key.verify(entry.signature, entry.body):
-        add(finding("JOURNAL_SIGNATURE_INVALID", "record signature does not verify", **where))
+        add(finding("JOURNAL_SIGNATURE_INVALID", _("record signature does not verify"), **where))
         return False
     return True
 
@@ -205,7 +207,7 @@ def _read_head(
         add(
             finding(
                 "JOURNAL_HEAD_MISSING",
-                "no signed journal head: a cut tail is undetectable",
+                _("no signed journal head: a cut tail is undetectable"),
                 file=head_file,
             )
         )
@@ -229,7 +231,7 @@ def _read_head(
         add(
             finding(
                 "JOURNAL_HEAD_INVALID",
-                "journal head signature does not verify with a trusted key",
+                _("journal head signature does not verify with a trusted key"),
                 file=head_file,
             )
         )
@@ -254,7 +256,7 @@ def _match_head(
         add(
             finding(
                 "JOURNAL_DOSSIER_MISMATCH",
-                "the signed head names another dossier",
+                _("the signed head names another dossier"),
                 file=head_file,
                 expected=dossier_id,
                 found=head.dossier,
@@ -264,7 +266,7 @@ def _match_head(
         add(
             finding(
                 "JOURNAL_TRUNCATED",
-                "journal ends before the record its signed head names",
+                _("journal ends before the record its signed head names"),
                 file=head_file,
                 expected=head.seq,
                 found=last_seq,
@@ -274,7 +276,7 @@ def _match_head(
         add(
             finding(
                 "JOURNAL_HEAD_INVALID",
-                "journal has records after its signed head",
+                _("journal has records after its signed head"),
                 file=head_file,
                 expected=head.seq,
                 found=last_seq,
@@ -284,7 +286,7 @@ def _match_head(
         add(
             finding(
                 "JOURNAL_TRUNCATED",
-                "last record is not the one the signed head names",
+                _("last record is not the one the signed head names"),
                 file=head_file,
                 record=last_seq,
             )
@@ -293,7 +295,7 @@ def _match_head(
         add(
             finding(
                 "JOURNAL_HEAD_INVALID",
-                "the signed head's time differs from the last record's",
+                _("the signed head's time differs from the last record's"),
                 file=head_file,
                 record=last_seq,
                 expected=result.last_ts,

@@ -229,12 +229,14 @@ MUTANTS: list[Mutant] = [
             "        public, sig.signature + sig.trusted_comment.encode(), sig.global_signature\n"
             "    ):\n"
             "        raise VerificationError(\n"
-            '            f"bad global signature: the trusted comment was altered (key'
+            "            _(\n"
+            '                "bad global signature: the trusted comment was altered (key'
         ),
         replacement=(
             "    if False:\n"
             "        raise VerificationError(\n"
-            '            f"bad global signature: the trusted comment was altered (key'
+            "            _(\n"
+            '                "bad global signature: the trusted comment was altered (key'
         ),
         tests=(f"{MINISIGN}::test_trusted_comment_change_is_rejected",),
         description="a minisign trusted comment is not bound by its global signature",
@@ -271,14 +273,12 @@ MUTANTS: list[Mutant] = [
         file=SIGNIFY,
         original=(
             "    if not hmac.compare_digest(sig.key_id, public.key_id):\n"
-            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
-            '{public.fingerprint}")\n'
+            "        raise _key_mismatch(sig, public)\n"
             "    if sig.algorithm == SIG_ALG_PREHASHED:"
         ),
         replacement=(
             "    if sig.key_id[:1] != public.key_id[:1]:\n"
-            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
-            '{public.fingerprint}")\n'
+            "        raise _key_mismatch(sig, public)\n"
             "    if sig.algorithm == SIG_ALG_PREHASHED:"
         ),
         tests=stream("test_minisign_key_ids_are_compared_whole"),
@@ -289,14 +289,12 @@ MUTANTS: list[Mutant] = [
         file=SIGNIFY,
         original=(
             "    if not hmac.compare_digest(sig.key_id, public.key_id):\n"
-            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
-            '{public.fingerprint}")\n'
+            "        raise _key_mismatch(sig, public)\n"
             "    if not _ed25519_verify("
         ),
         replacement=(
             "    if sig.key_id[:1] != public.key_id[:1]:\n"
-            '        raise KeyMismatchError(f"signed by key {sig.fingerprint}, expected '
-            '{public.fingerprint}")\n'
+            "        raise _key_mismatch(sig, public)\n"
             "    if not _ed25519_verify("
         ),
         tests=stream("test_minisign_key_ids_are_compared_whole"),

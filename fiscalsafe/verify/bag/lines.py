@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fiscalsafe.formats import bagit as fmt
+from fiscalsafe.i18n import n_
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.findings import Finding, finding
 
 #: Bad lines reported one by one per tag file; the rest are counted in one finding.
@@ -26,8 +28,14 @@ def report_line_problems(
         out.append(
             finding(
                 kind,
-                f"{name}: {len(rest)} more invalid line(s) not listed one by one "
-                f"(from line {rest[0].line})",
+                n_(
+                    "{name}: {count} more invalid line not listed one by one (from line {line})",
+                    "{name}: {count} more invalid lines not listed one by one (from line {line})",
+                    len(rest),
+                    name=name,
+                    count=wording.num(len(rest)),
+                    line=wording.num(rest[0].line),
+                ),
                 file=name,
                 record=rest[0].line,
             )

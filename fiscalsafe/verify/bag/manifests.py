@@ -6,6 +6,8 @@ from collections import defaultdict
 
 from fiscalsafe.errors import MalformedError
 from fiscalsafe.formats import bagit as fmt
+from fiscalsafe.i18n import _, n_
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.bag.lines import report_line_problems
 from fiscalsafe.verify.bag.names import PAYLOAD_PREFIX
 from fiscalsafe.verify.bag.records import ManifestRecord, version_text
@@ -33,7 +35,7 @@ class ManifestChecks:
                 out.append(
                     finding(
                         "BAG_MANIFEST_INVALID",
-                        record.content_problem or f"{name} could not be read",
+                        record.content_problem or _("{name} could not be read", name=name),
                         file=name,
                     )
                 )
@@ -56,8 +58,10 @@ class ManifestChecks:
             out.append(
                 finding(
                     "BAG_MANIFEST_MISSING",
-                    "the bag has no payload manifest (manifest-<algorithm>.txt); RFC 8493 "
-                    "§2.1.3 requires at least one",
+                    _(
+                        "the bag has no payload manifest (manifest-<algorithm>.txt); RFC 8493 "
+                        "§2.1.3 requires at least one"
+                    ),
                 )
             )
         else:
@@ -66,9 +70,11 @@ class ManifestChecks:
                 out.append(
                     finding(
                         "BAG_MANIFEST_MISSING",
-                        "no payload manifest uses an algorithm this validator can compute ("
-                        + ", ".join(sorted(fmt.SUPPORTED_ALGORITHMS))
-                        + "): the payload cannot be verified",
+                        _(
+                            "no payload manifest uses an algorithm this validator can compute "
+                            "({algorithms}): the payload cannot be verified",
+                            algorithms=", ".join(sorted(fmt.SUPPORTED_ALGORITHMS)),
+                        ),
                     )
                 )
             elif self._warn_weak and all(
@@ -77,36 +83,33 @@ class ManifestChecks:
                 out.append(
                     finding(
                         "BAG_WEAK_ALGORITHM",
-                        "every payload manifest uses MD5 or SHA-1, which no longer resist "
-                        "deliberate collisions; add a manifest-sha256.txt or -sha512.txt",
+                        _(
+                            "every payload manifest uses MD5 or SHA-1, which no longer resist "
+                            "deliberate collisions; add a manifest-sha256.txt or -sha512.txt"
+                        ),
                     )
                 )
-        for manifest in manifests:
-            if not manifest.supported:
-                out.append(
-                    finding(
-                        "BAG_WARNING",
-                        f"{manifest.name}: algorithm {manifest.algorithm!r} is not supported; "
-                        "its checksums are not verified (its list of files is)",
-                        file=manifest.name,
-                    )
-                )
+        _note_unsupported(out, manifests)
         return manifests
 
     @staticmethod
     def _note_nonstandard(out: list[Finding], name: str, parsed: fmt.ChecksumManifest) -> None:
         entries = parsed.entries
-
-        def example(entry: fmt.ManifestEntry) -> str:
-            return f"line {entry.line}: {entry.raw_path!r} read as {entry.path!r}"
-
         marked = [e for e in entries if e.binary_marker]
         if marked:
             out.append(
                 finding(
                     "BAG_MANIFEST_NONSTANDARD",
-                    f"{name}: {len(marked)} line(s) carry md5sum's binary-mode marker '*' "
-                    f"before the path, which is not BagIt syntax ({example(marked[0])})",
+                    n_(
+                        "{name}: {count} line carries md5sum's binary-mode marker '*' "
+                        "before the path, which is not BagIt syntax ({example})",
+                        "{name}: {count} lines carry md5sum's binary-mode marker '*' "
+                        "before the path, which is not BagIt syntax ({example})",
+                        len(marked),
+                        name=name,
+                        count=wording.num(len(marked)),
+                        example=_example(marked[0]),
+                    ),
                     file=name,
                     record=marked[0].line,
                 )
@@ -115,9 +118,12 @@ class ManifestChecks:
             out.append(
                 finding(
                     "BAG_MANIFEST_NONSTANDARD",
-                    f"{name}: every path is written relative to './' rather than to the bag's "
-                    "base directory, as generic checksum tools write them "
-                    f"({example(entries[0])})",
+                    _(
+                        "{name}: every path is written relative to './' rather than to the "
+                        "bag's base directory, as generic checksum tools write them ({example})",
+                        name=name,
+                        example=_example(entries[0]),
+                    ),
                     file=name,
                     record=entries[0].line,
                 )
@@ -127,34 +133,19 @@ class ManifestChecks:
             out.append(
                 finding(
                     "BAG_MANIFEST_NONSTANDARD",
-                    f"{name}: {len(noisy)} path(s) contain empty or '.' components "
-                    f"({example(noisy[0])})",
+                    n_(
+                        "{name}: {count} path contains empty or '.' components ({example})",
+                        "{name}: {count} paths contain empty or '.' components ({example})",
+                        len(noisy),
+                        name=name,
+                        count=wording.num(len(noisy)),
+                        example=_example(noisy[0]),
+                    ),
                     file=name,
                     record=noisy[0].line,
                 )
             )
-        trailing = [e for e in entries if e.trailing_whitespace]
-        if trailing:
-            out.append(
-                finding(
-                    "BAG_MANIFEST_NONSTANDARD",
-                    f"{name}: {len(trailing)} path(s) end with spaces or tabs, kept as part "
-                    f"of the file name (line {trailing[0].line}: {trailing[0].raw_path!r})",
-                    file=name,
-                    record=trailing[0].line,
-                )
-            )
-        if parsed.blank_lines:
-            out.append(
-                finding(
-                    "BAG_MANIFEST_NONSTANDARD",
-                    f"{name}: blank line(s) ignored (line {parsed.blank_lines[0]})",
-                    file=name,
-                    record=parsed.blank_lines[0],
-                )
-            )
-        for note in parsed.notes:
-            out.append(finding("BAG_MANIFEST_NONSTANDARD", note, file=name))
+        _note_spacing(out, name, parsed)
 
     def _add_entry(
         self,
@@ -168,8 +159,13 @@ class ManifestChecks:
             out.append(
                 finding(
                     "BAG_MANIFEST_INVALID",
-                    f"{name} line {entry.line} lists {path!r}, outside the payload directory "
-                    "data/; a payload manifest lists payload files only (RFC 8493 §2.1.3)",
+                    _(
+                        "{name} line {line} lists {path}, outside the payload directory "
+                        "data/; a payload manifest lists payload files only (RFC 8493 §2.1.3)",
+                        name=name,
+                        line=wording.num(entry.line),
+                        path=repr(path),
+                    ),
                     file=name,
                     record=entry.line,
                 )
@@ -179,7 +175,11 @@ class ManifestChecks:
             out.append(
                 finding(
                     "BAG_MANIFEST_INVALID",
-                    f"{name} line {entry.line} lists {name} itself, which no checksum can match",
+                    _(
+                        "{name} line {line} lists {name} itself, which no checksum can match",
+                        name=name,
+                        line=wording.num(entry.line),
+                    ),
                     file=name,
                     record=entry.line,
                 )
@@ -189,8 +189,13 @@ class ManifestChecks:
             out.append(
                 finding(
                     "BAG_WARNING",
-                    f"{name} line {entry.line} lists the payload file {path!r}; tag "
-                    "manifests list tag files (RFC 8493 §2.2.1); checked anyway",
+                    _(
+                        "{name} line {line} lists the payload file {path}; tag "
+                        "manifests list tag files (RFC 8493 §2.2.1); checked anyway",
+                        name=name,
+                        line=wording.num(entry.line),
+                        path=repr(path),
+                    ),
                     file=name,
                     record=entry.line,
                 )
@@ -199,39 +204,7 @@ class ManifestChecks:
         if first is None:
             manifest.entries[path] = entry
             return
-        if first.checksum != entry.checksum:
-            out.append(
-                finding(
-                    "BAG_DUPLICATE_ENTRY",
-                    f"{name} lists {path!r} twice with different checksums (lines "
-                    f"{first.line} and {entry.line}); a manifest must list a file once",
-                    file=name,
-                    record=entry.line,
-                    expected=first.checksum,
-                    found=entry.checksum,
-                )
-            )
-        elif version >= (1, 0):
-            out.append(
-                finding(
-                    "BAG_DUPLICATE_ENTRY",
-                    f"{name} lists {path!r} twice (lines {first.line} and {entry.line}), with "
-                    "the same checksum; BagIt 1.0 requires each file listed exactly once",
-                    file=name,
-                    record=entry.line,
-                )
-            )
-        else:
-            out.append(
-                finding(
-                    "BAG_WARNING",
-                    f"{name} lists {path!r} twice (lines {first.line} and {entry.line}) with "
-                    f"the same checksum; tolerated in BagIt {version_text(version)}, an "
-                    "error from 1.0 on",
-                    file=name,
-                    record=entry.line,
-                )
-            )
+        _note_duplicate(out, name, path, first, entry, version)
 
     def _resolve(self, manifests: list[ManifestRecord], fixity: bool) -> dict[str, str | None]:
         """Map every listed path to the present file it designates: itself, or -- when it
@@ -267,3 +240,133 @@ class ManifestChecks:
                 claimed.add(target)
             resolution[path] = target
         return resolution
+
+
+def _example(entry: fmt.ManifestEntry) -> str:
+    return _(
+        "line {line}: {raw} read as {path}",
+        line=wording.num(entry.line),
+        raw=repr(entry.raw_path),
+        path=repr(entry.path),
+    )
+
+
+def _note_unsupported(out: list[Finding], manifests: list[ManifestRecord]) -> None:
+    for manifest in manifests:
+        if not manifest.supported:
+            out.append(
+                finding(
+                    "BAG_WARNING",
+                    _(
+                        "{name}: algorithm {algorithm} is not supported; "
+                        "its checksums are not verified (its list of files is)",
+                        name=manifest.name,
+                        algorithm=repr(manifest.algorithm),
+                    ),
+                    file=manifest.name,
+                )
+            )
+
+
+def _note_spacing(out: list[Finding], name: str, parsed: fmt.ChecksumManifest) -> None:
+    """Spaces ending paths, blank lines and the parser's own notes."""
+    entries = parsed.entries
+    trailing = [e for e in entries if e.trailing_whitespace]
+    if trailing:
+        out.append(
+            finding(
+                "BAG_MANIFEST_NONSTANDARD",
+                n_(
+                    "{name}: {count} path ends with spaces or tabs, kept as part "
+                    "of the file name (line {line}: {path})",
+                    "{name}: {count} paths end with spaces or tabs, kept as part "
+                    "of the file name (line {line}: {path})",
+                    len(trailing),
+                    name=name,
+                    count=wording.num(len(trailing)),
+                    line=wording.num(trailing[0].line),
+                    path=repr(trailing[0].raw_path),
+                ),
+                file=name,
+                record=trailing[0].line,
+            )
+        )
+    if parsed.blank_lines:
+        out.append(
+            finding(
+                "BAG_MANIFEST_NONSTANDARD",
+                _(
+                    "{name}: blank line(s) ignored (line {line})",
+                    name=name,
+                    line=wording.num(parsed.blank_lines[0]),
+                ),
+                file=name,
+                record=parsed.blank_lines[0],
+            )
+        )
+    for note in parsed.notes:
+        out.append(finding("BAG_MANIFEST_NONSTANDARD", note, file=name))
+
+
+def _note_duplicate(
+    out: list[Finding],
+    name: str,
+    path: str,
+    first: fmt.ManifestEntry,
+    entry: fmt.ManifestEntry,
+    version: tuple[int, int],
+) -> None:
+    """A path a manifest lists twice: an error, or before BagIt 1.0 with one checksum a
+    warning."""
+    if first.checksum != entry.checksum:
+        out.append(
+            finding(
+                "BAG_DUPLICATE_ENTRY",
+                _(
+                    "{name} lists {path} twice with different checksums (lines "
+                    "{first} and {second}); a manifest must list a file once",
+                    name=name,
+                    path=repr(path),
+                    first=wording.num(first.line),
+                    second=wording.num(entry.line),
+                ),
+                file=name,
+                record=entry.line,
+                expected=first.checksum,
+                found=entry.checksum,
+            )
+        )
+    elif version >= (1, 0):
+        out.append(
+            finding(
+                "BAG_DUPLICATE_ENTRY",
+                _(
+                    "{name} lists {path} twice (lines {first} and {second}), with "
+                    "the same checksum; BagIt 1.0 requires each file listed exactly once",
+                    name=name,
+                    path=repr(path),
+                    first=wording.num(first.line),
+                    second=wording.num(entry.line),
+                ),
+                file=name,
+                record=entry.line,
+            )
+        )
+    else:
+        out.append(
+            finding(
+                "BAG_WARNING",
+                _(
+                    "{name} lists {path} twice (lines {first} and {second}) with "
+                    "the same checksum; tolerated in BagIt {version}, an "
+                    "error from 1.0 on",
+                    name=name,
+                    path=repr(path),
+                    first=wording.num(first.line),
+                    second=wording.num(entry.line),
+                    version=version_text(version),
+                ),
+                file=name,
+                record=entry.line,
+            )
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import unicodedata
 
 from fiscalsafe.formats import bagit as fmt
+from fiscalsafe.i18n import _
 
 PAYLOAD_DIR = "data"
 PAYLOAD_PREFIX = PAYLOAD_DIR + "/"
@@ -62,5 +63,5 @@ def shown(path: str) -> str:
     elif unicodedata.is_normalized("NFD", path):
         form = "NFD"
     else:
-        form = "mixed normalisation"
+        form = _("mixed normalisation")
     return f"{path!r} ({form}: {ascii(path)})"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from fiscalsafe.formats import bagit as fmt
+from fiscalsafe.i18n import N_, _, n_
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.bag.names import PAYLOAD_PREFIX, is_os_metadata, nfc, shown
 from fiscalsafe.verify.bag.records import EMPTY_DIGESTS, ManifestRecord, version_text
 from fiscalsafe.verify.findings import Finding, finding
@@ -43,22 +45,17 @@ class PayloadChecks:
         missing_os: list[tuple[str, bool]] = []
         for path in sorted(listed_in):
             target = resolution.get(path)
-            where = ", ".join(f"{m.name} line {e.line}" for m, e in listed_in[path])
+            where = ", ".join(
+                _("{name} line {line}", name=m.name, line=wording.num(e.line))
+                for m, e in listed_in[path]
+            )
             if target == path:
                 continue
             if target is not None:
-                kind = (
-                    "Unicode normalisation"
-                    if fmt.name_key(path) == fmt.name_key(target) and nfc(path) == nfc(target)
-                    else "letter case"
-                )
                 out.append(
                     finding(
                         "BAG_NAME_CLASH",
-                        f"{shown(path)} ({where}) is absent, but {shown(target)} is present "
-                        "and differs "
-                        f"from it only by {kind}; a file system that ignores {kind} sees one "
-                        "file, so it was checked in its place",
+                        _stand_in_message(path, target, where),
                         file=path,
                         found=target,
                     )
@@ -72,18 +69,29 @@ class PayloadChecks:
                 out.append(
                     finding(
                         "BAG_SYSTEM_FILE",
-                        f"{path!r} ({where}) is an operating-system metadata file, and it is "
-                        "absent; such files are routinely dropped by copy tools and are not "
-                        "counted as missing payload",
+                        _(
+                            "{path} ({where}) is an operating-system metadata file, and it is "
+                            "absent; such files are routinely dropped by copy tools and are not "
+                            "counted as missing payload",
+                            path=repr(path),
+                            where=where,
+                        ),
                         file=path,
                     )
                 )
                 continue
-            suffix = " (listed in fetch.txt, not fetched yet)" if path in fetched else ""
+            message = (
+                N_(
+                    "{path} is listed in {where} but absent from the bag "
+                    "(listed in fetch.txt, not fetched yet)"
+                )
+                if path in fetched
+                else N_("{path} is listed in {where} but absent from the bag")
+            )
             out.append(
                 finding(
                     "BAG_FILE_MISSING",
-                    f"{path!r} is listed in {where} but absent from the bag{suffix}",
+                    _(message, path=repr(path), where=where),
                     file=path,
                 )
             )
@@ -107,8 +115,11 @@ class PayloadChecks:
                 out.append(
                     finding(
                         "BAG_SYSTEM_FILE",
-                        f"{path!r} is an operating-system metadata file (Finder or Explorer "
-                        "cache), most likely bagged by accident",
+                        _(
+                            "{path} is an operating-system metadata file (Finder or Explorer "
+                            "cache), most likely bagged by accident",
+                            path=repr(path),
+                        ),
                         file=path,
                     )
                 )
@@ -118,7 +129,10 @@ class PayloadChecks:
                 out.append(
                     finding(
                         "BAG_FILE_UNEXPECTED",
-                        f"{path!r} is in the payload but no payload manifest lists it",
+                        _(
+                            "{path} is in the payload but no payload manifest lists it",
+                            path=repr(path),
+                        ),
                         file=path,
                     )
                 )
@@ -127,14 +141,26 @@ class PayloadChecks:
                 if path in covered[manifest.name]:
                     continue
                 if version >= (1, 0):
-                    code, rule = "BAG_FILE_UNEXPECTED", "RFC 8493 §3 requires"
+                    code = "BAG_FILE_UNEXPECTED"
+                    message = _(
+                        "{path} is not listed in {name}; RFC 8493 §3 requires every payload "
+                        "file in every payload manifest",
+                        path=repr(path),
+                        name=manifest.name,
+                    )
                 else:
-                    code, rule = "BAG_WARNING", f"BagIt {version_text(version)} recommends"
+                    code = "BAG_WARNING"
+                    message = _(
+                        "{path} is not listed in {name}; BagIt {version} recommends every "
+                        "payload file in every payload manifest",
+                        path=repr(path),
+                        name=manifest.name,
+                        version=version_text(version),
+                    )
                 out.append(
                     finding(
                         code,
-                        f"{path!r} is not listed in {manifest.name}; {rule} every payload "
-                        "file in every payload manifest",
+                        message,
                         file=path,
                     )
                 )
@@ -161,22 +187,33 @@ class PayloadChecks:
                     out.append(
                         finding(
                             "BAG_NAME_COLLISION",
-                            f"{shown(first)} and {shown(other)} are different files whose "
-                            "names are "
-                            "the same text in different Unicode forms; on a file system that "
-                            "normalises names (macOS) one would overwrite the other",
+                            _(
+                                "{first} and {other} are different files whose names are "
+                                "the same text in different Unicode forms; on a file system "
+                                "that normalises names (macOS) one would overwrite the other",
+                                first=shown(first),
+                                other=shown(other),
+                            ),
                             file=other,
                             found=first,
                         )
                     )
                 else:
-                    kind = "Unicode form" if nfc(first) == nfc(other) else "letter case"
+                    message = (
+                        N_(
+                            "{first} and {other} differ only by Unicode form; they cannot "
+                            "both exist on a file system that ignores it (macOS, Windows)"
+                        )
+                        if nfc(first) == nfc(other)
+                        else N_(
+                            "{first} and {other} differ only by letter case; they cannot "
+                            "both exist on a file system that ignores it (macOS, Windows)"
+                        )
+                    )
                     out.append(
                         finding(
                             "BAG_NAME_CLASH",
-                            f"{shown(first)} and {shown(other)} differ only by {kind}; they "
-                            "cannot "
-                            "both exist on a file system that ignores it (macOS, Windows)",
+                            _(message, first=shown(first), other=shown(other)),
                             file=other,
                             found=first,
                         )
@@ -211,8 +248,13 @@ class PayloadChecks:
                     out.append(
                         finding(
                             "BAG_CHECKSUM_MISMATCH",
-                            f"{target!r}: its {manifest.algorithm} checksum differs from "
-                            f"{manifest.name} line {entry.line}",
+                            _(
+                                "{path}: its {algorithm} checksum differs from {name} line {line}",
+                                path=repr(target),
+                                algorithm=manifest.algorithm,
+                                name=manifest.name,
+                                line=wording.num(entry.line),
+                            ),
                             file=target,
                             expected=entry.checksum,
                             found=digest,
@@ -222,9 +264,36 @@ class PayloadChecks:
                 out.append(
                     finding(
                         "BAG_MANIFEST_INVALID",
-                        f"{manifest.name}: {len(uncomputed)} file(s) were read before this "
-                        f"manifest and not hashed with {manifest.algorithm} (first: "
-                        f"{uncomputed[0]!r}); they cannot be verified in one pass",
+                        n_(
+                            "{name}: {count} file was read before this manifest and not "
+                            "hashed with {algorithm} (first: {path}); it cannot be verified "
+                            "in one pass",
+                            "{name}: {count} files were read before this manifest and not "
+                            "hashed with {algorithm} (first: {path}); they cannot be verified "
+                            "in one pass",
+                            len(uncomputed),
+                            name=manifest.name,
+                            count=wording.num(len(uncomputed)),
+                            algorithm=manifest.algorithm,
+                            path=repr(uncomputed[0]),
+                        ),
                         file=manifest.name,
                     )
                 )
+
+
+def _stand_in_message(path: str, target: str, where: str) -> str:
+    """Why ``target`` was checked in the place of the absent ``path``."""
+    if fmt.name_key(path) == fmt.name_key(target) and nfc(path) == nfc(target):
+        message = N_(
+            "{path} ({where}) is absent, but {target} is present and differs "
+            "from it only by Unicode normalisation; a file system that ignores "
+            "Unicode normalisation sees one file, so it was checked in its place"
+        )
+    else:
+        message = N_(
+            "{path} ({where}) is absent, but {target} is present and differs "
+            "from it only by letter case; a file system that ignores "
+            "letter case sees one file, so it was checked in its place"
+        )
+    return _(message, path=shown(path), where=where, target=shown(target))

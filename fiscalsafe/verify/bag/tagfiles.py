@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fiscalsafe.errors import MalformedError
 from fiscalsafe.formats import bagit as fmt
+from fiscalsafe.i18n import _
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.bag.lines import report_line_problems
 from fiscalsafe.verify.bag.names import PAYLOAD_DIR, PAYLOAD_PREFIX
 from fiscalsafe.verify.bag.records import ManifestRecord, version_text
@@ -20,8 +22,10 @@ class TagFileChecks:
             out.append(
                 finding(
                     "BAG_DECLARATION_MISSING",
-                    "bagit.txt is missing: every bag starts with this declaration "
-                    "(RFC 8493 §2.1.1); the rest is checked as a BagIt 1.0 bag in UTF-8",
+                    _(
+                        "bagit.txt is missing: every bag starts with this declaration "
+                        "(RFC 8493 §2.1.1); the rest is checked as a BagIt 1.0 bag in UTF-8"
+                    ),
                     file="bagit.txt",
                 )
             )
@@ -30,7 +34,7 @@ class TagFileChecks:
             out.append(
                 finding(
                     "BAG_DECLARATION_INVALID",
-                    record.content_problem or "bagit.txt could not be read",
+                    record.content_problem or _("{name} could not be read", name="bagit.txt"),
                     file="bagit.txt",
                 )
             )
@@ -47,8 +51,13 @@ class TagFileChecks:
             out.append(
                 finding(
                     "BAG_DECLARATION_INVALID",
-                    f"{exc} (the rest is checked as a BagIt {version_text(version)} bag "
-                    f"with {encoding} tag files)",
+                    _(
+                        "{problem} (the rest is checked as a BagIt {version} bag "
+                        "with {encoding} tag files)",
+                        problem=exc,
+                        version=version_text(version),
+                        encoding=encoding,
+                    ),
                     file="bagit.txt",
                 )
             )
@@ -62,7 +71,7 @@ class TagFileChecks:
             out.append(
                 finding(
                     "BAG_FILE_MISSING",
-                    "'data' is a file; RFC 8493 §2.1.2 requires a payload directory 'data/'",
+                    _("'data' is a file; RFC 8493 §2.1.2 requires a payload directory 'data/'"),
                     file=PAYLOAD_DIR,
                 )
             )
@@ -72,7 +81,7 @@ class TagFileChecks:
             out.append(
                 finding(
                     "BAG_FILE_MISSING",
-                    "the payload directory 'data/' is missing (RFC 8493 §2.1.2)",
+                    _("the payload directory 'data/' is missing (RFC 8493 §2.1.2)"),
                     file=PAYLOAD_DIR + "/",
                 )
             )
@@ -89,7 +98,7 @@ class TagFileChecks:
             out.append(
                 finding(
                     "BAG_INFO_INVALID",
-                    record.content_problem or "bag-info.txt could not be read",
+                    record.content_problem or _("{name} could not be read", name="bag-info.txt"),
                     file="bag-info.txt",
                 )
             )
@@ -100,12 +109,15 @@ class TagFileChecks:
             out.append(finding("BAG_INFO_INVALID", str(exc), file="bag-info.txt"))
             return None
         if version >= (1, 0) and info.notes:
-            lines = ", ".join(str(n) for n, _ in info.notes[:10])
+            lines = ", ".join(wording.num(n) for n, _note in info.notes[:10])
             out.append(
                 finding(
                     "BAG_WARNING",
-                    f"bag-info.txt line(s) {lines} are not in the exact 'Label: value' form "
-                    "(one colon, one space or tab) of RFC 8493 §2.2.2",
+                    _(
+                        "bag-info.txt line(s) {lines} are not in the exact 'Label: value' form "
+                        "(one colon, one space or tab) of RFC 8493 §2.2.2",
+                        lines=lines,
+                    ),
                     file="bag-info.txt",
                     record=info.notes[0][0],
                 )
@@ -127,15 +139,19 @@ class TagFileChecks:
             out.append(
                 finding(
                     code,
-                    f"bag-info.txt gives Payload-Oxum {len(values)} times; it must appear "
-                    "at most once (RFC 8493 §2.2.2); the first one is checked",
+                    _(
+                        "bag-info.txt gives Payload-Oxum {count} times; it must appear "
+                        "at most once (RFC 8493 §2.2.2); the first one is checked",
+                        count=wording.num(len(values)),
+                    ),
                     file="bag-info.txt",
                 )
             )
         try:
             declared = fmt.parse_payload_oxum(values[0])
         except MalformedError as exc:
-            out.append(finding("BAG_INFO_INVALID", f"bag-info.txt: {exc}", file="bag-info.txt"))
+            message = _("bag-info.txt: {problem}", problem=exc)
+            out.append(finding("BAG_INFO_INVALID", message, file="bag-info.txt"))
             return
         payload = [f for p, f in self._files.items() if p.startswith(PAYLOAD_PREFIX)]
         octets = sum(f.size for f in payload)
@@ -145,15 +161,20 @@ class TagFileChecks:
         found = fmt.payload_oxum(octets, streams)
         # Absent OS metadata files (see _check_completeness) may still be counted.
         if missing_os and streams + len(missing_os) == declared.streams:
-            all_empty = all(empty for _, empty in missing_os)
+            all_empty = all(empty for _path, empty in missing_os)
             extra = declared.octets - octets
             if extra == 0 or (extra > 0 and not all_empty):
-                names = ", ".join(p for p, _ in missing_os)
+                names = ", ".join(p for p, _empty in missing_os)
                 out.append(
                     finding(
                         "BAG_SYSTEM_FILE",
-                        f"Payload-Oxum {values[0]} counts the absent OS metadata file(s) "
-                        f"{names}; the payload present is {found}",
+                        _(
+                            "Payload-Oxum {declared} counts the absent OS metadata file(s) "
+                            "{names}; the payload present is {found}",
+                            declared=values[0],
+                            names=names,
+                            found=found,
+                        ),
                         file="bag-info.txt",
                         expected=values[0],
                         found=found,
@@ -163,8 +184,12 @@ class TagFileChecks:
         out.append(
             finding(
                 "BAG_OXUM_MISMATCH",
-                f"bag-info.txt declares Payload-Oxum {values[0]} (bytes.files) but the "
-                f"payload holds {found}",
+                _(
+                    "bag-info.txt declares Payload-Oxum {declared} (bytes.files) but the "
+                    "payload holds {found}",
+                    declared=values[0],
+                    found=found,
+                ),
                 file="bag-info.txt",
                 expected=values[0],
                 found=found,
@@ -185,7 +210,7 @@ class TagFileChecks:
             out.append(
                 finding(
                     "BAG_FETCH_INVALID",
-                    record.content_problem or "fetch.txt could not be read",
+                    record.content_problem or _("{name} could not be read", name="fetch.txt"),
                     file="fetch.txt",
                 )
             )
@@ -203,8 +228,12 @@ class TagFileChecks:
                 out.append(
                     finding(
                         "BAG_FETCH_INVALID",
-                        f"fetch.txt line {entry.line} lists {entry.path!r}, outside data/; "
-                        "only payload files may be fetched (RFC 8493 §2.2.3)",
+                        _(
+                            "fetch.txt line {line} lists {path}, outside data/; "
+                            "only payload files may be fetched (RFC 8493 §2.2.3)",
+                            line=wording.num(entry.line),
+                            path=repr(entry.path),
+                        ),
                         file="fetch.txt",
                         record=entry.line,
                     )
@@ -214,8 +243,12 @@ class TagFileChecks:
                 out.append(
                     finding(
                         "BAG_FETCH_INVALID",
-                        f"fetch.txt line {entry.line} lists {entry.path!r}, which no payload "
-                        "manifest lists (RFC 8493 §2.2.3)",
+                        _(
+                            "fetch.txt line {line} lists {path}, which no payload "
+                            "manifest lists (RFC 8493 §2.2.3)",
+                            line=wording.num(entry.line),
+                            path=repr(entry.path),
+                        ),
                         file="fetch.txt",
                         record=entry.line,
                     )
@@ -225,8 +258,14 @@ class TagFileChecks:
                 out.append(
                     finding(
                         "BAG_WARNING",
-                        f"fetch.txt line {entry.line} gives {entry.length} bytes for "
-                        f"{entry.path!r}, which holds {present.size}",
+                        _(
+                            "fetch.txt line {line} gives {length} bytes for "
+                            "{path}, which holds {size}",
+                            line=wording.num(entry.line),
+                            length=wording.num(entry.length),
+                            path=repr(entry.path),
+                            size=wording.num(present.size),
+                        ),
                         file="fetch.txt",
                         record=entry.line,
                     )

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 
 from fiscalsafe.errors import UsageError
 from fiscalsafe.formats import bagit as fmt
+from fiscalsafe.i18n import _
+from fiscalsafe.verify import wording
 from fiscalsafe.verify.bag.manifests import ManifestChecks
 from fiscalsafe.verify.bag.names import is_parsed_tag_file
 from fiscalsafe.verify.bag.payload import PayloadChecks
@@ -55,7 +57,9 @@ class BagValidator(TagFileChecks, ManifestChecks, PayloadChecks):
             self._algorithms = set(algorithms)
             unknown = self._algorithms - fmt.SUPPORTED_ALGORITHMS
             if unknown:
-                raise UsageError(f"unsupported checksum algorithms: {sorted(unknown)}")
+                raise UsageError(
+                    _("unsupported checksum algorithms: {names}", names=", ".join(sorted(unknown)))
+                )
         self._warn_weak = warn_weak_algorithms
         self._files: dict[str, FileRecord] = {}
         self._dirs: set[str] = set()
@@ -88,12 +92,17 @@ class BagValidator(TagFileChecks, ManifestChecks, PayloadChecks):
             if buffer is not None:
                 if len(buffer) + len(chunk) > limit:
                     buffer = None
-                    problem = f"{path} is larger than the {limit}-byte limit for tag files"
+                    problem = _(
+                        "{path} is larger than the {limit}-byte limit for tag files",
+                        path=path,
+                        limit=wording.num(limit),
+                    )
                 elif self._buffered + len(chunk) > MAX_BUFFERED_TAG_BYTES:
                     buffer = None
-                    problem = (
-                        f"{path} was not read: the bag's tag files exceed "
-                        f"{MAX_BUFFERED_TAG_BYTES} bytes in total"
+                    problem = _(
+                        "{path} was not read: the bag's tag files exceed {limit} bytes in total",
+                        path=path,
+                        limit=wording.num(MAX_BUFFERED_TAG_BYTES),
                     )
                 else:
                     buffer += chunk
@@ -121,7 +130,9 @@ class BagValidator(TagFileChecks, ManifestChecks, PayloadChecks):
         if path is None:
             return
         if content is None and is_parsed_tag_file(path):
-            raise UsageError(f"{path} is a tag file the validator parses: pass its content")
+            raise UsageError(
+                _("{path} is a tag file the validator parses: pass its content", path=path)
+            )
         self._note_manifest_algorithm(path)
         hex_digests = {alg: value.lower() for alg, value in digests.items()}
         problem = None
@@ -131,7 +142,8 @@ class BagValidator(TagFileChecks, ManifestChecks, PayloadChecks):
             for alg in self._algorithms:
                 hex_digests[alg] = hashlib.new(alg, content, usedforsecurity=False).hexdigest()
             if self._buffered + len(content) > MAX_BUFFERED_TAG_BYTES:
-                content, problem = None, f"{path} was not read: tag files too large in total"
+                content = None
+                problem = _("{path} was not read: tag files too large in total", path=path)
             else:
                 self._buffered += len(content)
         self._files[path] = FileRecord(path, int(size), hex_digests, content, problem)
@@ -143,12 +155,16 @@ class BagValidator(TagFileChecks, ManifestChecks, PayloadChecks):
 
     def reject_member(self, relpath: str, reason: str) -> None:
         self._member_findings.append(
-            finding("BAG_PATH_UNSAFE", f"{relpath!r} was not read: {reason}", file=relpath)
+            finding(
+                "BAG_PATH_UNSAFE",
+                _("{path} was not read: {reason}", path=repr(relpath), reason=reason),
+                file=relpath,
+            )
         )
 
     def _accept_name(self, relpath: str) -> str | None:
         if self._finished:
-            raise UsageError("BagValidator.finish() was already called")
+            raise UsageError(_("BagValidator.finish() was already called"))
         stripped = relpath
         while stripped.startswith("./"):
             stripped = stripped[2:]
@@ -158,13 +174,16 @@ class BagValidator(TagFileChecks, ManifestChecks, PayloadChecks):
             return None
         path = fmt.normalize_relative_path(stripped)[0]
         if path == "":
-            self.reject_member(relpath, "the name is empty")
+            self.reject_member(relpath, _("the name is empty"))
             return None
         if path in self._files:
             self._member_findings.append(
                 finding(
                     "BAG_DUPLICATE_ENTRY",
-                    f"the bag contains {path!r} twice; only the first copy was checked",
+                    _(
+                        "the bag contains {path} twice; only the first copy was checked",
+                        path=repr(path),
+                    ),
                     file=path,
                 )
             )
@@ -184,7 +203,7 @@ class BagValidator(TagFileChecks, ManifestChecks, PayloadChecks):
         :meth:`add_file` without digests): structure, tag files, Payload-Oxum and
         completeness are still checked."""
         if self._finished:
-            raise UsageError("BagValidator.finish() was already called")
+            raise UsageError(_("BagValidator.finish() was already called"))
         self._finished = True
         out = Stages()
         out.structure.extend(self._member_findings)

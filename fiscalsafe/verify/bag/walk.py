@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.formats import bagit as fmt
+from fiscalsafe.i18n import _
 from fiscalsafe.verify.bag.names import PAYLOAD_PREFIX
 from fiscalsafe.verify.bag.validator import BagValidator
 from fiscalsafe.verify.findings import Finding
@@ -43,13 +44,15 @@ def validate_bag_directory(
     :class:`OperationalError` if a file cannot be read."""
     root = os.fspath(path)
     if not os.path.isdir(root):
-        raise UsageError(f"{root} is not a directory")
+        raise UsageError(_("{path} is not a directory", path=root))
     files: list[tuple[str, str, int]] = []  # (relpath, full path, size)
     directories: list[str] = []
     rejected: list[tuple[str, str]] = []
 
     def fail(exc: OSError) -> None:
-        raise OperationalError(f"cannot list {exc.filename}: {exc.strerror}") from exc
+        raise OperationalError(
+            _("cannot list {path}: {reason}", path=exc.filename, reason=exc.strerror)
+        ) from exc
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=fail, followlinks=False):
         rel_dir = os.path.relpath(dirpath, root)
@@ -57,7 +60,7 @@ def validate_bag_directory(
         for name in sorted(dirnames):
             full = os.path.join(dirpath, name)
             if os.path.islink(full):
-                rejected.append((prefix + name, "it is a symbolic link to a directory"))
+                rejected.append((prefix + name, _("it is a symbolic link to a directory")))
             else:
                 directories.append(prefix + name)
         for name in sorted(filenames):
@@ -65,11 +68,13 @@ def validate_bag_directory(
             try:
                 info = os.lstat(full)
             except OSError as exc:
-                raise OperationalError(f"cannot stat {full}: {exc.strerror}") from exc
+                raise OperationalError(
+                    _("cannot read the details of {path}: {reason}", path=full, reason=exc.strerror)
+                ) from exc
             if stat.S_ISLNK(info.st_mode):
-                rejected.append((prefix + name, "it is a symbolic link"))
+                rejected.append((prefix + name, _("it is a symbolic link")))
             elif not stat.S_ISREG(info.st_mode):
-                rejected.append((prefix + name, "it is not a regular file"))
+                rejected.append((prefix + name, _("it is not a regular file")))
             else:
                 files.append((prefix + name, full, info.st_size))
 
@@ -92,5 +97,7 @@ def validate_bag_directory(
             else:
                 validator.feed_member(rel, _read_chunks(full, chunk_size))
         except OSError as exc:
-            raise OperationalError(f"cannot read {full}: {exc.strerror}") from exc
+            raise OperationalError(
+                _("cannot read {path}: {reason}", path=full, reason=exc.strerror)
+            ) from exc
     return validator.finish(fixity=fixity)
