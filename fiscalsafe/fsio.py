@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 from fiscalsafe import oscompat
 from fiscalsafe.errors import MalformedError, OperationalError
+from fiscalsafe.i18n import N_, _
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -29,22 +30,25 @@ _READ_FLAGS = os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _PLATFORM
 # Errors an O_NOFOLLOW open gives on a link (Linux: ELOOP; the BSDs: EMLINK).
 _LINK_ERRNOS = {errno.ELOOP, getattr(errno, "EMLINK", errno.ELOOP)}
 _READ_CHUNK = 1024 * 1024
+#: ``what`` names the file's role ("dossier file", marked with ``N_`` by the caller).
+NOT_REGULAR = N_("{what} {path} is a {kind}, not a regular file")
+CANNOT_READ = N_("cannot read {what} {path}: {error}")
 
 
 def describe(mode: int, attributes: int = 0) -> str:
     """What kind of entry ``mode`` (from ``lstat``/``fstat``) is, in words."""
     if attributes & stat.FILE_ATTRIBUTE_REPARSE_POINT:
-        return "reparse point (link)"
+        return _("reparse point (link)")
     kinds = (
-        (stat.S_ISLNK, "symbolic link"),
-        (stat.S_ISDIR, "folder"),
-        (stat.S_ISFIFO, "FIFO"),
-        (stat.S_ISSOCK, "socket"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-        (stat.S_ISREG, "regular file"),
+        (stat.S_ISLNK, N_("symbolic link")),
+        (stat.S_ISDIR, N_("folder")),
+        (stat.S_ISFIFO, N_("FIFO")),
+        (stat.S_ISSOCK, N_("socket")),
+        (stat.S_ISCHR, N_("character device")),
+        (stat.S_ISBLK, N_("block device")),
+        (stat.S_ISREG, N_("regular file")),
     )
-    return next((name for test, name in kinds if test(mode)), "special file")
+    return _(next((name for test, name in kinds if test(mode)), N_("special file")))
 
 
 def _is_link(st: os.stat_result) -> bool:
@@ -62,7 +66,9 @@ def _lstat(path: Path) -> os.stat_result | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise OperationalError(f"cannot inspect {path}: {exc.strerror}") from None
+        raise OperationalError(
+            _("cannot inspect {path}: {error}", path=path, error=exc.strerror)
+        ) from None
 
 
 def clear_name(path: Path) -> None:
@@ -72,7 +78,9 @@ def clear_name(path: Path) -> None:
     if st is None:
         return
     if stat.S_ISDIR(st.st_mode) and not _is_link(st):
-        raise OperationalError(f"{path} is a folder where fiscalsafe writes a file: remove it")
+        raise OperationalError(
+            _("{path} is a folder where fiscalsafe writes a file: remove it", path=path)
+        )
     try:
         if stat.S_ISDIR(st.st_mode):
             os.rmdir(path)  # a Windows directory junction: rmdir removes the junction only
@@ -80,7 +88,12 @@ def clear_name(path: Path) -> None:
             os.unlink(path)
     except OSError as exc:
         raise OperationalError(
-            f"cannot remove the {_kind(st)} left at {path}: {exc.strerror}"
+            _(
+                "cannot remove the {kind} left at {path}: {error}",
+                kind=_kind(st),
+                path=path,
+                error=exc.strerror,
+            )
         ) from None
 
 
@@ -95,14 +108,18 @@ def create_new(path: Path, mode: int = 0o644) -> BinaryIO:
         fd = os.open(oscompat.long_path(path), _CREATE_FLAGS, mode)
     except FileExistsError:
         raise OperationalError(
-            f"{path} appeared while fiscalsafe was creating it: refused"
+            _("{path} appeared while fiscalsafe was creating it: refused", path=path)
         ) from None
     except OSError as exc:
-        raise OperationalError(f"cannot create {path}: {exc.strerror}") from None
+        raise OperationalError(
+            _("cannot create {path}: {error}", path=path, error=exc.strerror)
+        ) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or _is_link(st):
-            raise OperationalError(f"{path} is a {_kind(st)}, not the file fiscalsafe created")
+            raise OperationalError(
+                _("{path} is a {kind}, not the file fiscalsafe created", path=path, kind=_kind(st))
+            )
     except BaseException:
         os.close(fd)
         raise
@@ -122,7 +139,9 @@ def write_new(path: Path, data: bytes, mode: int = 0o644, sync: bool = True) -> 
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(path)
-        raise OperationalError(f"cannot write {path}: {exc.strerror}") from None
+        raise OperationalError(
+            _("cannot write {path}: {error}", path=path, error=exc.strerror)
+        ) from None
 
 
 def install(partial: Path, final: Path) -> None:
@@ -133,32 +152,63 @@ def install(partial: Path, final: Path) -> None:
     partial, final = Path(partial), Path(final)
     st = _lstat(partial)
     if st is None:
-        raise OperationalError(f"{partial} vanished before it could be renamed to {final.name}")
+        raise OperationalError(
+            _(
+                "{path} vanished before it could be renamed to {name}",
+                path=partial,
+                name=final.name,
+            )
+        )
     if not stat.S_ISREG(st.st_mode) or _is_link(st):
         raise OperationalError(
-            f"{partial} is now a {_kind(st)}, not the file fiscalsafe wrote: refused"
+            _(
+                "{path} is now a {kind}, not the file fiscalsafe wrote: refused",
+                path=partial,
+                kind=_kind(st),
+            )
         )
     target = _lstat(final)
     if target is not None:
         if stat.S_ISDIR(target.st_mode) and not _is_link(target):
             raise OperationalError(
-                f"{final} is a folder: fiscalsafe will not replace it with a file"
+                _("{path} is a folder: fiscalsafe will not replace it with a file", path=final)
             )
         if _is_link(target) and final.is_dir():
-            raise OperationalError(f"{final} is a link to a folder: remove it")
+            raise OperationalError(_("{path} is a link to a folder: remove it", path=final))
     try:
         oscompat.replace_retrying(oscompat.long_path(partial), oscompat.long_path(final))
     except OSError as exc:
         if oscompat.is_sharing_violation(exc):
-            raise OperationalError(held_open_message(final, "could not be replaced")) from None
-        raise OperationalError(f"cannot rename {partial.name} to {final}: {exc.strerror}") from None
+            raise OperationalError(held_open_message(final)) from None
+        raise OperationalError(
+            _(
+                "cannot rename {name} to {path}: {error}",
+                name=partial.name,
+                path=final,
+                error=exc.strerror,
+            )
+        ) from None
 
 
-def held_open_message(path: Path, what_failed: str) -> str:
-    """One line for a file another program holds open (Windows' sharing violation)."""
-    return (
-        f"{path} {what_failed}: another program holds it open (the shop application, an "
-        "antivirus, a file explorer preview); close it and run again"
+def _role(what: str) -> str:
+    """The file's role in the reader's language (a plain file name is left as it is)."""
+    return _(what) if what else what
+
+
+def held_open_message(path: Path, what: str | None = None) -> str:
+    """One line for a file another program holds open (Windows' sharing violation): one
+    that could not be replaced, or, with ``what`` it is, one that could not be read."""
+    if what is None:
+        return _(
+            "{path} could not be replaced: another program holds it open (the shop "
+            "application, an antivirus, a file explorer preview); close it and run again",
+            path=path,
+        )
+    return _(
+        "{path} ({what}) cannot be read: another program holds it open (the shop "
+        "application, an antivirus, a file explorer preview); close it and run again",
+        path=path,
+        what=_role(what),
     )
 
 
@@ -197,7 +247,7 @@ def open_regular(
     path = Path(path)
     before = None if _NOFOLLOW else _lstat(path)
     if before is not None and _is_link(before):
-        raise error(f"{what} {path} is a {_kind(before)}, not a regular file")
+        raise error(_(NOT_REGULAR, what=_role(what), path=path, kind=_kind(before)))
     try:
         fd = os.open(oscompat.long_path(path), _READ_FLAGS)
     except FileNotFoundError:
@@ -207,9 +257,11 @@ def open_regular(
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or _is_link(st):
-            raise error(f"{what} {path} is a {_kind(st)}, not a regular file")
+            raise error(_(NOT_REGULAR, what=_role(what), path=path, kind=_kind(st)))
         if before is not None and (before.st_dev, before.st_ino) != (st.st_dev, st.st_ino):
-            raise error(f"{what} {path} changed while it was opened: refused")
+            raise error(
+                _("{what} {path} changed while it was opened: refused", what=_role(what), path=path)
+            )
         if _NONBLOCK:
             os.set_blocking(fd, True)
     except BaseException:
@@ -224,12 +276,14 @@ def _open_error(path: Path, what: str, exc: OSError, error: type[Exception]) -> 
         st = os.lstat(path)
     refused = exc.errno in _LINK_ERRNOS or exc.errno == errno.ENXIO
     if st is not None and refused and (_is_link(st) or not stat.S_ISREG(st.st_mode)):
-        return error(f"{what} {path} is a {_kind(st)}, not a regular file")
+        return error(_(NOT_REGULAR, what=_role(what), path=path, kind=_kind(st)))
     if isinstance(exc, IsADirectoryError):
-        return error(f"{what} {path} is a folder, not a regular file")
+        return error(
+            _("{what} {path} is a folder, not a regular file", what=_role(what), path=path)
+        )
     if oscompat.is_sharing_violation(exc):
-        return OperationalError(held_open_message(path, f"({what}) cannot be read"))
-    return OperationalError(f"cannot read {what} {path}: {exc.strerror}")
+        return OperationalError(held_open_message(path, what))
+    return OperationalError(_(CANNOT_READ, what=_role(what), path=path, error=exc.strerror))
 
 
 def read_regular(
@@ -247,9 +301,18 @@ def read_regular(
             first = min(limit + 1, os.fstat(fh.fileno()).st_size + 1)
             data = _read_at_most(fh, limit + 1, first)
         except OSError as exc:
-            raise OperationalError(f"cannot read {what} {path}: {exc.strerror}") from None
+            raise OperationalError(
+                _(CANNOT_READ, what=_role(what), path=path, error=exc.strerror)
+            ) from None
     if len(data) > limit:
-        raise error(f"{what} {path} is larger than {limit} bytes: refused")
+        raise error(
+            _(
+                "{what} {path} is larger than {limit} bytes: refused",
+                what=_role(what),
+                path=path,
+                limit=limit,
+            )
+        )
     return data
 
 

@@ -58,9 +58,15 @@ def start_method() -> str:
     available = multiprocessing.get_all_start_methods()
     if forced:
         if forced not in START_METHODS or forced not in available:
+            from fiscalsafe.i18n import _  # i18n imports this module
+
             raise ValueError(
-                f"{START_METHOD_ENV}={forced!r}: this system offers "
-                + ", ".join(m for m in START_METHODS if m in available)
+                _(
+                    "{variable}={value}: this system offers {methods}",
+                    variable=START_METHOD_ENV,
+                    value=repr(forced),
+                    methods=", ".join(m for m in START_METHODS if m in available),
+                )
             )
         return forced
     return "forkserver" if "forkserver" in available else "spawn"
@@ -352,19 +358,21 @@ def restrict_to_owner(path: Path) -> str | None:
     rights on it."""
     if not is_windows():
         return None
+    from fiscalsafe.i18n import _  # i18n imports this module
+
     user = os.environ.get("USERNAME")
     if not user:
-        return "the current Windows user is unknown (USERNAME is not set)"
+        return _("the current Windows user is unknown (USERNAME is not set)")
     domain = os.environ.get("USERDOMAIN")
     who = f"{domain}\\{user}" if domain else user
     command = ["icacls", str(path), "/inheritance:r", "/grant:r", f"{who}:F"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
-        return f"icacls could not run ({exc})"
+        return _("icacls could not run ({error})", error=exc)
     if getattr(done, "returncode", 1) != 0:
-        detail = " ".join(str(getattr(done, "stderr", "") or "").split()) or "no detail"
-        return f"icacls failed ({detail})"
+        detail = " ".join(str(getattr(done, "stderr", "") or "").split()) or _("no detail")
+        return _("icacls failed ({detail})", detail=detail)
     return None
 
 

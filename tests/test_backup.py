@@ -260,7 +260,7 @@ def test_force_backs_up_an_open_dossier_and_verify_warns(w, open_sample, usb, mo
 
 def test_not_enough_space_is_refused_with_needed_and_available(w, usb, monkeypatch):
     monkeypatch.setattr(media, "free_bytes", lambda path: 5000)
-    with pytest.raises(RefusedError, match=r"needs about .* 4\.9 KB available"):
+    with pytest.raises(RefusedError, match=r"needs about .* 5\.0\xa0kB available"):
         bs.make_backup(w, w.dossier, usb)
     assert bs.entries(usb) == set()
     r = bs.invoke("backup", w.dossier, "--to", usb, "--key", w.shop_key, "--years", bs.YEARS)

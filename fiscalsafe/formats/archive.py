@@ -24,14 +24,20 @@ from fiscalsafe.errors import MalformedError
 from fiscalsafe.formats.packing import (
     MAX_TIMESTAMP_US,
     SMALL_LIMITS,
+    Phrase,
     check_timestamp,
     check_version,
     pack,
     require,
     unpack,
 )
+from fiscalsafe.i18n import N_, _
 
 ARCHIVE_FORMAT = "fiscalsafe-archive"
+#: How error messages name what they were decoding.
+TICKET = Phrase(N_("ticket"))
+FISCAL_ARCHIVE = Phrase(N_("fiscal archive"))
+FISCAL_ARCHIVE_BODY = Phrase(N_("fiscal archive body"))
 MAJOR, MINOR = 1, 0
 MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
 #: French VAT rates in basis points: 20 %, 10 %, 5.5 %, 2.1 %.
@@ -105,16 +111,18 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 def _date(value: Any, what: str) -> dt.date:
     # fromisoformat alone also takes "20250301" and week dates: the format says YYYY-MM-DD.
     if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        raise MalformedError(f"{what}: date must be a YYYY-MM-DD string")
+        raise MalformedError(_("{what}: date must be a YYYY-MM-DD string", what=what))
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise MalformedError(f"{what}: {value!r} is not a YYYY-MM-DD date") from None
+        raise MalformedError(
+            _("{what}: {value} is not a YYYY-MM-DD date", what=what, value=repr(value))
+        ) from None
 
 
 def _vat_lines(value: Any, what: str) -> tuple[VatLine, ...]:
     if type(value) is not list:
-        raise MalformedError(f"{what}: VAT lines must be a list")
+        raise MalformedError(_("{what}: VAT lines must be a list", what=what))
     lines = []
     for item in value:
         if (
@@ -125,7 +133,9 @@ def _vat_lines(value: Any, what: str) -> tuple[VatLine, ...]:
             or type(item[2]) is not int
             or type(item[3]) is not int
         ):
-            raise MalformedError(f"{what}: a VAT line must be [rate_bp, ht, tva, ttc] integers")
+            raise MalformedError(
+                _("{what}: a VAT line must be [rate_bp, ht, tva, ttc] integers", what=what)
+            )
         lines.append(VatLine(item[0], item[1], item[2], item[3]))
     return tuple(lines)
 
@@ -159,7 +169,7 @@ def encode_ticket_body(
 
 def decode_ticket(body: bytes, signature: bytes, index: int) -> Ticket:
     # Hot path (hundreds of thousands per dossier): exact type checks, one try block.
-    doc = unpack(body, "ticket")
+    doc = unpack(body, TICKET)
     try:
         seq, ts, ws, op = doc["seq"], doc["ts"], doc["ws"], doc["op"]
         vat, ttc, prev = doc["vat"], doc["ttc"], doc["prev"]
@@ -176,7 +186,11 @@ def decode_ticket(body: bytes, signature: bytes, index: int) -> Ticket:
             raise TypeError
     except (KeyError, TypeError):
         raise MalformedError(
-            f"ticket #{index}: a field is missing, has the wrong type or an impossible timestamp"
+            _(
+                "ticket #{index}: a field is missing, has the wrong type or an impossible "
+                "timestamp",
+                index=index,
+            )
         ) from None
     return Ticket(seq, ts, ws, op, _vat_lines(vat, f"ticket #{index}"), ttc, prev, body, signature)
 
@@ -212,7 +226,9 @@ def decode_ticket_docs(raw_tickets: tuple[tuple[bytes, bytes], ...]) -> list[Any
         docs = []
         for index, b in enumerate(bodies):
             try:
-                docs.append(unpack(b, f"ticket #{index}", arrays_as_tuples=True))
+                docs.append(
+                    unpack(b, Phrase(N_("ticket #{index}"), index=index), arrays_as_tuples=True)
+                )
             except MalformedError as exc:
                 docs.append(exc)
     return docs
@@ -231,10 +247,10 @@ def encode_closure(closure: Closure) -> dict[str, Any]:
 
 
 def _closure(doc: Any, index: int) -> Closure:
-    what = f"closure #{index}"
+    what = Phrase(N_("closure #{index}"), index=index)
     kind = require(doc, "kind", str, what)
     if kind not in CLOSURE_KINDS:
-        raise MalformedError(f"{what}: unknown closure kind {kind!r}")
+        raise MalformedError(_("{what}: unknown closure kind {kind}", what=what, kind=repr(kind)))
     return Closure(
         kind=kind,
         start=_date(require(doc, "start", str, what), what),
@@ -295,12 +311,14 @@ def encode_envelope(body: bytes, alg: str, key_id: bytes, signature: bytes) -> b
 
 def parse_envelope(data: bytes) -> Envelope:
     """Decode the outer map only; nothing inside ``body`` is trusted yet."""
-    what = "fiscal archive"
+    what = FISCAL_ARCHIVE
     if len(data) > MAX_ARCHIVE_BYTES:
-        raise MalformedError(f"{what}: {len(data)} bytes exceeds the size limit")
+        raise MalformedError(
+            _("{what}: {size} bytes exceeds the size limit", what=what, size=len(data))
+        )
     doc = unpack(data, what)
     if require(doc, "format", str, what) != ARCHIVE_FORMAT:
-        raise MalformedError(f"{what}: not a fiscalsafe archive")
+        raise MalformedError(_("{what}: not a fiscalsafe archive", what=what))
     version = check_version(require(doc, "version", list, what), MAJOR, what)
     return Envelope(
         version=version,
@@ -312,17 +330,19 @@ def parse_envelope(data: bytes) -> Envelope:
 
 
 def parse_body(body: bytes) -> ArchiveBody:
-    what = "fiscal archive body"
+    what = FISCAL_ARCHIVE_BODY
     doc = unpack(body, what)
     period = require(doc, "period", list, what)
     if len(period) != 2:
-        raise MalformedError(f"{what}: period must be [start, end]")
+        raise MalformedError(_("{what}: period must be [start, end]", what=what))
     raw_tickets = require(doc, "tickets", list, what)
     for i, item in enumerate(raw_tickets):
         if not isinstance(item, list) or len(item) != 2:
-            raise MalformedError(f"{what}: ticket #{i} is not [body, signature]")
+            raise MalformedError(_("{what}: ticket #{i} is not [body, signature]", what=what, i=i))
         if not isinstance(item[0], bytes) or not isinstance(item[1], bytes):
-            raise MalformedError(f"{what}: ticket #{i} is not [body, signature] bytes")
+            raise MalformedError(
+                _("{what}: ticket #{i} is not [body, signature] bytes", what=what, i=i)
+            )
     return ArchiveBody(
         dossier=require(doc, "dossier", str, what),
         number=require(doc, "number", int, what),

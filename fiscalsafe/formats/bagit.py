@@ -49,6 +49,7 @@ from fiscalsafe.formats.bagit_paths import (  # noqa: F401 - re-exported
     unsafe_path_reason,
 )
 from fiscalsafe.formats.bagit_text import check_encoding, check_size, split_lines
+from fiscalsafe.i18n import _
 
 # --- limits -------------------------------------------------------------------------------
 
@@ -97,12 +98,20 @@ def decode_tag_file(data: bytes, encoding: str, what: str) -> tuple[str, list[st
     notes: list[str] = []
     if codec == "utf-8" and data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
-        notes.append(f"{what} starts with a UTF-8 byte-order mark, which BagIt does not use")
+        notes.append(
+            _("{what} starts with a UTF-8 byte-order mark, which BagIt does not use", what=what)
+        )
     try:
         text = data.decode(codec)
     except UnicodeDecodeError as exc:
         raise MalformedError(
-            f"{what} is not valid {encoding} (byte {exc.start}: {exc.reason})"
+            _(
+                "{what} is not valid {encoding} (byte {byte}: {reason})",
+                what=what,
+                encoding=encoding,
+                byte=exc.start,
+                reason=exc.reason,
+            )
         ) from None
     if text.startswith("\ufeff"):  # UTF-16/32 with BOM decode it away; be sure
         text = text[1:]
@@ -146,8 +155,11 @@ def parse_bag_info(data: bytes, encoding: str = "UTF-8") -> BagInfo:
         if line[0] in " \t":
             if not fields:
                 raise MalformedError(
-                    f"bag-info.txt line {number} is indented (a continuation line) but no "
-                    "metadata element precedes it"
+                    _(
+                        "bag-info.txt line {number} is indented (a continuation line) but no "
+                        "metadata element precedes it",
+                        number=number,
+                    )
                 )
             continued = line.strip(" \t")
             fields[-1][1] = f"{fields[-1][1]} {continued}".strip(" \t")
@@ -155,15 +167,22 @@ def parse_bag_info(data: bytes, encoding: str = "UTF-8") -> BagInfo:
         label, colon, value = line.partition(":")
         if not colon:
             raise MalformedError(
-                f"bag-info.txt line {number} has no ':' separating a label from a value: "
-                f"{line[:80]!r}"
+                _(
+                    "bag-info.txt line {number} has no ':' separating a label from a value: {line}",
+                    number=number,
+                    line=repr(line[:80]),
+                )
             )
         if label.strip() == "":
-            raise MalformedError(f"bag-info.txt line {number} has an empty label")
+            raise MalformedError(_("bag-info.txt line {number} has an empty label", number=number))
         if label != label.rstrip(" \t") or not (value[:1] in (" ", "\t") or value == ""):
-            notes.append((number, f"line {number} is not in the exact 'Label: value' form"))
+            notes.append(
+                (number, _("line {number} is not in the exact 'Label: value' form", number=number))
+            )
         elif value[1:2] in (" ", "\t"):
-            notes.append((number, f"line {number} has more than one space after the colon"))
+            notes.append(
+                (number, _("line {number} has more than one space after the colon", number=number))
+            )
         fields.append([label.rstrip(" \t"), value.strip(" \t")])
     return BagInfo(tuple((a, b) for a, b in fields), tuple(notes))
 
@@ -175,9 +194,15 @@ def render_bag_info(fields: list[tuple[str, str]]) -> bytes:
     out: list[str] = []
     for label, value in fields:
         if label == "" or ":" in label or label != label.strip() or any(c in label for c in "\r\n"):
-            raise ValueError(f"invalid bag-info label {label!r}")
+            raise ValueError(_("invalid bag-info label {label}", label=repr(label)))
         if any(c in value for c in "\r\n") or value != value.strip(" \t"):
-            raise ValueError(f"invalid bag-info value for {label!r}: {value!r}")
+            raise ValueError(
+                _(
+                    "invalid bag-info value for {label}: {value}",
+                    label=repr(label),
+                    value=repr(value),
+                )
+            )
         out.append(f"{label}: {value}\n")
     return "".join(out).encode("utf-8")
 
@@ -197,7 +222,10 @@ def parse_payload_oxum(value: str) -> Oxum:
     match = _OXUM.fullmatch(value.strip(" \t"))
     if match is None:
         raise MalformedError(
-            f"Payload-Oxum {value[:60]!r} is not of the form <octet count>.<file count>"
+            _(
+                "Payload-Oxum {value} is not of the form <octet count>.<file count>",
+                value=repr(value[:60]),
+            )
         )
     return Oxum(int(match.group(1)), int(match.group(2)))
 
@@ -205,7 +233,7 @@ def parse_payload_oxum(value: str) -> Oxum:
 def payload_oxum(total_bytes: int, file_count: int) -> str:
     """The Payload-Oxum value for a payload of ``file_count`` files, ``total_bytes`` long."""
     if total_bytes < 0 or file_count < 0:
-        raise ValueError("Payload-Oxum counts cannot be negative")
+        raise ValueError(_("Payload-Oxum counts cannot be negative"))
     return f"{int(total_bytes)}.{int(file_count)}"
 
 
@@ -264,7 +292,6 @@ def parse_checksum_manifest(
     md5sum's binary-mode marker (``<hex> *<path>``: exactly one space then ``*``), ``.``
     or empty path components, trailing whitespace (kept as part of the file name)."""
     text, notes = decode_tag_file(data, encoding, name)
-    expected_len = DIGEST_HEX_LENGTHS.get(algorithm)
     entries: list[ManifestEntry] = []
     problems: list[LineProblem] = []
     blanks: list[int] = []
@@ -274,27 +301,12 @@ def parse_checksum_manifest(
             continue
         match = _MANIFEST_LINE.fullmatch(line)
         if match is None:
-            hex_prefix = _HEX.match(line)
-            if line[0].isspace():
-                why = "starts with whitespace; it must start with the checksum"
-            elif hex_prefix is not None and hex_prefix.end() == len(line):
-                why = "has a checksum but no file path"
-            else:
-                why = "is not '<hex checksum> <file path>' separated by spaces or tabs"
-            problems.append(LineProblem(number, f"{name} line {number} {why}"))
+            problems.append(_unparsable_line(name, number, line))
             continue
         checksum, separator, raw = match.groups()
-        if raw == "" or raw.strip() == "":
-            problems.append(LineProblem(number, f"{name} line {number} has no file path"))
-            continue
-        if expected_len is not None and len(checksum) != expected_len:
-            problems.append(
-                LineProblem(
-                    number,
-                    f"{name} line {number}: the checksum has {len(checksum)} hex digits, "
-                    f"a {algorithm} checksum has {expected_len}",
-                )
-            )
+        problem = _checksum_problem(name, number, checksum, raw, algorithm)
+        if problem is not None:
+            problems.append(problem)
             continue
         binary = separator == " " and raw.startswith("*")
         path_text = raw[1:] if binary else raw
@@ -302,12 +314,23 @@ def parse_checksum_manifest(
         path = decode_path(path_text, version=version)
         canonical, leading, noise = normalize_relative_path(path)
         if canonical == "":
-            problems.append(LineProblem(number, f"{name} line {number} names no file"))
+            no_file = _("{name} line {number} names no file", name=name, number=number)
+            problems.append(LineProblem(number, no_file))
             continue
         reason = unsafe_path_reason(strip_dot_slash(path))
         if reason is not None:
             problems.append(
-                LineProblem(number, f"{name} line {number} lists {raw!r}: {reason}", unsafe=True)
+                LineProblem(
+                    number,
+                    _(
+                        "{name} line {number} lists {path}: {reason}",
+                        name=name,
+                        number=number,
+                        path=repr(raw),
+                        reason=reason,
+                    ),
+                    unsafe=True,
+                )
             )
             continue
         entries.append(
@@ -325,6 +348,50 @@ def parse_checksum_manifest(
     return ChecksumManifest(algorithm, tuple(entries), tuple(problems), tuple(blanks), tuple(notes))
 
 
+def _unparsable_line(name: str, number: int, line: str) -> LineProblem:
+    """Why a manifest line is not ``<checksum> <path>`` at all."""
+    where = {"name": name, "number": number}
+    hex_prefix = _HEX.match(line)
+    if line[0].isspace():
+        why = _(
+            "{name} line {number} starts with whitespace; it must start with the checksum",
+            **where,
+        )
+    elif hex_prefix is not None and hex_prefix.end() == len(line):
+        why = _("{name} line {number} has a checksum but no file path", **where)
+    else:
+        why = _(
+            "{name} line {number} is not '<hex checksum> <file path>' separated by spaces or tabs",
+            **where,
+        )
+    return LineProblem(number, why)
+
+
+def _checksum_problem(
+    name: str, number: int, checksum: str, raw: str, algorithm: str
+) -> LineProblem | None:
+    """A line with no path, or a checksum of the wrong length for ``algorithm``."""
+    if raw == "" or raw.strip() == "":
+        return LineProblem(
+            number, _("{name} line {number} has no file path", name=name, number=number)
+        )
+    expected = DIGEST_HEX_LENGTHS.get(algorithm)
+    if expected is not None and len(checksum) != expected:
+        return LineProblem(
+            number,
+            _(
+                "{name} line {number}: the checksum has {found} hex digits, a {algorithm} "
+                "checksum has {expected}",
+                name=name,
+                number=number,
+                found=len(checksum),
+                algorithm=algorithm,
+                expected=expected,
+            ),
+        )
+    return None
+
+
 def render_manifest(entries: list[tuple[str, str]]) -> bytes:
     """``<hexdigest>  <path>`` lines (two spaces, as bagit-python and the coreutils write
     them), sorted by path, paths percent-encoded, UTF-8, LF-terminated. Refuses unsafe or
@@ -334,13 +401,15 @@ def render_manifest(entries: list[tuple[str, str]]) -> bytes:
     for path, digest in entries:
         reason = unsafe_path_reason(path)
         if reason is not None:
-            raise ValueError(f"cannot list {path!r} in a manifest: {reason}")
+            raise ValueError(
+                _("cannot list {path} in a manifest: {reason}", path=repr(path), reason=reason)
+            )
         if normalize_relative_path(path)[0] != path:
-            raise ValueError(f"{path!r} is not a canonical relative path")
+            raise ValueError(_("{path} is not a canonical relative path", path=repr(path)))
         if path in seen:
-            raise ValueError(f"{path!r} listed twice")
+            raise ValueError(_("{path} listed twice", path=repr(path)))
         if not _HEX.fullmatch(digest):
-            raise ValueError(f"{digest!r} is not a hex digest")
+            raise ValueError(_("{digest} is not a hex digest", digest=repr(digest)))
         seen.add(path)
         lines.append((path, digest.lower()))
     lines.sort()
@@ -381,21 +450,40 @@ def parse_fetch(
         match = _FETCH_LINE.fullmatch(line)
         if match is None:
             problems.append(
-                LineProblem(number, f"fetch.txt line {number} is not '<url> <length> <path>'")
+                LineProblem(
+                    number,
+                    _("fetch.txt line {number} is not '<url> <length> <path>'", number=number),
+                )
             )
             continue
         url, length, raw = match.groups()
         parts = urlsplit(url)
         if not parts.scheme or (not parts.netloc and parts.scheme != "file"):
             problems.append(
-                LineProblem(number, f"fetch.txt line {number}: {url[:80]!r} is not a URL")
+                LineProblem(
+                    number,
+                    _(
+                        "fetch.txt line {number}: {url} is not a URL",
+                        number=number,
+                        url=repr(url[:80]),
+                    ),
+                )
             )
             continue
         path = decode_path(raw, version=version)
         reason = unsafe_path_reason(strip_dot_slash(path))
         if reason is not None:
             problems.append(
-                LineProblem(number, f"fetch.txt line {number} lists {raw!r}: {reason}", True)
+                LineProblem(
+                    number,
+                    _(
+                        "fetch.txt line {number} lists {path}: {reason}",
+                        number=number,
+                        path=repr(raw),
+                        reason=reason,
+                    ),
+                    True,
+                )
             )
             continue
         canonical, _leading, _noise = normalize_relative_path(path)

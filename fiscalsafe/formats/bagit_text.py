@@ -7,6 +7,7 @@ import codecs
 import re
 
 from fiscalsafe.errors import MalformedError
+from fiscalsafe.i18n import _
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -31,7 +32,14 @@ def split_lines(text: str) -> list[str]:
 
 def check_size(data: bytes, limit: int, what: str) -> None:
     if len(data) > limit:
-        raise MalformedError(f"{what} is {len(data)} bytes, more than the {limit}-byte limit")
+        raise MalformedError(
+            _(
+                "{what} is {size} bytes, more than the {limit}-byte limit",
+                what=what,
+                size=len(data),
+                limit=limit,
+            )
+        )
 
 
 def check_encoding(name: str) -> str:
@@ -40,11 +48,11 @@ def check_encoding(name: str) -> str:
     try:
         info = codecs.lookup(name)
     except LookupError:
-        raise MalformedError(f"unknown character encoding {name!r}") from None
+        raise MalformedError(_("unknown character encoding {name}", name=repr(name))) from None
     try:
         b"x".decode(name)  # refuses codecs that are not text encodings: rot13, zlib...
     except UnicodeDecodeError:
         pass  # a text codec that just cannot decode one byte alone (UTF-16...)
     except (LookupError, TypeError, ValueError):
-        raise MalformedError(f"unknown character encoding {name!r}") from None
+        raise MalformedError(_("unknown character encoding {name}", name=repr(name))) from None
     return info.name

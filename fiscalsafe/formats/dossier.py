@@ -17,7 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fiscalsafe.errors import MalformedError
-from fiscalsafe.formats.packing import check_version
+from fiscalsafe.formats.packing import Phrase, check_version
+from fiscalsafe.i18n import N_, _
 
 DOSSIER_FORMAT = "fiscalsafe-dossier"
 PROFILE_FORMAT = "fiscalsafe-profile"
@@ -66,19 +67,30 @@ class DossierIdentity:
 
 def load_json_document(data: bytes, what: str) -> Any:
     if len(data) > MAX_JSON_BYTES:
-        raise MalformedError(f"{what}: larger than {MAX_JSON_BYTES} bytes")
+        raise MalformedError(
+            _("{what}: larger than {limit} bytes", what=what, limit=MAX_JSON_BYTES)
+        )
     try:
         return json.loads(data.decode("utf-8"))
     # ValueError also covers integers longer than Python's digit limit.
     except ValueError as exc:
-        raise MalformedError(f"{what}: not valid UTF-8 JSON ({exc})") from None
+        raise MalformedError(
+            _("{what}: not valid UTF-8 JSON ({exc})", what=what, exc=exc)
+        ) from None
     except RecursionError:
-        raise MalformedError(f"{what}: JSON nested too deeply") from None
+        raise MalformedError(_("{what}: JSON nested too deeply", what=what)) from None
 
 
 def _field(doc: Any, key: str, kind: type, what: str) -> Any:
     if not isinstance(doc, dict) or not isinstance(doc.get(key), kind):
-        raise MalformedError(f"{what}: field {key!r} is missing or not a {kind.__name__}")
+        raise MalformedError(
+            _(
+                "{what}: field {key} is missing or not a {kind}",
+                what=what,
+                key=repr(key),
+                kind=kind.__name__,
+            )
+        )
     return doc[key]
 
 
@@ -89,25 +101,35 @@ def parse_identity(data: bytes) -> DossierIdentity:
     what = "dossier.json"
     doc = load_json_document(data, what)
     if _field(doc, "format", str, what) != DOSSIER_FORMAT:
-        raise MalformedError(f"{what}: not a fiscalsafe dossier identity")
+        raise MalformedError(_("{what}: not a fiscalsafe dossier identity", what=what))
     check_version(_field(doc, "version", list, what), MAJOR, what)
     tz = _field(doc, "tz", str, what)
     try:
         ZoneInfo(tz)
     # OSError too: a key naming a folder of the database ("Europe") or far too long.
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise MalformedError(f"{what}: unknown time zone {tz[:64]!r}") from None
+        raise MalformedError(
+            _("{what}: unknown time zone {tz}", what=what, tz=repr(tz[:64]))
+        ) from None
     fy = _field(doc, "fiscal_year_start", str, what)
     try:
         month, day = (int(x) for x in fy.split("-"))
         dt.date(2001, month, day)  # a non-leap year: 02-29 would make years irregular
     except ValueError:
-        raise MalformedError(f"{what}: fiscal_year_start {fy!r} is not MM-DD") from None
+        raise MalformedError(
+            _("{what}: fiscal_year_start {fy} is not MM-DD", what=what, fy=repr(fy))
+        ) from None
     dossier_id = _field(doc, "id", str, what)
     # The id names backup files and travels in signed comments: keep it to portable
     # characters so it can never be mistaken for another field or another dossier.
     if not _DOSSIER_ID.fullmatch(dossier_id):
-        raise MalformedError(f"{what}: id {dossier_id!r} must be 1-64 of A-Z a-z 0-9 . _ -")
+        raise MalformedError(
+            _(
+                "{what}: id {dossier_id} must be 1-64 of A-Z a-z 0-9 . _ -",
+                what=what,
+                dossier_id=repr(dossier_id),
+            )
+        )
     return DossierIdentity(
         dossier_id=dossier_id,
         shop_name=_field(doc, "shop", str, what),
@@ -177,17 +199,20 @@ DEFAULT_PROFILE = Profile(
 
 
 def parse_profile(data: bytes) -> Profile:
-    what = "profile"
+    what = Phrase(N_("profile"))
     doc = load_json_document(data, what)
     if _field(doc, "format", str, what) != PROFILE_FORMAT:
-        raise MalformedError(f"{what}: not a fiscalsafe profile")
+        raise MalformedError(_("{what}: not a fiscalsafe profile", what=what))
     check_version(_field(doc, "version", list, what), MAJOR, what)
     categories = []
     for i, item in enumerate(_field(doc, "categories", list, what)):
-        name = _field(item, "name", str, f"{what} category #{i}")
-        patterns = _field(item, "patterns", list, f"{what} category #{i}")
+        where = Phrase(N_("profile category #{i}"), i=i)
+        name = _field(item, "name", str, where)
+        patterns = _field(item, "patterns", list, where)
         if not all(isinstance(p, str) and p for p in patterns):
-            raise MalformedError(f"{what} category {name!r}: patterns must be strings")
+            raise MalformedError(
+                _("{what} category {name}: patterns must be strings", what=what, name=repr(name))
+            )
         categories.append((name, tuple(patterns)))
     return Profile(
         name=_field(doc, "name", str, what),

@@ -18,6 +18,7 @@ import msgpack
 
 from fiscalsafe.errors import MalformedError
 from fiscalsafe.formats.packing import (
+    Phrase,
     check_timestamp,
     check_version,
     pack,
@@ -25,6 +26,7 @@ from fiscalsafe.formats.packing import (
     unpack,
     unpacker,
 )
+from fiscalsafe.i18n import N_, _
 
 JOURNAL_FORMAT = "fiscalsafe-jet"
 HEAD_FORMAT = "fiscalsafe-jet-head"
@@ -136,7 +138,7 @@ def encode_record(body: bytes, signature: bytes) -> bytes:
 
 
 def decode_body(body: bytes, signature: bytes, offset: int) -> JournalEntry:
-    what = f"journal record at byte {offset}"
+    what = Phrase(N_("journal record at byte {offset}"), offset=offset)
     doc = unpack(body, what)
     entry = JournalEntry(
         seq=require(doc, "seq", int, what),
@@ -159,9 +161,9 @@ def decode_body(body: bytes, signature: bytes, offset: int) -> JournalEntry:
 
 
 def read_header(doc: Any) -> str:
-    what = "journal header"
+    what = Phrase(N_("journal header"))
     if require(doc, "format", str, what) != JOURNAL_FORMAT:
-        raise MalformedError(f"{what}: not a fiscalsafe event journal")
+        raise MalformedError(_("{what}: not a fiscalsafe event journal", what=what))
     check_version(require(doc, "version", list, what), MAJOR, what)
     return require(doc, "dossier", str, what)
 
@@ -191,7 +193,11 @@ def iter_records(stream: BinaryIO) -> Iterator[JournalEntry | RecordError | str]
                 reader.feed(chunk)
             except msgpack.BufferFull:
                 raise MalformedError(
-                    f"journal: record after byte {offset} exceeds {MAX_RECORD_BYTES} bytes"
+                    _(
+                        "journal: record after byte {offset} exceeds {limit} bytes",
+                        offset=offset,
+                        limit=MAX_RECORD_BYTES,
+                    )
                 ) from None
             fed += len(chunk)
         while True:
@@ -201,7 +207,11 @@ def iter_records(stream: BinaryIO) -> Iterator[JournalEntry | RecordError | str]
                 break
             except (ValueError, TypeError, msgpack.UnpackException) as exc:
                 raise MalformedError(
-                    f"journal: framing broken at byte {offset} ({exc.__class__.__name__})"
+                    _(
+                        "journal: framing broken at byte {offset} ({error})",
+                        offset=offset,
+                        error=exc.__class__.__name__,
+                    )
                 ) from None
             start, offset = offset, reader.tell()
             if first:
@@ -213,7 +223,9 @@ def iter_records(stream: BinaryIO) -> Iterator[JournalEntry | RecordError | str]
                 or len(obj) != 2
                 or not all(isinstance(x, bytes) for x in obj)
             ):
-                yield RecordError(start, f"journal record at byte {start} is not [body, sig]")
+                yield RecordError(
+                    start, _("journal record at byte {start} is not [body, sig]", start=start)
+                )
                 continue
             try:
                 yield decode_body(obj[0], obj[1], start)
@@ -222,10 +234,10 @@ def iter_records(stream: BinaryIO) -> Iterator[JournalEntry | RecordError | str]
         if not chunk:
             break
     if first:
-        raise MalformedError("journal: empty file, no header")
+        raise MalformedError(_("journal: empty file, no header"))
     if offset != fed:
         # Bytes fed but never consumed: the last record was cut in the middle.
-        raise MalformedError(f"journal: incomplete record after byte {offset}")
+        raise MalformedError(_("journal: incomplete record after byte {offset}", offset=offset))
 
 
 def encode_head_body(
@@ -246,18 +258,18 @@ def encode_head_body(
 
 
 def parse_head(data: bytes) -> JournalHead:
-    what = "journal head"
+    what = Phrase(N_("journal head"))
     outer = unpack(data, what)
     if (
         not isinstance(outer, list)
         or len(outer) != 2
         or not all(isinstance(x, bytes) for x in outer)
     ):
-        raise MalformedError(f"{what}: expected [body, signature]")
+        raise MalformedError(_("{what}: expected [body, signature]", what=what))
     body, signature = outer
     doc = unpack(body, what)
     if require(doc, "format", str, what) != HEAD_FORMAT:
-        raise MalformedError(f"{what}: not a fiscalsafe journal head")
+        raise MalformedError(_("{what}: not a fiscalsafe journal head", what=what))
     check_version(require(doc, "version", list, what), MAJOR, what)
     return JournalHead(
         dossier=require(doc, "dossier", str, what),

@@ -18,7 +18,8 @@ from typing import Any
 
 from fiscalsafe.errors import MalformedError
 from fiscalsafe.formats import paths
-from fiscalsafe.formats.packing import check_version
+from fiscalsafe.formats.packing import Phrase, check_version
+from fiscalsafe.i18n import N_, _
 
 MANIFEST_FORMAT = "fiscalsafe-manifest"
 MAJOR, MINOR = 1, 0
@@ -100,24 +101,30 @@ class Manifest:
 def safe_relpath(path: Any, what: str) -> str:
     """A relative POSIX path that cannot escape its root, or ``MalformedError``."""
     if not isinstance(path, str) or not path or "\0" in path or "\\" in path:
-        raise MalformedError(f"{what}: path {path!r} is not a safe relative path")
+        raise MalformedError(
+            _("{what}: path {path} is not a safe relative path", what=what, path=repr(path))
+        )
     norm = posixpath.normpath(path)
     if path.startswith("/") or norm != path or norm == ".." or norm.startswith("../"):
-        raise MalformedError(f"{what}: path {path!r} is not a safe relative path")
+        raise MalformedError(
+            _("{what}: path {path} is not a safe relative path", what=what, path=repr(path))
+        )
     reason = paths.unsafe_reason(path)
     if reason is not None:
-        raise MalformedError(f"{what}: path {path!r} is refused: {reason}")
+        raise MalformedError(
+            _("{what}: path {path} is refused: {reason}", what=what, path=repr(path), reason=reason)
+        )
     return path
 
 
 def _get(doc: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
     if not isinstance(doc, dict) or key not in doc:
-        raise MalformedError(f"{what}: missing field {key!r}")
+        raise MalformedError(_("{what}: missing field {key}", what=what, key=repr(key)))
     value = doc[key]
     if isinstance(value, bool) and kind is int:
-        raise MalformedError(f"{what}: field {key!r} must be an integer")
+        raise MalformedError(_("{what}: field {key} must be an integer", what=what, key=repr(key)))
     if not isinstance(value, kind):
-        raise MalformedError(f"{what}: field {key!r} has the wrong type")
+        raise MalformedError(_("{what}: field {key} has the wrong type", what=what, key=repr(key)))
     return value
 
 
@@ -127,40 +134,50 @@ _CREATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
 def _created(text: str, what: str) -> str:
     """The signed creation time: ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), a real instant."""
     if not _CREATED.fullmatch(text):
-        raise MalformedError(f"{what}: created {text!r} is not YYYY-MM-DDTHH:MM:SSZ")
+        raise MalformedError(
+            _("{what}: created {text} is not YYYY-MM-DDTHH:MM:SSZ", what=what, text=repr(text))
+        )
     try:
         dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
-        raise MalformedError(f"{what}: created {text!r} is not a real date and time") from None
+        raise MalformedError(
+            _("{what}: created {text} is not a real date and time", what=what, text=repr(text))
+        ) from None
     return text
 
 
 def parse_manifest(data: bytes) -> Manifest:
-    what = "manifest"
+    what = Phrase(N_("manifest"))
     if len(data) > MAX_MANIFEST_BYTES:
-        raise MalformedError(f"{what}: larger than {MAX_MANIFEST_BYTES} bytes")
+        raise MalformedError(
+            _("{what}: larger than {limit} bytes", what=what, limit=MAX_MANIFEST_BYTES)
+        )
     try:
         doc = json.loads(data.decode("utf-8"))
     # ValueError also covers integers longer than Python's digit limit.
     except (ValueError, RecursionError) as exc:
-        raise MalformedError(f"{what}: not valid UTF-8 JSON ({exc.__class__.__name__})") from None
+        raise MalformedError(
+            _("{what}: not valid UTF-8 JSON ({error})", what=what, error=exc.__class__.__name__)
+        ) from None
     if _get(doc, "format", str, what) != MANIFEST_FORMAT:
-        raise MalformedError(f"{what}: not a fiscalsafe manifest")
+        raise MalformedError(_("{what}: not a fiscalsafe manifest", what=what))
     version = check_version(_get(doc, "version", list, what), MAJOR, what)
     kind = _get(doc, "kind", str, what)
     if kind not in KINDS:
-        raise MalformedError(f"{what}: unknown backup kind {kind!r}")
+        raise MalformedError(_("{what}: unknown backup kind {kind}", what=what, kind=repr(kind)))
     files = []
     seen: set[str] = set()
     for i, item in enumerate(_get(doc, "files", list, what)):
-        where = f"{what} file #{i}"
+        where = Phrase(N_("manifest file #{i}"), i=i)
         path = safe_relpath(_get(item, "path", str, where), where)
         if path in seen:
-            raise MalformedError(f"{where}: path {path!r} listed twice")
+            raise MalformedError(
+                _("{where}: path {path} listed twice", where=where, path=repr(path))
+            )
         seen.add(path)
         digest = _get(item, "sha256", str, where)
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise MalformedError(f"{where}: sha256 is not 64 lowercase hex digits")
+            raise MalformedError(_("{where}: sha256 is not 64 lowercase hex digits", where=where))
         files.append(
             ManifestFile(
                 path=path,
@@ -173,7 +190,7 @@ def parse_manifest(data: bytes) -> Manifest:
         )
     omitted = []
     for i, item in enumerate(_get(doc, "omitted", list, what)):
-        where = f"{what} omitted #{i}"
+        where = Phrase(N_("manifest omitted #{i}"), i=i)
         omitted.append(
             OmittedFile(
                 path=safe_relpath(_get(item, "path", str, where), where),
@@ -184,9 +201,11 @@ def parse_manifest(data: bytes) -> Manifest:
         )
     tag_files = _get(doc, "tag_files", dict, what)
     for name, digest in tag_files.items():
-        safe_relpath(name, f"{what} tag file")
+        safe_relpath(name, Phrase(N_("manifest tag file")))
         if not isinstance(digest, str):
-            raise MalformedError(f"{what}: tag file digest for {name!r} is not a string")
+            raise MalformedError(
+                _("{what}: tag file digest for {name} is not a string", what=what, name=repr(name))
+            )
     return Manifest(
         version=version,
         tool=_get(doc, "tool", str, what),

@@ -18,6 +18,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from fiscalsafe.i18n import _
+
 _DRIVE = re.compile(r"[A-Za-z]:")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -36,39 +38,39 @@ def reserved_name(name: str) -> bool:
 def component_reason(name: str) -> str | None:
     """Why one path component is refused, or None."""
     if name == "..":
-        return "the path contains a '..' component"
+        return _("the path contains a '..' component")
     if name in ("", "."):
         return None
     if _CONTROL.search(name):
-        return "the path contains a control character"
+        return _("the path contains a control character")
     if "\\" in name:
-        return "the path contains a backslash, a path separator on Windows"
+        return _("the path contains a backslash, a path separator on Windows")
     if ":" in name:
-        return "the path contains ':', a drive or stream separator on Windows"
+        return _("the path contains ':', a drive or stream separator on Windows")
     if reserved_name(name):
-        return f"{name!r} is a reserved device name on Windows"
+        return _("{name} is a reserved device name on Windows", name=repr(name))
     if name[-1] in ". ":
-        return f"{name!r} ends with a dot or a space, which Windows drops"
+        return _("{name} ends with a dot or a space, which Windows drops", name=repr(name))
     return None
 
 
 def unsafe_reason(path: str) -> str | None:
     """Why the ``/``-separated relative ``path`` is refused; None if it is portable."""
     if not isinstance(path, str) or path == "":
-        return "the path is empty"
+        return _("the path is empty")
     if "\x00" in path:
-        return "the path contains a NUL character"
+        return _("the path contains a NUL character")
     if not path.isascii() and _SURROGATE.search(path):
-        return "the path is not valid UTF-8"
+        return _("the path is not valid UTF-8")
     if path.startswith("/"):
-        return "the path is absolute"
+        return _("the path is absolute")
     if "\\" in path:
-        return "the path contains a backslash, a path separator on Windows"
+        return _("the path contains a backslash, a path separator on Windows")
     parts = path.split("/")
     if _DRIVE.match(parts[0]):
-        return "the path starts with a drive letter"
+        return _("the path starts with a drive letter")
     if parts[0].startswith("~"):
-        return "the path starts with '~', a home-directory reference"
+        return _("the path starts with '~', a home-directory reference")
     return next((r for r in map(component_reason, parts) if r is not None), None)
 
 
@@ -77,7 +79,7 @@ def bag_path_reason(path: str) -> str | None:
     pass as the dossier-relative path it restores to, which the signed manifest and
     backup's pre-flight judge."""
     reason = unsafe_reason(path)
-    first, _, rest = path.partition("/")
+    first, __, rest = path.partition("/")
     payload = "/".join(p for p in rest.split("/") if p not in ("", "."))
     if reason is None and first == "data" and payload:
         reason = unsafe_reason(payload)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from fiscalsafe.errors import MalformedError, TruncatedError
+from fiscalsafe.i18n import _
 
 BLOCK = 512
 MAX_META_BYTES = 1024 * 1024  # pax / GNU long-name headers
@@ -60,7 +61,7 @@ class Member:
 def _pax_time_ns(text: str, start: int) -> int:
     match = _PAX_TIME.fullmatch(text)
     if not match:
-        raise MalformedError(f"tar: bad pax mtime at byte {start}")
+        raise MalformedError(_("tar: bad pax mtime at byte {start}", start=start))
     sign, seconds, fraction = match.groups()
     ns = int(seconds) * 1_000_000_000 + int((fraction or "").ljust(9, "0")[:9])
     return -ns if sign else ns
@@ -71,20 +72,30 @@ def _octal(field_bytes: bytes, what: str, offset: int) -> int:
         # GNU base-256: a big-endian number in the remaining bytes.
         value = int.from_bytes(field_bytes[1:], "big")
         if field_bytes[0] & 0x40:
-            raise MalformedError(f"tar: negative {what} in header at byte {offset}")
+            raise MalformedError(
+                _("tar: negative {what} in header at byte {offset}", what=what, offset=offset)
+            )
         return value
     text = field_bytes.split(b"\0", 1)[0].strip(b" ")
     if not text:
         return 0
     # int() would also take a sign, "0o", "_" and spaces: a "-1" size must not parse.
     if not _OCTAL.fullmatch(text):
-        raise MalformedError(f"tar: {what} is not an octal number in header at byte {offset}")
+        raise MalformedError(
+            _(
+                "tar: {what} is not an octal number in header at byte {offset}",
+                what=what,
+                offset=offset,
+            )
+        )
     return int(text, 8)
 
 
 def _checked_size(size: int, offset: int) -> int:
     if not 0 <= size <= MAX_MEMBER_BYTES:
-        raise MalformedError(f"tar: size {size} out of range in header at byte {offset}")
+        raise MalformedError(
+            _("tar: size {size} out of range in header at byte {offset}", size=size, offset=offset)
+        )
     return size
 
 
@@ -96,20 +107,22 @@ def _parse_pax(data: bytes, offset: int) -> dict[str, str]:
             break
         space = data.find(b" ", pos)
         if space < 0:
-            raise MalformedError(f"tar: malformed pax record at byte {offset}")
+            raise MalformedError(_("tar: malformed pax record at byte {offset}", offset=offset))
         try:
             length = int(data[pos:space])
         except ValueError:
-            raise MalformedError(f"tar: malformed pax record length at byte {offset}") from None
+            raise MalformedError(
+                _("tar: malformed pax record length at byte {offset}", offset=offset)
+            ) from None
         if (
             length <= 0
             or pos + length > len(data)
             or data[pos + length - 1 : pos + length] != b"\n"
         ):
-            raise MalformedError(f"tar: malformed pax record at byte {offset}")
+            raise MalformedError(_("tar: malformed pax record at byte {offset}", offset=offset))
         key, sep, value = data[space + 1 : pos + length - 1].partition(b"=")
         if not sep:
-            raise MalformedError(f"tar: pax record without '=' at byte {offset}")
+            raise MalformedError(_("tar: pax record without '=' at byte {offset}", offset=offset))
         records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
         pos += length
     return records
@@ -133,7 +146,7 @@ class TarReader:
 
     def _read_exact(self, n: int) -> bytes:
         if n < 0:  # read(-1) would mean "the rest of the stream"
-            raise MalformedError(f"tar: negative length at byte {self.offset}")
+            raise MalformedError(_("tar: negative length at byte {offset}", offset=self.offset))
         parts = []
         need = n
         while need:
@@ -152,7 +165,9 @@ class TarReader:
             return b""
         data = self._stream.read(max(1, min(n, self._left)))
         if not data:
-            raise TruncatedError(f"tar: stream ends inside a member at byte {self.offset}")
+            raise TruncatedError(
+                _("tar: stream ends inside a member at byte {offset}", offset=self.offset)
+            )
         self._left -= len(data)
         self.offset += len(data)
         return data
@@ -163,7 +178,9 @@ class TarReader:
         if self._pad:
             pad = self._read_exact(self._pad)
             if len(pad) != self._pad:
-                raise TruncatedError(f"tar: stream ends inside padding at byte {self.offset}")
+                raise TruncatedError(
+                    _("tar: stream ends inside padding at byte {offset}", offset=self.offset)
+                )
             self._pad = 0
 
     def members(self) -> Iterator[Member]:
@@ -190,7 +207,7 @@ class TarReader:
                 continue  # global pax headers ('g') carry nothing we use
             if "size" in pax:
                 if not _PAX_SIZE.fullmatch(pax["size"]):
-                    raise MalformedError(f"tar: bad pax size at byte {start}")
+                    raise MalformedError(_("tar: bad pax size at byte {start}", start=start))
                 size = _checked_size(int(pax["size"]), start)
             member = _member(header, start, size, typeflag, pax, long_name, long_link)
             # Data of links, devices and directories is skipped by its declared size.
@@ -205,7 +222,7 @@ class TarReader:
         if not header:
             return None
         if len(header) < BLOCK:
-            raise TruncatedError(f"tar: stream ends inside a header at byte {start}")
+            raise TruncatedError(_("tar: stream ends inside a header at byte {start}", start=start))
         if header == bytes(BLOCK):
             second = self._read_exact(BLOCK)
             if second == bytes(BLOCK):
@@ -213,7 +230,9 @@ class TarReader:
                 self.end_offset = start
                 self._check_tail()
                 return None
-            raise MalformedError(f"tar: zero block not followed by another at byte {start}")
+            raise MalformedError(
+                _("tar: zero block not followed by another at byte {start}", start=start)
+            )
         return header
 
     def _read_metadata(self, typeflag: bytes, size: int, start: int) -> bytes:
@@ -221,13 +240,18 @@ class TarReader:
         self.extension_headers += typeflag != b"x"
         if size > MAX_META_BYTES:
             raise MalformedError(
-                f"tar: {size}-byte metadata header at byte {start} exceeds the "
-                f"{MAX_META_BYTES}-byte limit"
+                _(
+                    "tar: {size}-byte metadata header at byte {start} exceeds the "
+                    "{limit}-byte limit",
+                    size=size,
+                    start=start,
+                    limit=MAX_META_BYTES,
+                )
             )
         data = self._read_exact(size)
         self._read_exact(-size % BLOCK)
         if len(data) < size:
-            raise TruncatedError(f"tar: stream ends inside a header at byte {start}")
+            raise TruncatedError(_("tar: stream ends inside a header at byte {start}", start=start))
         return data
 
     @staticmethod
@@ -235,7 +259,7 @@ class TarReader:
         stored = _octal(header[148:156], "checksum", start)
         computed = sum(header[:148]) + 8 * 32 + sum(header[156:])
         if stored != computed:
-            raise MalformedError(f"tar: header checksum mismatch at byte {start}")
+            raise MalformedError(_("tar: header checksum mismatch at byte {start}", start=start))
 
     def _check_tail(self) -> None:
         """After the end marker only zero padding may follow."""
@@ -283,7 +307,7 @@ def _member(
         mtime_ns = _pax_time_ns(pax["mtime"], start)
         mtime = mtime_ns / 1_000_000_000
     if abs(mtime_ns) > MAX_MTIME_SECONDS * 1_000_000_000:
-        raise MalformedError(f"tar: mtime out of range in header at byte {start}")
+        raise MalformedError(_("tar: mtime out of range in header at byte {start}", start=start))
     kind = TYPE_NAMES.get(typeflag, f"type-{typeflag!r}")
     return Member(
         name=name,

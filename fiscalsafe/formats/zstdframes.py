@@ -10,6 +10,7 @@ at the end says whether the last frame was complete. It never decompresses anyth
 from __future__ import annotations
 
 from fiscalsafe.errors import MalformedError
+from fiscalsafe.i18n import _
 
 ZSTD_MAGIC = 0xFD2FB528
 SKIPPABLE_MASK, SKIPPABLE_MAGIC = 0xFFFFFFF0, 0x184D2A50
@@ -81,14 +82,18 @@ class FrameWalker:
                 self.skippable += 1
                 self._state = "skippable-size"
             else:
-                raise MalformedError(f"zstd: no frame magic at compressed byte {where}")
+                raise MalformedError(
+                    _("zstd: no frame magic at compressed byte {where}", where=where)
+                )
         elif self._state == "skippable-size":
             self._skip = int.from_bytes(buf, "little")
             self._state = "skippable" if self._skip else "magic"
         elif self._state == "descriptor":
             d = buf[0]
             if d & 0x08:
-                raise MalformedError(f"zstd: reserved bit set in frame header at byte {where}")
+                raise MalformedError(
+                    _("zstd: reserved bit set in frame header at byte {where}", where=where)
+                )
             fcs_flag, single, dict_flag = d >> 6, (d >> 5) & 1, d & 3
             self._checksum = bool((d >> 2) & 1)
             fcs = (1 if single else 0, 2, 4, 8)[fcs_flag]
@@ -101,7 +106,9 @@ class FrameWalker:
             self._last = bool(header & 1)
             block_type, size = (header >> 1) & 3, header >> 3
             if block_type == 3 or size > MAX_BLOCK:
-                raise MalformedError(f"zstd: invalid block header at compressed byte {where}")
+                raise MalformedError(
+                    _("zstd: invalid block header at compressed byte {where}", where=where)
+                )
             self._skip = 1 if block_type == 1 else size
             if self._last:
                 self._state = "checksum" if self._checksum else "end-of-frame"
@@ -122,6 +129,9 @@ class FrameWalker:
             self._frame_done()
         if self._state != "magic" or self._buf or self._skip or self.frames == 0:
             raise MalformedError(
-                f"zstd: stream cut inside a frame at compressed byte {self.offset} "
-                "(the backup is truncated)"
+                _(
+                    "zstd: stream cut inside a frame at compressed byte {offset} (the "
+                    "backup is truncated)",
+                    offset=self.offset,
+                )
             )

@@ -35,7 +35,7 @@ from fiscalsafe.formats import bagit, layout
 from fiscalsafe.formats.dossier import DossierIdentity, Profile
 from fiscalsafe.formats.layout import EXTENSION, REPORT_PATH, SIDECAR
 from fiscalsafe.formats.manifest import ManifestFile, OmittedFile
-from fiscalsafe.pipeline import media
+from fiscalsafe.i18n import N_, _
 from fiscalsafe.pipeline.backup_gate import ROLLBACK_CODES, CheckGate, FindingsRefusal
 from fiscalsafe.pipeline.backup_medium import _remove_stale_parts, backups_on_medium, rotate_keep
 from fiscalsafe.pipeline.backup_select import (
@@ -45,6 +45,7 @@ from fiscalsafe.pipeline.backup_select import (
     UnportableNames,
     backup_name,
     preflight_locks,
+    preflight_space,
     refuse_unportable_names,
     select_files,
 )
@@ -61,7 +62,6 @@ from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
 from fiscalsafe.pipeline.sink import OutputSink, fsync_dir
 from fiscalsafe.pipeline.state import StateStore
 from fiscalsafe.pipeline.tarwrite import TarWriter, member_header, padding
-from fiscalsafe.units import human_size
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.freshness import head_text
 from fiscalsafe.verify.report import CheckReport
@@ -94,7 +94,6 @@ __all__ = [
 #: 2 GB sample, which keeps the whole process tree (the fiscal check's workers run
 #: alongside) under 200 MB.
 ZSTD_JOB_SIZE = 2 * 1024 * 1024
-MAX_PARTS = 999  # part suffixes have three digits
 
 
 @dataclass
@@ -187,7 +186,7 @@ def backup_dossier(
     back"."""
     started = dt.datetime.now(dt.UTC)
     if not dest.is_dir():
-        raise UsageError(f"destination {dest} is not a folder")
+        raise UsageError(_("destination {dest} is not a folder", dest=dest))
     identity = load_identity(dossier, profile)
     files = walk_dossier(dossier, profile)
     refuse_unportable_names(files)
@@ -195,7 +194,7 @@ def backup_dossier(
 
     # (2) Pre-flight, before a byte is written.
     locks = preflight_locks(files, opts.force)
-    split = _preflight_space(dest, chosen, opts)
+    split = preflight_space(dest, chosen, opts)
     name = backup_name(identity, opts, now)
     file_name = name + EXTENSION
     # The fiscal check: started here, awaited by the gate before the manifest is written.
@@ -229,26 +228,6 @@ def backup_dossier(
         else []
     )
     return _backup_result(plan, sink, payload_bytes, report, removed, started)
-
-
-def _preflight_space(dest: Path, chosen: list[DossierFile], opts: BackupOptions) -> int | None:
-    """Refuse a backup the medium has no room for; return the part size (None: one file)."""
-    needed = estimate_size(chosen, opts.level)
-    available = media.free_bytes(dest)
-    if needed > available:
-        raise RefusedError(
-            f"not enough space on {dest}: the backup needs about {human_size(needed)}, "
-            f"{human_size(available)} available"
-        )
-    split = opts.split_size
-    if split is None and media.needs_split(dest):
-        split = media.FAT32_PART_SIZE
-    if split is not None and needed // max(1, split) >= MAX_PARTS:
-        raise UsageError(
-            f"--split {split} would make about {needed // split + 1} parts; the most is "
-            f"{MAX_PARTS} (.001 to .999): choose a larger size"
-        )
-    return split
 
 
 def _backup_result(
@@ -428,6 +407,9 @@ class ChangedDuringBackup(OperationalError):
     pass
 
 
+CHANGED = N_("{name} changed during the backup; run it again")
+
+
 def require_proven_bytes_packaged(report: CheckReport, entries: list[ManifestFile]) -> None:
     """Every archive the check proved, in full or from a remembered proof, must be the very
     bytes packaged: an archive rewritten between the check's read (or the hash that found
@@ -435,7 +417,7 @@ def require_proven_bytes_packaged(report: CheckReport, entries: list[ManifestFil
     packaged = {e.path: e.sha256 for e in entries}
     for archive in report.proven_archives:
         if packaged.get(archive.file, archive.sha256) != archive.sha256:
-            raise ChangedDuringBackup(f"{archive.file} changed during the backup; run it again")
+            raise ChangedDuringBackup(_(CHANGED, name=archive.file))
 
 
 def _copy_member(
@@ -457,20 +439,24 @@ def _copy_member(
     their calls return."""
     digest = hashlib.sha256()
     # Checked again on the open descriptor: the entry may have become a FIFO or a link.
-    fh = fsio.open_regular(f.path, "dossier file", OperationalError, buffering=0)
+    fh = fsio.open_regular(f.path, N_("dossier file"), OperationalError, buffering=0)
     if fh is None:
-        raise ChangedDuringBackup(f"{f.relpath} vanished during the backup; run it again")
+        raise ChangedDuringBackup(
+            _("{name} vanished during the backup; run it again", name=f.relpath)
+        )
     view = memoryview(buffer)
     with fh:
         st = os.fstat(fh.fileno())
         if st.st_size != f.size or st.st_mtime_ns != f.mtime_ns:
-            raise ChangedDuringBackup(f"{f.relpath} changed during the backup; run it again")
+            raise ChangedDuringBackup(_(CHANGED, name=f.relpath))
         tar.write(member_header(member, f.size, f.mode, f.mtime_ns))
         left = f.size
         while left:
             n = fh.readinto(view[: min(CHUNK, left)])
             if not n:
-                raise ChangedDuringBackup(f"{f.relpath} shrank during the backup; run it again")
+                raise ChangedDuringBackup(
+                    _("{name} shrank during the backup; run it again", name=f.relpath)
+                )
             chunk = view[:n]
             digest.update(chunk)
             tar.write(chunk)
@@ -479,11 +465,13 @@ def _copy_member(
                 progress(done + f.size - left, total)
             poll()
         if fh.read(1):
-            raise ChangedDuringBackup(f"{f.relpath} grew during the backup; run it again")
+            raise ChangedDuringBackup(
+                _("{name} grew during the backup; run it again", name=f.relpath)
+            )
         tar.write(padding(f.size))
         after = os.fstat(fh.fileno())
         if after.st_mtime_ns != f.mtime_ns or after.st_size != f.size:
-            raise ChangedDuringBackup(f"{f.relpath} changed during the backup; run it again")
+            raise ChangedDuringBackup(_(CHANGED, name=f.relpath))
     return digest.hexdigest()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fiscalsafe.errors import VerificationError
+from fiscalsafe.i18n import _, n_
 from fiscalsafe.pipeline.check import PendingCheck
 from fiscalsafe.verify.findings import Severity
 from fiscalsafe.verify.report import CheckReport
@@ -60,25 +61,40 @@ class CheckGate:
             # Never overridable: replacing a newer backup with an older history would
             # destroy the only copy of the newer one.
             raise FindingsRefusal(
-                f"dossier {self._dossier_id} is older than a history already proven "
-                f"({rollback[0].message}); nothing was written and the backups already on "
-                "the medium are untouched. If this is a deliberate restore of an old state, "
-                "back it up to another medium or under another --name",
+                _(
+                    "dossier {dossier} is older than a history already proven ({why}); "
+                    "nothing was written and the backups already on the medium are "
+                    "untouched. If this is a deliberate restore of an old state, back it up "
+                    "to another medium or under another --name",
+                    dossier=self._dossier_id,
+                    why=rollback[0].message,
+                ),
                 report,
             )
         if not report.ok and not self._allow_findings:
             counts = report.counts()
             codes = sorted({f.code for f in report.findings if f.severity is Severity.ERROR})
             why = (
-                f"{counts['error']} error(s): {', '.join(codes[:8])}"
+                n_(
+                    "{n} error: {codes}",
+                    "{n} errors: {codes}",
+                    counts["error"],
+                    codes=", ".join(codes[:8]),
+                )
                 if codes
-                else "the editor key is self-asserted (pass --trust, or put the editor's key "
-                "in the trust folder)"
+                else _(
+                    "the editor key is self-asserted (pass --trust, or put the editor's key "
+                    "in the trust folder)"
+                )
             )
             raise FindingsRefusal(
-                f"dossier {self._dossier_id} failed the fiscal check ({why}); no backup was "
-                "written. Run 'fiscalsafe check' for details, or pass --allow-findings to back "
-                "it up anyway with the findings recorded in the signed manifest",
+                _(
+                    "dossier {dossier} failed the fiscal check ({why}); no backup was "
+                    "written. Run 'fiscalsafe check' for details, or pass --allow-findings "
+                    "to back it up anyway with the findings recorded in the signed manifest",
+                    dossier=self._dossier_id,
+                    why=why,
+                ),
                 report,
             )
         self._report = report

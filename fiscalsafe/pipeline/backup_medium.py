@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fiscalsafe import minisign
 from fiscalsafe.formats.layout import SIDECAR
+from fiscalsafe.i18n import _
 from fiscalsafe.verify.freshness import KnownPoint, head_claim
 
 
@@ -37,7 +38,8 @@ def backups_on_medium(
         head = head_claim(entry.head)
         if entry.dossier == dossier_id and head is not None:
             replaced = entry.name == file_name
-            points.append((not replaced, KnownPoint(f"backup {entry.name} on the medium", head)))
+            label = _("backup {name} on the medium", name=entry.name)
+            points.append((not replaced, KnownPoint(label, head)))
     return [p for _, p in sorted(points, key=lambda item: item[0])]
 
 

@@ -5,8 +5,10 @@ Everything here runs before a byte is written (steps (1) and (2) of ``backup.py`
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fiscalsafe import localformat
 from fiscalsafe.errors import OperationalError, UsageError, VerificationError
 from fiscalsafe.formats import paths
 from fiscalsafe.formats.dossier import (
@@ -16,13 +18,16 @@ from fiscalsafe.formats.dossier import (
     DossierIdentity,
 )
 from fiscalsafe.formats.manifest import KINDS, OmittedFile
+from fiscalsafe.i18n import _
 from fiscalsafe.pipeline import media
 from fiscalsafe.pipeline.check import DossierFile
+from fiscalsafe.pipeline.estimate import estimate_size
 
 if TYPE_CHECKING:
     from fiscalsafe.pipeline.backup import BackupOptions
 
 CHUNK = 1024 * 1024
+MAX_PARTS = 999  # part suffixes have three digits
 #: Small fiscal files first, so a one-pass verifier meets the keys and journal early.
 FIRST_CATEGORIES = ("identity", "key", "journal", "fiscal-archive")
 
@@ -38,17 +43,27 @@ class UnportableNames(VerificationError):
 def refuse_unportable_names(files: list[DossierFile], shown: int = 20) -> None:
     """Refuse, before a byte is written, a dossier whose names the path policy rejects:
     a backup must never be one that its own verify refuses."""
-    problems = [f"{f.relpath!r} ({r})" for f in files if (r := paths.unsafe_reason(f.relpath))]
+    problems = [
+        _("{name} ({reason})", name=repr(f.relpath), reason=r)
+        for f in files
+        if (r := paths.unsafe_reason(f.relpath))
+    ]
     problems += [
-        f"{a!r} and {b!r} (one file on Windows and macOS)"
+        _("{a} and {b} (one file on Windows and macOS)", a=repr(a), b=repr(b))
         for a, b in paths.clashes(f.relpath for f in files)
     ]
-    if problems:
-        more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
-        raise UnportableNames(
+    if not problems:
+        return
+    names = "; ".join(problems[:shown])
+    if len(problems) > shown:
+        names = _("{names}; and {n} more", names=names, n=len(problems) - shown)
+    raise UnportableNames(
+        _(
             "the dossier holds names that cannot be restored on every system; rename them "
-            "(nothing was written): " + "; ".join(problems[:shown]) + more
+            "(nothing was written): {names}",
+            names=names,
         )
+    )
 
 
 def select_files(
@@ -56,7 +71,7 @@ def select_files(
 ) -> tuple[list[DossierFile], list[OmittedFile]]:
     """(1): which files go in, and which are deliberately left out, and why."""
     if kind not in KINDS:
-        raise UsageError(f"--kind must be one of {', '.join(KINDS)}")
+        raise UsageError(_("--kind must be one of {kinds}", kinds=", ".join(KINDS)))
     chosen, omitted = [], []
     for f in files:
         reason = None
@@ -88,7 +103,7 @@ def backup_name(identity: DossierIdentity, opts: BackupOptions, now: dt.datetime
     elif opts.rotate is None:
         stamp = local.strftime("%Y-%m-%d")
     else:
-        raise UsageError("--rotate takes 'weekday'")
+        raise UsageError(_("--rotate takes 'weekday'"))
     if opts.name:
         return media.portable_name(opts.name)
     return media.portable_name(f"{identity.dossier_id}_{stamp}_{opts.kind}")
@@ -107,8 +122,41 @@ def preflight_locks(files: list[DossierFile], force: bool) -> list[str]:
         names.append(f"{f.relpath} ({holder[0] if holder else 'unknown workstation'})")
     if not force:
         raise RefusedError(
-            "the shop application is still open; close it on every workstation first: "
-            + ", ".join(names)
-            + " (or pass --force, which the manifest records)"
+            _(
+                "the shop application is still open; close it on every workstation first: "
+                "{locks} (or pass --force, which the manifest records)",
+                locks=", ".join(names),
+            )
         )
     return names
+
+
+def preflight_space(dest: Path, chosen: list[DossierFile], opts: BackupOptions) -> int | None:
+    """Refuse a backup the medium has no room for; return the part size (None: one file)."""
+    needed = estimate_size(chosen, opts.level)
+    available = media.free_bytes(dest)
+    if needed > available:
+        sizes = localformat.local()
+        raise RefusedError(
+            _(
+                "not enough space on {dest}: the backup needs about {needed}, {available} "
+                "available",
+                dest=dest,
+                needed=sizes.size(needed),
+                available=sizes.size(available),
+            )
+        )
+    split = opts.split_size
+    if split is None and media.needs_split(dest):
+        split = media.FAT32_PART_SIZE
+    if split is not None and needed // max(1, split) >= MAX_PARTS:
+        raise UsageError(
+            _(
+                "--split {split} would make about {parts} parts; the most is {most} "
+                "(.001 to .999): choose a larger size",
+                split=split,
+                parts=needed // split + 1,
+                most=MAX_PARTS,
+            )
+        )
+    return split

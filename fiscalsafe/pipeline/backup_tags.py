@@ -12,6 +12,7 @@ from fiscalsafe.errors import OperationalError
 from fiscalsafe.formats import bagit, layout
 from fiscalsafe.formats.layout import MANIFEST_PATH, REPORT_PATH, SIDECAR
 from fiscalsafe.formats.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestFile
+from fiscalsafe.i18n import _
 from fiscalsafe.pipeline.tarwrite import TarWriter
 from fiscalsafe.units import human_size
 from fiscalsafe.verify.report import CheckReport
@@ -91,8 +92,12 @@ def write_manifest(
     manifest_bytes = manifest.to_bytes()
     if len(manifest_bytes) > MAX_MANIFEST_BYTES:
         raise OperationalError(
-            f"{len(entries)} files make a manifest larger than a verifier reads "
-            f"({MAX_MANIFEST_BYTES} bytes); back this dossier up in parts"
+            _(
+                "{count} files make a manifest larger than a verifier reads ({limit} bytes); "
+                "back this dossier up in parts",
+                count=len(entries),
+                limit=MAX_MANIFEST_BYTES,
+            )
         )
     manifest_sig = minisign.sign_bytes(
         secret,

@@ -20,11 +20,13 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fiscalsafe import minisign
+from fiscalsafe import localformat, minisign
 from fiscalsafe.formats import bagit
 from fiscalsafe.formats.layout import MANIFEST_PATH, SIDECAR, parse_comment
 from fiscalsafe.formats.manifest import Manifest
+from fiscalsafe.i18n import _, n_
 from fiscalsafe.pipeline.tarwrite import BLOCK, RECORD
 from fiscalsafe.verify.findings import finding
 
@@ -59,8 +61,11 @@ def check_file_name(files: list[Path], manifest: Manifest, add) -> None:
         add(
             finding(
                 "CLAIM_MISMATCH",
-                f"file name: {files[0].name} is not named after the signed bag {manifest.bag} "
-                "(a renamed backup)",
+                _(
+                    "file name: {name} is not named after the signed bag {bag} (a renamed backup)",
+                    name=files[0].name,
+                    bag=manifest.bag,
+                ),
                 file=files[0].name,
                 expected=manifest.bag,
                 found=base,
@@ -88,12 +93,21 @@ def check_sidecar_claims(
         for name, expected in claims.items():
             found = fields.get(name)
             if found != expected:
-                source = "the file" if name in ("file", "part") else "the signed manifest"
+                said = {"name": name, "sidecar": path.name + SIDECAR}
+                said.update(found=found, expected=expected)
                 add(
                     finding(
                         "CLAIM_MISMATCH",
-                        f"{name}: {path.name}{SIDECAR} claims {name}={found}, "
-                        f"{source} says {expected}",
+                        _(
+                            "{name}: {sidecar} claims {name}={found}, the file says {expected}",
+                            **said,
+                        )
+                        if name in ("file", "part")
+                        else _(
+                            "{name}: {sidecar} claims {name}={found}, the signed manifest says "
+                            "{expected}",
+                            **said,
+                        ),
                         file=path.name + SIDECAR,
                         expected=expected,
                         found=found,
@@ -101,14 +115,31 @@ def check_sidecar_claims(
                 )
 
 
+def shop_zone(manifest: Manifest) -> str:
+    """The shop's time zone as the manifest names it, for times shown to people; UTC when
+    it names none this system knows."""
+    tz = manifest.dossier.get("tz")
+    try:
+        ZoneInfo(tz)
+    except (TypeError, ValueError, ZoneInfoNotFoundError):
+        return "UTC"
+    return tz
+
+
 def check_created(manifest: Manifest, now: dt.datetime, add) -> None:
     created = created_time(manifest)
     if created > now + CLOCK_SKEW:
+        shown = localformat.local(shop_zone(manifest))
         add(
             finding(
                 "BACKUP_FROM_FUTURE",
-                f"signed as created {manifest.created}, after the verifier's clock "
-                f"({now:%Y-%m-%dT%H:%M:%SZ}, tolerance {CLOCK_SKEW.seconds // 60} min)",
+                _(
+                    "signed as created {created}, after the verifier's clock ({now}, "
+                    "tolerance {minutes} min)",
+                    created=shown.when(created),
+                    now=shown.when(now),
+                    minutes=CLOCK_SKEW.seconds // 60,
+                ),
                 file=MANIFEST_PATH,
                 expected=f"<= {now:%Y-%m-%dT%H:%M:%SZ}",
                 found=manifest.created,
@@ -152,7 +183,7 @@ def check_members(
         if rel.startswith("data/"):
             continue
         if rel not in allowed:
-            add(finding("FILE_UNEXPECTED", "tag file not in the signed manifest", file=rel))
+            add(finding("FILE_UNEXPECTED", _("tag file not in the signed manifest"), file=rel))
             continue
         _compare(rel, got, TAG_MODE, created_ns, add)
     for rel, got in meta.items():
@@ -161,7 +192,10 @@ def check_members(
             add(
                 finding(
                     "CONTAINER_UNSIGNED_DATA",
-                    f"pax records the signed manifest does not cover: {', '.join(extra)}",
+                    _(
+                        "pax records the signed manifest does not cover: {keys}",
+                        keys=", ".join(extra),
+                    ),
                     file=rel,
                 )
             )
@@ -169,7 +203,7 @@ def check_members(
         add(
             finding(
                 "CONTAINER_UNSIGNED_DATA",
-                "a directory member: fiscalsafe writes none, its mode and time are unsigned",
+                _("a directory member: fiscalsafe writes none, its mode and time are unsigned"),
                 file=name,
             )
         )
@@ -181,7 +215,7 @@ def _compare(rel: str, got: MemberMeta, mode: int, mtime_ns: int, add) -> None:
         add(
             finding(
                 "MEMBER_METADATA_MISMATCH",
-                "mode differs from the signed manifest",
+                _("mode differs from the signed manifest"),
                 file=rel,
                 expected=oct(mode),
                 found=oct(got.mode),
@@ -191,7 +225,7 @@ def _compare(rel: str, got: MemberMeta, mode: int, mtime_ns: int, add) -> None:
         add(
             finding(
                 "MEMBER_METADATA_MISMATCH",
-                "modification time differs from the signed manifest",
+                _("modification time differs from the signed manifest"),
                 file=rel,
                 expected=mtime_ns,
                 found=got.mtime_ns,
@@ -217,7 +251,7 @@ def _check_tag_manifest(manifest: Manifest, tags: dict[str, bytes], add) -> None
         add(
             finding(
                 "CONTAINER_UNSIGNED_DATA",
-                "the tag manifest differs from the one the signed digests give",
+                _("the tag manifest differs from the one the signed digests give"),
                 file=name,
             )
         )
@@ -228,18 +262,34 @@ def check_container(shape: ContainerShape, target: str, add) -> None:
     to a whole record, as the writer does: anything else carries unsigned bytes."""
     problems = []
     if shape.zstd_frames is not None and shape.zstd_frames != 1:
-        problems.append(f"{shape.zstd_frames} zstd frames where fiscalsafe writes one")
+        problems.append(_("{n} zstd frames where fiscalsafe writes one", n=shape.zstd_frames))
     if shape.skippable_frames:
-        problems.append(f"{shape.skippable_frames} skippable zstd frame(s)")
+        problems.append(
+            n_(
+                "{n} skippable zstd frame",
+                "{n} skippable zstd frames",
+                shape.skippable_frames,
+            )
+        )
     if shape.extension_headers:
-        problems.append(f"{shape.extension_headers} global pax or GNU long-name header(s)")
+        problems.append(
+            n_(
+                "{n} global pax or GNU long-name header",
+                "{n} global pax or GNU long-name headers",
+                shape.extension_headers,
+            )
+        )
     if shape.tar_end is not None:
         end = shape.tar_end + 2 * BLOCK
         expected = end + (-end % RECORD)
         if shape.tar_length != expected:
             problems.append(
-                f"{shape.tar_length - end} bytes after the end-of-archive marker where "
-                f"fiscalsafe pads to {expected - end}"
+                _(
+                    "{extra} bytes after the end-of-archive marker where fiscalsafe pads to "
+                    "{padding}",
+                    extra=shape.tar_length - end,
+                    padding=expected - end,
+                )
             )
     for problem in problems:
         add(finding("CONTAINER_UNSIGNED_DATA", problem, file=target))

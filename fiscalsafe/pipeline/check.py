@@ -14,6 +14,7 @@ from fiscalsafe import fsio
 from fiscalsafe.crypto import load_public_key_pem
 from fiscalsafe.errors import FiscalsafeError, OperationalError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, DossierIdentity, Profile, parse_identity
+from fiscalsafe.i18n import N_, _
 from fiscalsafe.pipeline.fiscal import FiscalChecker
 from fiscalsafe.pipeline.proofs import RememberedProofs
 from fiscalsafe.pipeline.state import StateStore
@@ -49,14 +50,18 @@ def walk_dossier(dossier: Path, profile: Profile) -> list[DossierFile]:
             for name in dirs:
                 if (Path(top) / name).is_symlink():
                     rel = (Path(top) / name).relative_to(dossier).as_posix()
-                    raise UsageError(f"{rel}: a linked folder (links are refused in a dossier)")
+                    raise UsageError(
+                        _("{name}: a linked folder (links are refused in a dossier)", name=rel)
+                    )
             dirs.sort()
             for name in sorted(names):
                 path = Path(top) / name
                 st = path.lstat()
                 rel = path.relative_to(dossier).as_posix()
                 if not _is_regular(st.st_mode):
-                    raise UsageError(f"{rel}: not a regular file (links and devices are refused)")
+                    raise UsageError(
+                        _("{name}: not a regular file (links and devices are refused)", name=rel)
+                    )
                 files.append(
                     DossierFile(
                         rel,
@@ -68,7 +73,7 @@ def walk_dossier(dossier: Path, profile: Profile) -> list[DossierFile]:
                     )
                 )
     except OSError as exc:
-        raise OperationalError(f"cannot read the dossier: {exc}") from None
+        raise OperationalError(_("cannot read the dossier: {error}", error=exc)) from None
     files.sort(key=lambda f: f.relpath)
     return files
 
@@ -92,7 +97,13 @@ def read_small(path: Path, what: str) -> bytes | None:
 def load_identity(dossier: Path, profile: Profile) -> DossierIdentity:
     data = read_small(dossier / profile.identity, profile.identity)
     if data is None:
-        raise UsageError(f"{dossier} is not a dossier: {profile.identity} is missing")
+        raise UsageError(
+            _(
+                "{dossier} is not a dossier: {identity} is missing",
+                dossier=dossier,
+                identity=profile.identity,
+            )
+        )
     return parse_identity(data)
 
 
@@ -106,16 +117,18 @@ def load_trust(
         for path in trust:
             data = read_small(path, str(path))
             if data is None:
-                raise UsageError(f"trusted key {path} does not exist")
+                raise UsageError(_("trusted key {path} does not exist", path=path))
             try:
                 keys.append(load_public_key_pem(data))
             except FiscalsafeError as exc:
-                raise UsageError(f"trusted key {path}: {exc}") from None
+                raise UsageError(_("trusted key {path}: {error}", path=path, error=exc)) from None
         return TrustedKeys(tuple(keys), self_asserted=False), findings
     if shipped is None:
         findings.append(
             finding(
-                "KEY_MISSING", "no --trust key and no editor key in the dossier", file=shipped_name
+                "KEY_MISSING",
+                _("no --trust key and no editor key in the dossier"),
+                file=shipped_name,
             )
         )
         return TrustedKeys((), self_asserted=True), findings
@@ -127,8 +140,11 @@ def load_trust(
     findings.append(
         finding(
             "KEY_SELF_ASSERTED",
-            f"no --trust key given: checked against the dossier's own key "
-            f"{key.fingerprint}, which proves consistency, not origin",
+            _(
+                "no --trust key given: checked against the dossier's own key "
+                "{fingerprint}, which proves consistency, not origin",
+                fingerprint=key.fingerprint,
+            ),
             file=shipped_name,
             found=key.fingerprint,
         )
@@ -145,7 +161,7 @@ def lock_findings(files: list[DossierFile]) -> list[Finding]:
             out.append(
                 finding(
                     "DOSSIER_LOCKED",
-                    f"the application is open: {f.relpath} ({who})",
+                    _("the application is open: {name} ({who})", name=f.relpath, who=who),
                     file=f.relpath,
                     found=who,
                 )
@@ -246,7 +262,7 @@ def start_check(
     ``state`` and the shop's secret key ``proof_seed`` as well, an archive whose bytes a
     remembered proof describes is not verified again (``pipeline/proofs.py``)."""
     if not dossier.is_dir():
-        raise UsageError(f"{dossier} is not a folder")
+        raise UsageError(_("{dossier} is not a folder", dossier=dossier))
     identity = load_identity(dossier, profile)
     known = state.load(identity.dossier_id) if state is not None else None
     files = walk_dossier(dossier, profile)
@@ -254,7 +270,9 @@ def start_check(
     keys, trust_findings = load_trust(list(trust or []), shipped, profile.editor_key)
     if require_trust and keys.self_asserted:
         trust_findings.append(
-            finding("TRUST_NOT_ESTABLISHED", "--require-trust: pass the editor's key with --trust")
+            finding(
+                "TRUST_NOT_ESTABLISHED", _("--require-trust: pass the editor's key with --trust")
+            )
         )
     report = CheckReport(
         dossier=identity.dossier_id,
@@ -302,7 +320,7 @@ def _remembered(proofs: RememberedProofs, f: DossierFile) -> ArchiveResult | Non
     """The remembered result of the archive's bytes as they are now, if any. A backup then
     requires the bytes it packages to hash to the same digest (``backup.py``)."""
     try:
-        fh = fsio.open_regular(f.path, "fiscal archive", OperationalError, buffering=0)
+        fh = fsio.open_regular(f.path, N_("fiscal archive"), OperationalError, buffering=0)
         if fh is None:
             return None
         with fh:

@@ -17,6 +17,7 @@ from fiscalsafe.errors import MalformedError, UsageError
 from fiscalsafe.formats.layout import MANIFEST_PATH
 from fiscalsafe.formats.manifest import parse_manifest
 from fiscalsafe.formats.tarstream import REGULAR, TarReader
+from fiscalsafe.i18n import N_, _
 from fiscalsafe.pipeline.verify_backup import ZSTD_MAGIC, discover
 
 MAX_MANIFEST = 256 * 1024 * 1024
@@ -26,7 +27,7 @@ def list_archive(target: Path) -> dict[str, Any]:
     groups = discover([target])
     files = groups[0]
     if not all(p.is_file() for p in files):
-        raise UsageError(f"{target} is not a backup file")
+        raise UsageError(_("{target} is not a backup file", target=target))
     stream = io.BufferedReader(_Concat(files), 1024 * 1024)
     if stream.peek(4)[:4] == ZSTD_MAGIC:
         stream = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
@@ -41,10 +42,16 @@ def list_archive(target: Path) -> dict[str, Any]:
                 manifest_bytes = b"".join(iter(tar.read, b""))
     except (MalformedError, zstandard.ZstdError) as exc:
         raise MalformedError(
-            f"{target}: damaged archive ({exc}); run 'fiscalsafe verify'"
+            _(
+                "{target}: damaged archive ({problem}); run 'fiscalsafe verify'",
+                target=target,
+                problem=exc,
+            )
         ) from None
     if manifest_bytes is None:
-        raise MalformedError(f"{target}: no fiscalsafe manifest inside; try 'fiscalsafe verify'")
+        raise MalformedError(
+            _("{target}: no fiscalsafe manifest inside; try 'fiscalsafe verify'", target=target)
+        )
     manifest = parse_manifest(manifest_bytes)
     doc = manifest.to_json()
     return {
@@ -70,9 +77,9 @@ class _Concat(io.RawIOBase):
                 if not self._files:
                     return 0
                 path = self._files.pop(0)
-                self._fh = fsio.open_regular(path, "backup file", UsageError)
+                self._fh = fsio.open_regular(path, N_("backup file"), UsageError)
                 if self._fh is None:
-                    raise UsageError(f"{path} does not exist")
+                    raise UsageError(_("{path} does not exist", path=path))
             n = self._fh.readinto(buffer)
             if n:
                 return n

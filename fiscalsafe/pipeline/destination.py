@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fiscalsafe.errors import UsageError
+from fiscalsafe.i18n import _
 
 #: Folders whose sub-folders are where removable media get mounted: a missing folder
 #: directly there (or under /media/USER, /run/media/USER) is a medium not plugged in.
@@ -23,22 +24,32 @@ def prepare_destination(dest: Path) -> bool:
     if dest.is_dir():
         return False
     if dest.exists() or dest.is_symlink():
-        raise UsageError(f"destination {dest} is not a folder")
+        raise UsageError(_("destination {dest} is not a folder", dest=dest))
     folder = dest.absolute()
     if unplugged_medium(folder):
         raise UsageError(
-            f"destination {dest} does not exist: is the medium plugged in and mounted? "
-            "(fiscalsafe creates a missing backup folder, but not where a medium is mounted)"
+            _(
+                "destination {dest} does not exist: is the medium plugged in and mounted? "
+                "(fiscalsafe creates a missing backup folder, but not where a medium is "
+                "mounted)",
+                dest=dest,
+            )
         )
     if not folder.parent.is_dir():
         raise UsageError(
-            f"destination {dest} does not exist, nor does {folder.parent}: fiscalsafe creates "
-            "only the last folder (is the medium plugged in?)"
+            _(
+                "destination {dest} does not exist, nor does {parent}: fiscalsafe creates "
+                "only the last folder (is the medium plugged in?)",
+                dest=dest,
+                parent=folder.parent,
+            )
         )
     try:
         dest.mkdir()
     except FileExistsError:
         return False
     except OSError as exc:
-        raise UsageError(f"cannot create the backup folder {dest}: {exc.strerror}") from None
+        raise UsageError(
+            _("cannot create the backup folder {dest}: {error}", dest=dest, error=exc.strerror)
+        ) from None
     return True

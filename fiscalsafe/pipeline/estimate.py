@@ -23,6 +23,7 @@ import zstandard
 
 from fiscalsafe import fsio
 from fiscalsafe.errors import FiscalsafeError, OperationalError
+from fiscalsafe.i18n import N_
 
 SAMPLES = 128
 SLICE = 64 * 1024
@@ -51,7 +52,7 @@ def _slice_positions(sizes: list[int]) -> list[tuple[int, int]]:
 
 def _read_slice(f, offset: int) -> bytes | None:
     try:
-        fh = fsio.open_regular(f.path, "dossier file", OperationalError)
+        fh = fsio.open_regular(f.path, N_("dossier file"), OperationalError)
         if fh is None:
             return None
         with fh:

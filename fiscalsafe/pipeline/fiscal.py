@@ -24,6 +24,7 @@ from fiscalsafe import fsio, i18n
 from fiscalsafe.errors import MalformedError, OperationalError, UnsupportedVersionError
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.archive import MAX_ARCHIVE_BYTES
+from fiscalsafe.i18n import N_, _
 from fiscalsafe.pipeline import signature_progress
 from fiscalsafe.pipeline import workers as worker_processes
 from fiscalsafe.verify.archive_chain import verify_archive_chain
@@ -91,13 +92,13 @@ def _check_archive(
         # Opened as a regular file on the descriptor: one swapped for a FIFO after the
         # walk must not make a worker wait for ever.
         try:
-            fh = fsio.open_regular(Path(source), "fiscal archive")
+            fh = fsio.open_regular(Path(source), N_("fiscal archive"))
         except MalformedError as exc:
             result = ArchiveResult(file=name, sha256="")
             result.findings.append(finding("ARCHIVE_MALFORMED", str(exc), file=name))
             return result
         if fh is None:
-            raise OperationalError(f"{name} vanished during the check; run it again")
+            raise OperationalError(_("{name} vanished during the check; run it again", name=name))
         with fh:
             # read(n) allocates n bytes up front: ask for what the file holds, plus one
             # byte to notice a file larger than the limit (or growing).
@@ -108,7 +109,7 @@ def _check_archive(
     if len(data) > MAX_ARCHIVE_BYTES:
         result = ArchiveResult(file=name, sha256="")
         result.findings.append(
-            finding("ARCHIVE_MALFORMED", "archive exceeds the size limit", file=name)
+            finding("ARCHIVE_MALFORMED", _("archive exceeds the size limit"), file=name)
         )
         return result
     return verify_archive(name, data, keys, tz, sha256=sha256 if data is source else None)
@@ -137,7 +138,7 @@ def check_journal(
     """Read and verify the event journal, given as bytes or as a path read as a stream."""
     if data is None or (isinstance(data, Path) and not data.exists()):
         result = JournalResult()
-        result.findings.append(finding("JOURNAL_MISSING", "no event journal", file=file))
+        result.findings.append(finding("JOURNAL_MISSING", _("no event journal"), file=file))
         return result
     items: list = []
     framing_error = None
@@ -151,7 +152,9 @@ def check_journal(
     except MalformedError as exc:
         framing_error = str(exc)
     except OSError as exc:
-        raise OperationalError(f"cannot read {file}: {exc.strerror}") from None
+        raise OperationalError(
+            _("cannot read {name}: {error}", name=file, error=exc.strerror)
+        ) from None
     if version_error is not None:
         result = JournalResult()
         result.findings.append(finding("JOURNAL_VERSION_UNSUPPORTED", version_error, file=file))
@@ -165,8 +168,10 @@ def _worker_died() -> OperationalError:
     # A worker died under us (the out-of-memory killer, a kill -9): what it held was never
     # verified, so there is no verdict to give.
     return OperationalError(
-        "a signature-verification worker process died (out of memory, or killed); "
-        "nothing was proven: run it again"
+        _(
+            "a signature-verification worker process died (out of memory, or killed); "
+            "nothing was proven: run it again"
+        )
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fiscalsafe.errors import FiscalsafeError, MalformedError
 from fiscalsafe.formats.tarstream import DIRECTORY, REGULAR, Member
+from fiscalsafe.i18n import _
 from fiscalsafe.pipeline.verify_container import ContainerPass
 from fiscalsafe.verify.findings import Finding, finding
 
@@ -28,11 +29,13 @@ def open_regular(path: Path) -> tuple[int, os.stat_result]:
     try:
         fd = os.open(path, _FLAGS)
     except OSError as exc:
-        raise MalformedError(f"cannot open {path.name}: {exc.strerror}") from None
+        raise MalformedError(
+            _("cannot open {name}: {error}", name=path.name, error=exc.strerror)
+        ) from None
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise MalformedError(f"{path.name} is not a regular file")
+        raise MalformedError(_("{name} is not a regular file", name=path.name))
     return fd, st
 
 
@@ -49,7 +52,7 @@ class BoundedReader:
             return b""
         data = os.read(self._fd, min(n, self._left))
         if not data:
-            raise MalformedError(f"{self._name} shrank while it was read")
+            raise MalformedError(_("{name} shrank while it was read", name=self._name))
         self._left -= len(data)
         return data
 
@@ -76,7 +79,9 @@ def _walk(path: Path, name: str) -> Iterator[tuple[Member, BoundedReader | None]
     try:
         entries = sorted(os.scandir(path), key=lambda e: e.name)
     except OSError as exc:
-        raise FiscalsafeError(f"cannot read {path}: {exc.strerror}") from None
+        raise FiscalsafeError(
+            _("cannot read {name}: {error}", name=path, error=exc.strerror)
+        ) from None
     for entry in entries:
         member_name = f"{name}/{entry.name}"
         st = entry.stat(follow_symlinks=False)
@@ -114,7 +119,9 @@ def read_folder(folder: Path, state) -> ContainerPass:
             members += 1
             state.member(member, reader, found.append)
     except MalformedError as exc:
-        found.append(finding("MEMBER_UNSAFE", f"{exc}; not read", file=str(folder)))
+        found.append(
+            finding("MEMBER_UNSAFE", _("{problem}; not read", problem=exc), file=str(folder))
+        )
     except BaseException:
         state.close()
         raise

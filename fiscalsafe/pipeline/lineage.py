@@ -13,8 +13,10 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from fiscalsafe import fsio
+from fiscalsafe import fsio, localformat
 from fiscalsafe.errors import UsageError
+from fiscalsafe.i18n import N_, _
+from fiscalsafe.pipeline.bindings import shop_zone
 from fiscalsafe.pipeline.state import StateStore
 from fiscalsafe.pipeline.verify_backup import VerifyReport
 from fiscalsafe.verify.freshness import KnownPoint, compare, newest_archive
@@ -50,7 +52,13 @@ def check_lineage(
             if earlier.fiscal.history is None:
                 continue
             point = KnownPoint(
-                f"the earlier backup {earlier.target} (created {earlier.manifest.created})",
+                _(
+                    "the earlier backup {target} (created {created})",
+                    target=earlier.target,
+                    created=localformat.local(shop_zone(earlier.manifest)).when(
+                        earlier.manifest.created
+                    ),
+                ),
                 earlier.fiscal.history.tip,
                 newest_archive(earlier.fiscal.proven_archives),
             )
@@ -74,9 +82,9 @@ def _add(report: VerifyReport, point: KnownPoint, journal_file: str) -> None:
 
 def load_since(path: Path) -> dict[str, KnownPoint]:
     """The newest journal head per dossier that an earlier evidence record proved."""
-    data = fsio.read_regular(path, MAX_EVIDENCE_BYTES, "evidence record", UsageError)
+    data = fsio.read_regular(path, MAX_EVIDENCE_BYTES, N_("evidence record"), UsageError)
     if data is None:
-        raise UsageError(f"evidence record {path} does not exist")
+        raise UsageError(_("evidence record {path} does not exist", path=path))
     try:
         doc = json.loads(data)
         if doc.get("format") != "fiscalsafe-evidence":
@@ -89,11 +97,18 @@ def load_since(path: Path) -> dict[str, KnownPoint]:
                 continue
             if "sig_sha256" not in head:
                 raise UsageError(
-                    f"evidence record {path} has no journal head digests (made by an older "
-                    "fiscalsafe): it cannot anchor --since"
+                    _(
+                        "evidence record {path} has no journal head digests (made by an "
+                        "older fiscalsafe): it cannot anchor --since",
+                        path=path,
+                    )
                 )
             point = KnownPoint(
-                f"the evidence record {path.name} of {doc['created']}",
+                _(
+                    "the evidence record {name} of {created}",
+                    name=path.name,
+                    created=doc["created"],
+                ),
                 VerifiedHead(int(head["seq"]), int(head["ts"]), bytes.fromhex(head["sig_sha256"])),
             )
             dossier = str(fiscal["dossier"])
@@ -101,4 +116,4 @@ def load_since(path: Path) -> dict[str, KnownPoint]:
                 points[dossier] = point
         return points
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise UsageError(f"{path} is not a fiscalsafe evidence record") from None
+        raise UsageError(_("{path} is not a fiscalsafe evidence record", path=path)) from None

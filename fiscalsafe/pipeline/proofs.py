@@ -24,6 +24,7 @@ from typing import Any
 from fiscalsafe import fsio
 from fiscalsafe.errors import FiscalsafeError, OperationalError
 from fiscalsafe.formats import archive as fa
+from fiscalsafe.i18n import N_, _
 from fiscalsafe.verify.archive_codec import decode_result, encode_result
 from fiscalsafe.verify.archives import CHECKER_VERSION, ArchiveResult
 from fiscalsafe.verify.trust import TrustedKeys
@@ -104,7 +105,7 @@ class RememberedProofs:
         """The records that authenticate and match this context; none if the file is
         missing, unreadable or does not parse."""
         try:
-            data = fsio.read_regular(self.path, MAX_PROOFS_BYTES, "remembered proofs")
+            data = fsio.read_regular(self.path, MAX_PROOFS_BYTES, N_("remembered proofs"))
             doc = json.loads(data) if data is not None else None
             if doc is None or doc["format"] != PROOFS_FORMAT:
                 return []
@@ -156,7 +157,11 @@ class RememberedProofs:
             fsio.atomic_write(self.path, data, mode=0o600)
         except OSError as exc:
             raise OperationalError(
-                f"cannot write remembered proofs {self.path}: {exc.strerror}"
+                _(
+                    "cannot write remembered proofs {path}: {error}",
+                    path=self.path,
+                    error=exc.strerror,
+                )
             ) from None
         self._records = None
         return len(entries)

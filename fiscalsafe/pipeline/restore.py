@@ -24,6 +24,7 @@ from fiscalsafe import fsio, oscompat
 from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.formats import paths
 from fiscalsafe.formats.manifest import Manifest
+from fiscalsafe.i18n import _
 from fiscalsafe.pipeline.verify_backup import Extractor, VerifyReport, verify_stream
 
 
@@ -37,9 +38,13 @@ class StagingExtractor(Extractor):
         # The member name was already checked; these are second, structural guards.
         reason = paths.unsafe_reason(relpath)
         if reason is not None:
-            raise OperationalError(f"refusing to restore {relpath!r}: {reason}")
+            raise OperationalError(
+                _("refusing to restore {name}: {reason}", name=repr(relpath), reason=reason)
+            )
         if os.path.commonpath([self.root, target.resolve().parent]) != str(self.root):
-            raise OperationalError(f"refusing to write {relpath!r} outside the restore folder")
+            raise OperationalError(
+                _("refusing to write {name} outside the restore folder", name=repr(relpath))
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(target, flags, 0o600)
@@ -76,11 +81,13 @@ def restore_backup(
     dest = dest.absolute()
     parent = dest.parent
     if not parent.is_dir():
-        raise UsageError(f"{parent} does not exist")
+        raise UsageError(_("{path} does not exist", path=parent))
     if os.path.lexists(dest):
         _refuse_unswappable(dest)
         if any(dest.iterdir()) and not allow_existing:
-            raise UsageError(f"{dest} is not empty; choose an empty folder or pass --force")
+            raise UsageError(
+                _("{dest} is not empty; choose an empty folder or pass --force", dest=dest)
+            )
     staging = parent / f".{dest.name}.fiscalsafe-partial"
     _refuse_interrupted_swap(dest)
     _remove_leftover(staging)
@@ -107,13 +114,17 @@ def _refuse_unswappable(dest: Path) -> None:
     replace atomically: the old data would be lost if the swap failed half-way."""
     st = os.lstat(dest)
     if stat.S_ISLNK(st.st_mode):
-        raise UsageError(f"{dest} is a link; restore into a real folder")
+        raise UsageError(_("{dest} is a link; restore into a real folder", dest=dest))
     if not stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"{dest} exists and is not a folder")
+        raise UsageError(_("{dest} exists and is not a folder", dest=dest))
     if os.path.ismount(dest) or st.st_dev != os.stat(dest.parent).st_dev:
         raise UsageError(
-            f"{dest} is a mount point (or on another file system than {dest.parent}): it "
-            "cannot be replaced atomically; restore into a new folder inside it"
+            _(
+                "{dest} is a mount point (or on another file system than {parent}): it "
+                "cannot be replaced atomically; restore into a new folder inside it",
+                dest=dest,
+                parent=dest.parent,
+            )
         )
 
 
@@ -133,9 +144,15 @@ def _refuse_interrupted_swap(dest: Path) -> None:
     staging = dest.parent / f".{dest.name}.fiscalsafe-partial"
     if os.path.lexists(aside) or os.path.lexists(marker):
         raise OperationalError(
-            f"an interrupted restore into {dest} left what was there in {aside} (and "
-            f"{staging}): move those entries back into {dest}, delete {marker}, then "
-            "restore again; nothing was changed"
+            _(
+                "an interrupted restore into {dest} left what was there in {aside} (and "
+                "{staging}): move those entries back into {dest}, delete {marker}, then "
+                "restore again; nothing was changed",
+                dest=dest,
+                aside=aside,
+                staging=staging,
+                marker=marker,
+            )
         )
 
 

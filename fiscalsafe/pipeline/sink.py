@@ -18,6 +18,7 @@ from pathlib import Path
 
 from fiscalsafe import fsio, oscompat
 from fiscalsafe.errors import OperationalError
+from fiscalsafe.i18n import N_, _
 
 READBACK_CHUNK = 1024 * 1024
 
@@ -59,7 +60,7 @@ class OutputSink:
         index = len(self.parts) + 1 if self.split_size else None
         if index is not None and index > 999:
             # Part names have three digits; a verifier would not recognise a 1000th part.
-            raise OperationalError("the backup needs more than 999 parts: use a larger --split")
+            raise OperationalError(_("the backup needs more than 999 parts: use a larger --split"))
         name = part_name(self.file_name, index)
         part = Part(final=self.dest / name, partial=self.dest / f".{name}.partial")
         part._b2 = hashlib.blake2b(digest_size=64)
@@ -139,8 +140,13 @@ class OutputSink:
                 self._read_back(part, pool)
                 if part._read != part.size or part._read_sha256.hexdigest() != part.sha256:
                     raise OperationalError(
-                        f"read-back of {part.partial.name} differs from what was written "
-                        f"({part._read} bytes read, {part.size} written): the medium is failing"
+                        _(
+                            "read-back of {name} differs from what was written ({read} bytes "
+                            "read, {written} written): the medium is failing",
+                            name=part.partial.name,
+                            read=part._read,
+                            written=part.size,
+                        )
                     )
 
     def _read_back(self, part: Part, pool: ThreadPoolExecutor) -> None:
@@ -148,9 +154,9 @@ class OutputSink:
         if part._read_sha256 is None:
             part._read_sha256 = hashlib.sha256()
         hashing: Future | None = None
-        fh = fsio.open_regular(part.partial, "backup part", OperationalError)
+        fh = fsio.open_regular(part.partial, N_("backup part"), OperationalError)
         if fh is None:
-            raise OperationalError(f"{part.partial} vanished before it was read back")
+            raise OperationalError(_("{path} vanished before it was read back", path=part.partial))
         with fh:
             fh.seek(part._read)
             if not oscompat.drop_cache(fh.fileno(), part._read):

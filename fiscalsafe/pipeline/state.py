@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fiscalsafe import fsio
 from fiscalsafe.errors import FiscalsafeError, OperationalError
+from fiscalsafe.i18n import N_, _
 from fiscalsafe.verify.freshness import KnownArchive, KnownPoint, newest_archive
 from fiscalsafe.verify.report import CheckReport
 from fiscalsafe.verify.verified import VerifiedHead
@@ -62,19 +63,26 @@ class StateStore:
     def load(self, dossier: str) -> KnownPoint | None:
         path = self._path(dossier)
         try:
-            data = fsio.read_regular(path, MAX_STATE_BYTES, "state file")
+            data = fsio.read_regular(path, MAX_STATE_BYTES, N_("state file"))
         except FiscalsafeError as exc:
-            raise OperationalError(f"{exc}; remove it to start the state over") from None
+            raise OperationalError(
+                _("{problem}; remove it to start the state over", problem=exc)
+            ) from None
         except OSError as exc:
-            raise OperationalError(f"cannot read state file {path}: {exc.strerror}") from None
+            raise OperationalError(
+                _("cannot read state file {path}: {error}", path=path, error=exc.strerror)
+            ) from None
         if data is None:
             return None
         try:
             return _parse(data, dossier)
         except (ValueError, KeyError, TypeError):
             raise OperationalError(
-                f"state file {path} is damaged; remove it to start the state over (rollback "
-                "detection then restarts from the next proof)"
+                _(
+                    "state file {path} is damaged; remove it to start the state over "
+                    "(rollback detection then restarts from the next proof)",
+                    path=path,
+                )
             ) from None
 
     def advance(self, report: CheckReport, by: str, now: dt.datetime) -> bool:
@@ -119,7 +127,9 @@ class StateStore:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fsio.atomic_write(path, (json.dumps(doc, indent=1) + "\n").encode(), mode=0o600)
         except OSError as exc:
-            raise OperationalError(f"cannot write state file {path}: {exc.strerror}") from None
+            raise OperationalError(
+                _("cannot write state file {path}: {error}", path=path, error=exc.strerror)
+            ) from None
         return True
 
 
@@ -135,4 +145,5 @@ def _parse(data: bytes, dossier: str) -> KnownPoint:
         raise ValueError("bad digest")
     a = doc.get("archive")
     archive = None if a is None else KnownArchive(int(a["number"]), str(a["sha256"]))
-    return KnownPoint(f"fiscalsafe's state of {doc['updated']} ({doc['by']})", head, archive)
+    label = _("fiscalsafe's state of {updated} ({by})", updated=doc["updated"], by=doc["by"])
+    return KnownPoint(label, head, archive)

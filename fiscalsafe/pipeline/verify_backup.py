@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from fiscalsafe import __version__, minisign
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile
 from fiscalsafe.formats.manifest import Manifest
+from fiscalsafe.i18n import N_
 from fiscalsafe.pipeline import bindings
 from fiscalsafe.pipeline.folder_members import read_folder
 from fiscalsafe.pipeline.verify_container import (  # noqa: F401 - re-exported
@@ -71,16 +72,16 @@ VERIFY_VERSION = [1, 2]
 
 #: The verification steps, in the order they run; a report lists those that ran.
 CHECK_NAMES = {
-    "parts": "parts and sidecars",
-    "container": "container",
-    "members": "members",
-    "bag": "bag",
-    "manifest": "signed manifest",
-    "claims": "names and claims",
-    "completeness": "completeness",
-    "signed-container": "modes, times and container against the manifest",
-    "fiscal": "fiscal",
-    "coverage": "coverage",
+    "parts": N_("parts and sidecars"),
+    "container": N_("container"),
+    "members": N_("members"),
+    "bag": N_("bag"),
+    "manifest": N_("signed manifest"),
+    "claims": N_("names and claims"),
+    "completeness": N_("completeness"),
+    "signed-container": N_("modes, times and container against the manifest"),
+    "fiscal": N_("fiscal"),
+    "coverage": N_("coverage"),
 }
 
 

@@ -25,6 +25,7 @@ from fiscalsafe.errors import (
 )
 from fiscalsafe.formats.tarstream import TarReader
 from fiscalsafe.formats.zstdframes import FrameWalker
+from fiscalsafe.i18n import N_, _
 from fiscalsafe.pipeline import bindings
 from fiscalsafe.pipeline.verify_members import CHUNK, StreamState
 from fiscalsafe.pipeline.verify_steps import StepResult
@@ -70,9 +71,9 @@ class TeeReader(io.RawIOBase):
         if self._index >= len(self._files):
             return False
         path = self._files[self._index].path
-        self._fh = fsio.open_regular(path, "backup file", OperationalError)
+        self._fh = fsio.open_regular(path, N_("backup file"), OperationalError)
         if self._fh is None:
-            raise OperationalError(f"{path} vanished while it was read")
+            raise OperationalError(_("{path} vanished while it was read", path=path))
         self._b2 = hashlib.blake2b(digest_size=64)
         self._s2 = hashlib.sha256()
         return True
@@ -107,13 +108,15 @@ class TeeReader(io.RawIOBase):
 def is_zstd(path: Path) -> bool:
     """Whether the first part starts with a zstd frame (else it is a plain tar)."""
     try:
-        head = fsio.open_regular(path, "backup file", UsageError)
+        head = fsio.open_regular(path, N_("backup file"), UsageError)
         if head is None:
-            raise UsageError(f"{path} does not exist")
+            raise UsageError(_("{path} does not exist", path=path))
         with head:
             return head.read(4) == ZSTD_MAGIC
     except OSError as exc:
-        raise FiscalsafeError(f"cannot read {path}: {exc.strerror}") from None
+        raise FiscalsafeError(
+            _("cannot read {name}: {error}", name=path, error=exc.strerror)
+        ) from None
 
 
 def read_container(
@@ -139,7 +142,14 @@ def read_container(
             state.member(member, tar, add)
     except zstandard.ZstdError as exc:
         container_ok = False
-        add(finding("CONTAINER_CORRUPT", f"zstd: {exc}", file=target, offset=tee.total))
+        add(
+            finding(
+                "CONTAINER_CORRUPT",
+                _("zstd: {problem}", problem=exc),
+                file=target,
+                offset=tee.total,
+            )
+        )
     except MalformedError as exc:
         container_ok = False
         code = "CONTAINER_TRUNCATED" if isinstance(exc, TruncatedError) else "CONTAINER_CORRUPT"
@@ -182,7 +192,7 @@ def _finish_container(
         add(
             finding(
                 "CONTAINER_TRUNCATED",
-                "the tar stream ends without its end-of-archive marker",
+                _("the tar stream ends without its end-of-archive marker"),
                 file=target,
                 offset=tar.offset,
             )
@@ -191,7 +201,7 @@ def _finish_container(
         add(
             finding(
                 "CONTAINER_CORRUPT",
-                "data follows the end-of-archive marker",
+                _("data follows the end-of-archive marker"),
                 file=target,
                 offset=tar.offset,
             )

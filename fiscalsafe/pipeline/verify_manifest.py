@@ -22,6 +22,7 @@ from fiscalsafe.errors import (
 )
 from fiscalsafe.formats.layout import MANIFEST_PATH, SIDECAR
 from fiscalsafe.formats.manifest import Manifest, parse_manifest
+from fiscalsafe.i18n import _
 from fiscalsafe.pipeline import bindings
 from fiscalsafe.pipeline.verify_container import ArchiveFile
 from fiscalsafe.pipeline.verify_members import StreamState
@@ -55,8 +56,10 @@ def check_authenticity(
             found.append(
                 finding(
                     "MANIFEST_UNTRUSTED_KEY",
-                    "this is a fiscalsafe backup but no --key was given: its origin is not "
-                    "proven (pass the shop's public key)",
+                    _(
+                        "this is a fiscalsafe backup but no --key was given: its origin is not "
+                        "proven (pass the shop's public key)"
+                    ),
                     file=MANIFEST_PATH,
                 )
             )
@@ -119,8 +122,13 @@ def check_key_binding(manifest: Manifest, key, bound: frozenset[str] | None, add
         add(
             finding(
                 "KEY_NOT_FOR_DOSSIER",
-                f"shop key {key.fingerprint} is bound to {', '.join(sorted(bound)) or 'no dossier'}"
-                f" in the trust folder, not to {dossier}",
+                _(
+                    "shop key {fingerprint} is bound to {bound} in the trust folder, not to "
+                    "{dossier}",
+                    fingerprint=key.fingerprint,
+                    bound=", ".join(sorted(bound)) or _("no dossier"),
+                    dossier=dossier,
+                ),
                 file=MANIFEST_PATH,
                 expected=", ".join(sorted(bound)),
                 found=dossier,
@@ -132,7 +140,9 @@ def parse_created(text: str) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise MalformedError(f"manifest: created {text!r} is not an ISO date-time") from None
+        raise MalformedError(
+            _("manifest: created {text} is not an ISO date-time", text=repr(text))
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
@@ -143,7 +153,7 @@ def check_manifest(state: StreamState, key: minisign.PublicKey, add) -> Manifest
         add(
             finding(
                 "MANIFEST_MISSING",
-                "the backup holds no fiscalsafe/manifest.json",
+                _("the backup holds no {name}", name=MANIFEST_PATH),
                 file=MANIFEST_PATH,
             )
         )
@@ -152,7 +162,7 @@ def check_manifest(state: StreamState, key: minisign.PublicKey, add) -> Manifest
         add(
             finding(
                 "MANIFEST_SIGNATURE_INVALID",
-                "the manifest's signature file is missing",
+                _("the manifest's signature file is missing"),
                 file=MANIFEST_PATH + SIDECAR,
             )
         )
@@ -168,7 +178,14 @@ def check_manifest(state: StreamState, key: minisign.PublicKey, add) -> Manifest
             if isinstance(exc, KeyMismatchError)
             else "MANIFEST_SIGNATURE_INVALID"
         )
-        add(finding(code, f"manifest: {exc}", file=MANIFEST_PATH, expected=key.fingerprint))
+        add(
+            finding(
+                code,
+                _("manifest: {problem}", problem=exc),
+                file=MANIFEST_PATH,
+                expected=key.fingerprint,
+            )
+        )
         return None
     try:
         return parse_manifest(data)
@@ -188,7 +205,7 @@ def check_completeness(manifest: Manifest, state: StreamState, add) -> None:
             add(
                 finding(
                     "FILE_MISSING",
-                    "listed in the signed manifest but not in the backup",
+                    _("listed in the signed manifest but not in the backup"),
                     file=f"data/{path}",
                     expected=entry.sha256,
                 )
@@ -199,7 +216,7 @@ def check_completeness(manifest: Manifest, state: StreamState, add) -> None:
             add(
                 finding(
                     "FILE_SIZE_MISMATCH",
-                    "size differs from the signed manifest",
+                    _("size differs from the signed manifest"),
                     file=f"data/{path}",
                     expected=entry.size,
                     found=size,
@@ -209,7 +226,7 @@ def check_completeness(manifest: Manifest, state: StreamState, add) -> None:
             add(
                 finding(
                     "FILE_DIGEST_MISMATCH",
-                    "content differs from the signed manifest",
+                    _("content differs from the signed manifest"),
                     file=f"data/{path}",
                     expected=entry.sha256,
                     found=digest,
@@ -219,18 +236,20 @@ def check_completeness(manifest: Manifest, state: StreamState, add) -> None:
     for path in state.payload:
         if path not in listed:
             why = (
-                "omitted by the manifest but present" if path in omitted else "not in the manifest"
+                _("omitted by the manifest but present")
+                if path in omitted
+                else _("not in the manifest")
             )
             add(finding("FILE_UNEXPECTED", why, file=f"data/{path}"))
     for tag, digest in manifest.tag_files.items():
         data = state.tags.get(tag)
         if data is None:
-            add(finding("FILE_MISSING", "tag file listed in the manifest is missing", file=tag))
+            add(finding("FILE_MISSING", _("tag file listed in the manifest is missing"), file=tag))
         elif hashlib.sha256(data).hexdigest() != digest:
             add(
                 finding(
                     "FILE_DIGEST_MISMATCH",
-                    "tag file differs from the signed manifest",
+                    _("tag file differs from the signed manifest"),
                     file=tag,
                     expected=digest,
                     found=hashlib.sha256(data).hexdigest(),
@@ -240,7 +259,7 @@ def check_completeness(manifest: Manifest, state: StreamState, add) -> None:
         add(
             finding(
                 "FILE_UNEXPECTED",
-                "the bag folder name differs from the signed manifest",
+                _("the bag folder name differs from the signed manifest"),
                 file=state.bag_name,
                 expected=manifest.bag,
                 found=state.bag_name,
@@ -256,9 +275,16 @@ def note_how_made(manifest: Manifest, add) -> None:
         add(
             finding(
                 "BACKUP_FORCED",
-                "made with --force while the shop application was open"
-                + (f" ({', '.join(locks)})" if locks else "")
-                + ": files may have been changing",
+                _(
+                    "made with --force while the shop application was open ({locks}): "
+                    "files may have been changing",
+                    locks=", ".join(locks),
+                )
+                if locks
+                else _(
+                    "made with --force while the shop application was open: files may have "
+                    "been changing"
+                ),
                 file=MANIFEST_PATH,
             )
         )
@@ -270,8 +296,11 @@ def note_how_made(manifest: Manifest, add) -> None:
         add(
             finding(
                 "BACKUP_WITH_FINDINGS",
-                f"made with --allow-findings although the fiscal check reported "
-                f"{counts.get('error', '?')} error(s), recorded in the signed manifest",
+                _(
+                    "made with --allow-findings although the fiscal check reported "
+                    "{count} error(s), recorded in the signed manifest",
+                    count=counts.get("error", "?"),
+                ),
                 file=MANIFEST_PATH,
                 found=", ".join(recorded[:8]) or None,
             )

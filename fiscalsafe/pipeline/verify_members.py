@@ -23,6 +23,7 @@ from fiscalsafe.formats.dossier import Profile, parse_identity
 from fiscalsafe.formats.layout import MANIFEST_PATH
 from fiscalsafe.formats.manifest import MAX_MANIFEST_BYTES
 from fiscalsafe.formats.tarstream import DIRECTORY, REGULAR, TarReader
+from fiscalsafe.i18n import _
 from fiscalsafe.pipeline import bindings
 from fiscalsafe.pipeline.check import load_trust, trust_json
 from fiscalsafe.pipeline.fiscal import FiscalChecker
@@ -62,16 +63,16 @@ class Extractor:
 
 def member_problem(rel: str, kind: str, name_ok: bool) -> str | None:
     if not name_ok:
-        return "name is not valid UTF-8"
+        return _("name is not valid UTF-8")
     if kind not in (REGULAR, DIRECTORY):
-        return f"{kind} members are refused"
+        return _("{kind} members are refused", kind=kind)
     name = rel.rstrip("/") if kind == DIRECTORY else rel
     inner = name.partition("/")[2]  # the path inside the bag's folder
     reason = paths.unsafe_reason(name) or (paths.bag_path_reason(inner) if inner else None)
     if reason is not None:
         return reason
     if posixpath.normpath(rel) != rel.rstrip("/"):
-        return "path is not canonical"
+        return _("path is not canonical")
     return None
 
 
@@ -116,19 +117,26 @@ class StreamState:
         self.journal_submitted = False
 
     def member(self, m, tar: TarReader, add) -> None:
-        top, _, rel = m.name.partition("/")
+        top, __, rel = m.name.partition("/")
         if self.bag_name is None:
             self.bag_name = top
         where = {"file": m.name, "offset": m.offset}
         problem = member_problem(m.name, m.type, m.name_ok)
         if problem is None and top != self.bag_name:
-            problem = "outside the bag's folder"
+            problem = _("outside the bag's folder")
         if problem:
-            add(finding("MEMBER_UNSAFE", f"{problem}; not read", found=m.type, **where))
+            add(
+                finding(
+                    "MEMBER_UNSAFE",
+                    _("{problem}; not read", problem=problem),
+                    found=m.type,
+                    **where,
+                )
+            )
             self.bag.reject_member(rel or m.name, problem)
             return
         if m.name.rstrip("/") in self.names:
-            add(finding("MEMBER_DUPLICATE", "the same name appears twice", **where))
+            add(finding("MEMBER_DUPLICATE", _("the same name appears twice"), **where))
             return
         self.names.add(m.name.rstrip("/"))
         folded = paths.name_key(m.name.rstrip("/"))
@@ -136,8 +144,10 @@ class StreamState:
             add(
                 finding(
                     "MEMBER_DUPLICATE",
-                    "name clashes with another on case-insensitive or "
-                    "Unicode-normalising file systems (Windows, macOS)",
+                    _(
+                        "name clashes with another on case-insensitive or "
+                        "Unicode-normalising file systems (Windows, macOS)"
+                    ),
                     expected=self.folded[folded],
                     **where,
                 )
@@ -149,8 +159,9 @@ class StreamState:
         if any(a in self.folded_files for a in ancestors) or (
             m.type != DIRECTORY and folded in self.folded_folders
         ):
-            add(finding("MEMBER_UNSAFE", "a file and a folder share this name; not read", **where))
-            self.bag.reject_member(rel, "a file and a folder share this name")
+            shared = _("a file and a folder share this name")
+            add(finding("MEMBER_UNSAFE", _("{problem}; not read", problem=shared), **where))
+            self.bag.reject_member(rel, shared)
             return
         self.folded_folders.update(ancestors)
         (self.folded_folders if m.type == DIRECTORY else self.folded_files).add(folded)
@@ -177,8 +188,11 @@ class StreamState:
             add(
                 finding(
                     "MEMBER_UNSAFE",
-                    f"fiscal file of {m.size} bytes not checked: more than fiscalsafe holds "
-                    "in memory",
+                    _(
+                        "fiscal file of {size} bytes not checked: more than fiscalsafe holds "
+                        "in memory",
+                        size=m.size,
+                    ),
                     file=m.name,
                     offset=m.offset,
                 )
@@ -219,24 +233,28 @@ class StreamState:
             add(
                 finding(
                     "MEMBER_UNSAFE",
-                    f"tag file of {m.size} bytes exceeds the limit",
+                    _("tag file of {size} bytes exceeds the limit", size=m.size),
                     file=m.name,
                     offset=m.offset,
                 )
             )
-            self.bag.reject_member(rel, "tag file too large")
+            self.bag.reject_member(rel, _("tag file too large"))
             return
         if not self._fits(m.size):
             add(
                 finding(
                     "MEMBER_UNSAFE",
-                    f"tag file of {m.size} bytes not read: tag and fiscal files exceed the "
-                    f"{MAX_HELD_FISCAL}-byte memory budget",
+                    _(
+                        "tag file of {size} bytes not read: tag and fiscal files exceed the "
+                        "{budget}-byte memory budget",
+                        size=m.size,
+                        budget=MAX_HELD_FISCAL,
+                    ),
                     file=m.name,
                     offset=m.offset,
                 )
             )
-            self.bag.reject_member(rel, "tag files too large in total")
+            self.bag.reject_member(rel, _("tag files too large in total"))
             return
         data = bytearray()
         while chunk := tar.read(CHUNK):
@@ -304,7 +322,7 @@ class StreamState:
             return None, [
                 finding(
                     "DOSSIER_MALFORMED",
-                    f"the backup holds no {p.identity}",
+                    _("the backup holds no {identity}", identity=p.identity),
                     file=f"data/{p.identity}",
                 )
             ]
@@ -349,7 +367,8 @@ class StreamState:
         if require_trust and checker.keys.self_asserted:
             checker.extra_findings.append(
                 finding(
-                    "TRUST_NOT_ESTABLISHED", "--require-trust: pass the editor's key with --trust"
+                    "TRUST_NOT_ESTABLISHED",
+                    _("--require-trust: pass the editor's key with --trust"),
                 )
             )
         self._submit_journal(final=True)

@@ -18,6 +18,7 @@ from fiscalsafe.errors import (
     VerificationError,
 )
 from fiscalsafe.formats.layout import SIDECAR, parse_comment
+from fiscalsafe.i18n import N_, _, n_
 from fiscalsafe.pipeline.verify_steps import StepResult
 from fiscalsafe.verify.findings import Finding, finding
 
@@ -52,14 +53,24 @@ def read_sidecars(files: list[Path], add) -> list[minisign.Signature | None]:
     for path in files:
         side = Path(str(path) + SIDECAR)
         try:
-            data = fsio.read_regular(side, minisign.MAX_FILE_BYTES, "sidecar")
+            data = fsio.read_regular(side, minisign.MAX_FILE_BYTES, N_("sidecar"))
             if data is None:
-                add(finding("SIDECAR_MISSING", f"{side.name} is missing", file=side.name))
+                add(
+                    finding(
+                        "SIDECAR_MISSING", _("{name} is missing", name=side.name), file=side.name
+                    )
+                )
                 out.append(None)
                 continue
             out.append(minisign.parse_signature(data))
         except MalformedError as exc:
-            add(finding("SIDECAR_SIGNATURE_INVALID", f"{side.name}: {exc}", file=side.name))
+            add(
+                finding(
+                    "SIDECAR_SIGNATURE_INVALID",
+                    _("{name}: {problem}", name=side.name, problem=exc),
+                    file=side.name,
+                )
+            )
             out.append(None)
     return out
 
@@ -76,7 +87,7 @@ def check_part_set(files: list[Path], sidecars: list, add) -> None:
         add(
             finding(
                 "PART_EXTRA",
-                "the parts come from different backups",
+                _("the parts come from different backups"),
                 found=", ".join(sorted(s or "?" for s in sets)),
             )
         )
@@ -84,14 +95,14 @@ def check_part_set(files: list[Path], sidecars: list, add) -> None:
     for position, (path, f) in enumerate(zip(files, fields, strict=True), 1):
         if not f:
             continue
-        number, _, _ = f.get("part", "1/1").partition("/")
+        number = f.get("part", "1/1").partition("/")[0]
         # Parts of a set are identified by name; a single file's name is bound to the
         # signed manifest once it is verified (``bindings.check_file_name``).
         if total > 1 and f.get("file") != path.name:
             add(
                 finding(
                     "PART_ORDER",
-                    f"{path.name} is signed as {f.get('file')}",
+                    _("{name} is signed as {signed}", name=path.name, signed=f.get("file")),
                     file=path.name,
                     expected=f.get("file"),
                     found=path.name,
@@ -101,19 +112,35 @@ def check_part_set(files: list[Path], sidecars: list, add) -> None:
             add(
                 finding(
                     "PART_ORDER",
-                    f"{path.name} is part {number}, given in position {position}",
+                    _(
+                        "{name} is part {number}, given in position {position}",
+                        name=path.name,
+                        number=number,
+                        position=position,
+                    ),
                     file=path.name,
                     expected=position,
                     found=int(number),
                 )
             )
+    check_part_count(files, fields, total, add)
+
+
+def check_part_count(files: list[Path], fields: list, total: int, add) -> None:
+    """As many parts given as the set has."""
     if len(files) < total:
         present = {f.get("part", "").partition("/")[0] for f in fields if f}
         missing = [str(i) for i in range(1, total + 1) if str(i) not in present]
         add(
             finding(
                 "PART_MISSING",
-                f"split backup has {total} parts; missing part(s) {', '.join(missing) or '?'}",
+                n_(
+                    "split backup has {total} parts; missing part {parts}",
+                    "split backup has {total} parts; missing parts {parts}",
+                    len(missing),
+                    total=total,
+                    parts=", ".join(missing) or "?",
+                ),
                 expected=total,
                 found=len(files),
             )
@@ -122,7 +149,11 @@ def check_part_set(files: list[Path], sidecars: list, add) -> None:
         add(
             finding(
                 "PART_EXTRA",
-                f"split backup has {total} parts, {len(files)} were given",
+                _(
+                    "split backup has {total} parts, {given} were given",
+                    total=total,
+                    given=len(files),
+                ),
                 expected=total,
                 found=len(files),
             )
@@ -142,7 +173,13 @@ def check_sidecars(files, infos, sidecars, key, manifest_bytes, add) -> list:
         try:
             minisign.verify_digest(key, sig, info.blake2b)
         except VerificationError as exc:
-            add(finding("SIDECAR_SIGNATURE_INVALID", f"{side}: {exc}", file=side))
+            add(
+                finding(
+                    "SIDECAR_SIGNATURE_INVALID",
+                    _("{name}: {problem}", name=side, problem=exc),
+                    file=side,
+                )
+            )
             continue
         verified[-1] = sig
         fields = parse_comment(sig.trusted_comment) or {}
@@ -150,7 +187,7 @@ def check_sidecars(files, infos, sidecars, key, manifest_bytes, add) -> list:
             add(
                 finding(
                     "PART_EXTRA",
-                    f"{side} is signed for another backup than the one inside",
+                    _("{name} is signed for another backup than the one inside", name=side),
                     file=side,
                     expected=set_id,
                     found=fields.get("set"),

@@ -85,7 +85,9 @@ def start_server() -> multiprocessing.context.BaseContext:
         with signals_held():
             multiprocessing.forkserver.ensure_running()
     except (OSError, ValueError, AttributeError) as exc:
-        raise OSError(f"cannot start the signature-verification workers: {exc}") from None
+        raise OSError(
+            i18n._("cannot start the signature-verification workers: {error}", error=exc)
+        ) from None
     return context
 
 

@@ -19,6 +19,7 @@ from fiscalsafe import minisign
 from fiscalsafe.crypto import ECDSA_P256_SHA256, derive_signing_key
 from fiscalsafe.errors import UsageError
 from fiscalsafe.formats.dossier import DossierIdentity
+from fiscalsafe.i18n import _
 from fiscalsafe.samples.bulk import BulkGenerator
 from fiscalsafe.samples.history import build_history, to_us
 
@@ -78,11 +79,11 @@ def write_sample(
 ) -> SampleResult:
     """Write a sample root. ``size`` is the bulk database and photo bytes, all shops together."""
     if root.exists() and any(root.iterdir()):
-        raise UsageError(f"{root} is not empty; choose a new folder for the sample")
+        raise UsageError(_("{root} is not empty; choose a new folder for the sample", root=root))
     if years < 1 or tickets_per_day < 1 or size < 0:
-        raise UsageError("--years and --tickets-per-day must be at least 1, --size at least 0")
+        raise UsageError(_("--years and --tickets-per-day must be at least 1, --size at least 0"))
     if not 1 <= shops <= len(SHOPS):
-        raise UsageError(f"--shops must be between 1 and {len(SHOPS)}")
+        raise UsageError(_("--shops must be between 1 and {most}", most=len(SHOPS)))
     root.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     mtime = to_us(dt.datetime(until.year, until.month, until.day, tzinfo=dt.UTC)) / 1e6
