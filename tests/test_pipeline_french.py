@@ -17,7 +17,7 @@ from fiscalsafe import i18n
 from fiscalsafe.errors import MalformedError
 from fiscalsafe.formats.archive import TICKET, parse_envelope
 from fiscalsafe.formats.packing import unpack
-from fiscalsafe.pipeline import fiscal, media
+from fiscalsafe.pipeline import fiscal, media, workers
 from fiscalsafe.pipeline.backup import ChangedDuringBackup, FindingsRefusal, RefusedError
 from fiscalsafe.pipeline.check import check_dossier
 from fiscalsafe.pipeline.verify_backup import discover
@@ -189,6 +189,8 @@ def test_a_file_changed_during_the_backup_is_reported_in_the_readers_language(
 def test_a_finding_written_by_a_worker_process_speaks_the_parents_language(w, mine, monkeypatch):
     dossier = mine.dossiers[0]
     apply_tamper("archive-truncated", dossier, mine.keys)
+    # The worker server starts in English: the workers' language comes from the parent.
+    workers.start_server()
     speak("fr", monkeypatch)
     report = check_dossier(dossier, as_of=bs.NOW, years=bs.YEARS, trust=[w.editor], workers=2)
     malformed = [f for f in report.findings if f.code == "ARCHIVE_MALFORMED"]
