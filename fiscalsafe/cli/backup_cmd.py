@@ -9,13 +9,14 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli import exitcodes, localtext
 from fiscalsafe.cli.backup_text import left_out_sentence, what_is_safe
 from fiscalsafe.cli.coverage_text import ANCHOR_TODAY, coverage_sentence
 from fiscalsafe.cli.failure import Explained, failure_message
 from fiscalsafe.cli.options import (
     EditorKeyOpt,
     JsonOutputOpt,
+    LanguageOpt,
     MaxIdleOpt,
     ProfileFileOpt,
     StateOpt,
@@ -34,9 +35,10 @@ from fiscalsafe.cli.render import (
 )
 from fiscalsafe.cli.trust import editor_trust
 from fiscalsafe.errors import FiscalsafeError, UsageError
+from fiscalsafe.i18n import N_, _, n_
 from fiscalsafe.pipeline.destination import prepare_destination
 from fiscalsafe.pipeline.leftovers import remove_leftovers
-from fiscalsafe.units import human_size
+from fiscalsafe.report.texts import KINDS
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 
 
@@ -48,28 +50,32 @@ def find_dossiers(root: Path, identity_name: str) -> list[Path]:
     return found
 
 
-SourceArg = Annotated[Path, typer.Argument(help="A dossier, or with --all a folder of dossiers.")]
-ToOpt = Annotated[Path, typer.Option("--to", help="Destination folder (USB stick, disk).")]
-SecretKeyOpt = Annotated[Path, typer.Option("--key", help="The shop's minisign secret key.")]
-KindOpt = Annotated[str, typer.Option(help="full | no-index | photos")]
-AllOpt = Annotated[bool, typer.Option("--all", help="Back up every dossier under SOURCE.")]
-NameOpt = Annotated[str | None, typer.Option(help="Base name of the backup file.")]
-RotateOpt = Annotated[
-    str | None, typer.Option(help="'weekday': name the backup after the weekday.")
+SourceArg = Annotated[
+    Path, typer.Argument(help=_("A dossier, or with --all a folder of dossiers."))
 ]
-KeepOpt = Annotated[int | None, typer.Option(help="Keep the N newest backups per dossier.")]
-AllowFindingsOpt = Annotated[bool, typer.Option(help="Back up despite fiscal findings (recorded).")]
+ToOpt = Annotated[Path, typer.Option("--to", help=_("Destination folder (USB stick, disk)."))]
+SecretKeyOpt = Annotated[Path, typer.Option("--key", help=_("The shop's minisign secret key."))]
+KindOpt = Annotated[str, typer.Option(help=_("full | no-index | photos"))]
+AllOpt = Annotated[bool, typer.Option("--all", help=_("Back up every dossier under SOURCE."))]
+NameOpt = Annotated[str | None, typer.Option(help=_("Base name of the backup file."))]
+RotateOpt = Annotated[
+    str | None, typer.Option(help=_("'weekday': name the backup after the weekday."))
+]
+KeepOpt = Annotated[int | None, typer.Option(help=_("Keep the N newest backups per dossier."))]
+AllowFindingsOpt = Annotated[
+    bool, typer.Option(help=_("Back up despite fiscal findings (recorded)."))
+]
 ForceOpt = Annotated[
-    bool, typer.Option(help="Back up although the application is open (recorded).")
+    bool, typer.Option(help=_("Back up although the application is open (recorded)."))
 ]
 LevelOpt = Annotated[
-    int, typer.Option(help="zstd compression level (1-22; 3 is the default, see README).")
+    int, typer.Option(help=_("zstd compression level (1-22; 3 is the default, see README)."))
 ]
-SplitOpt = Annotated[str | None, typer.Option(help="Write parts of at most SIZE (e.g. 4000MB).")]
-YearsOpt = Annotated[int, typer.Option(help="Years the fiscal check requires.")]
-RequireTrustOpt = Annotated[bool, typer.Option(help="Refuse unless --trust is given.")]
+SplitOpt = Annotated[str | None, typer.Option(help=_("Write parts of at most SIZE (e.g. 4000MB)."))]
+YearsOpt = Annotated[int, typer.Option(help=_("Years the fiscal check requires."))]
+RequireTrustOpt = Annotated[bool, typer.Option(help=_("Refuse unless --trust is given."))]
 PassphraseEnvOpt = Annotated[
-    str, typer.Option(help="Environment variable holding the key's passphrase.")
+    str, typer.Option(help=_("Environment variable holding the key's passphrase."))
 ]
 
 
@@ -100,7 +106,7 @@ class BackupRequest:
 
 
 def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
-    @app.command()
+    @app.command(help=_("Check, then back up a dossier into one signed, verified archive."))
     @guarded
     def backup(
         source: SourceArg,
@@ -123,6 +129,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         state: StateOpt = None,
         max_idle_days: MaxIdleOpt = MAX_IDLE_DAYS,
         json_out: JsonOutputOpt = False,
+        lang: LanguageOpt = None,
     ) -> int:
         """Check, then back up a dossier into one signed, verified archive."""
         request = BackupRequest(
@@ -152,20 +159,20 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
 
 def run_backup(req: BackupRequest, load_profile, now_utc) -> int:
     if not 1 <= req.level <= 22:
-        raise UsageError("--level must be between 1 and 22")
+        raise UsageError(_("--level must be between 1 and 22"))
     if req.keep is not None and req.keep < 1:
-        raise UsageError("--keep must be at least 1")
+        raise UsageError(_("--keep must be at least 1"))
     prof = load_profile(req.profile)
     secret = _open_key(req.key, req.passphrase_env, req.json_out)
     opts = backup_options(req)
     dossiers = find_dossiers(req.source, prof.identity) if req.all_dossiers else [req.source]
     if req.all_dossiers and not dossiers:
-        raise UsageError(f"no dossier found under {req.source}")
+        raise UsageError(_("no dossier found under {folder}", folder=req.source))
     names = [d.name.lower() for d in dossiers]
     if len(set(names)) != len(names):
-        raise UsageError("two dossiers differ only by case: their backups would collide")
+        raise UsageError(_("two dossiers differ only by case: their backups would collide"))
     if prepare_destination(req.to) and not req.json_out:
-        err_console.print(f"created the backup folder {req.to}", markup=False)
+        err_console.print(_("created the backup folder {folder}", folder=req.to), markup=False)
     now = now_utc()
     if req.all_dossiers:
         _refuse_colliding_names(dossiers, prof, opts, req.name, now)
@@ -214,26 +221,30 @@ def _back_up_one(req: BackupRequest, dossier: Path, secret, now, prof, opts) -> 
             _summary(result)
         return doc, False
     except FindingsRefusal as exc:
-        message = f"{exc}; {what_is_safe(req.to, _planned_name(dossier, prof, opts, now))}"
+        safe = what_is_safe(req.to, _planned_name(dossier, prof, opts, now))
+        message = _("{problem}; {safe}", problem=exc, safe=safe)
         if not json_out:
-            err_console.print(f"[bold red]REFUSED[/] {escape(message)}", markup=True)
+            title = _("REFUSED")
+            err_console.print(f"[bold red]{title}[/] {escape(message)}", markup=True)
             print_findings([f for f in exc.report.findings if f.severity == "error"], 5)
         return {"dossier": str(dossier), "error": message, "code": exitcodes.FINDINGS}, True
     except KeyboardInterrupt as exc:
         safe = what_is_safe(req.to, _planned_name(dossier, prof, opts, now))
-        raise Explained(exc, f"{failure_message(exc)}; {safe}") from None
+        message = _("{problem}; {safe}", problem=failure_message(exc), safe=safe)
+        raise Explained(exc, message) from None
     except (FiscalsafeError, OSError) as exc:
         safe = what_is_safe(req.to, _planned_name(dossier, prof, opts, now))
-        message = f"{failure_message(exc)}; {safe}"
+        message = _("{problem}; {safe}", problem=failure_message(exc), safe=safe)
         # One dossier on its own: the plain one-line error (exit code from the
         # table). With --json, CI still gets a document describing the failure.
         if not req.all_dossiers and not json_out:
             raise Explained(exc, message) from exc
         if json_out:
-            err_console.print(f"error: {message}", markup=False)
+            err_console.print(f"{_('error:')} {message}", markup=False)
         else:
+            title = _("FAILED")
             err_console.print(
-                f"[bold red]FAILED[/] {escape(str(dossier))}: {escape(message)}", markup=True
+                f"[bold red]{title}[/] {escape(str(dossier))}: {escape(message)}", markup=True
             )
         return {"dossier": str(dossier), "error": message, "code": exitcodes.for_error(exc)}, True
 
@@ -265,8 +276,13 @@ def _refuse_colliding_names(dossiers, prof, opts, name, now) -> None:
         key = backup_name(identity, opts, now).casefold()
         if key in planned:
             raise UsageError(
-                f"{planned[key]} and {dossier} would be backed up under the same file name "
-                f"(dossier id {identity.dossier_id}); back them up separately with --name"
+                _(
+                    "{first} and {second} would be backed up under the same file name "
+                    "(dossier id {dossier_id}); back them up separately with --name",
+                    first=planned[key],
+                    second=dossier,
+                    dossier_id=identity.dossier_id,
+                )
             )
         planned[key] = dossier
     opts.name = name
@@ -281,7 +297,12 @@ def _remove_leftovers(dossier, to, prof, opts, now, json_out) -> None:
     if removed and not json_out:
         names = ", ".join(leftover.path.name for leftover in removed)
         err_console.print(
-            f"removed {len(removed)} partial file(s) an interrupted backup of {name} left: {names}",
+            _(
+                "removed {n} partial file(s) an interrupted backup of {name} left: {files}",
+                n=len(removed),
+                name=name,
+                files=names,
+            ),
             markup=False,
         )
 
@@ -293,39 +314,41 @@ def _open_key(key, passphrase_env, json_out):
     if not os.environ.get(passphrase_env):
         return open_secret_key(key, passphrase_env)
     with live_progress(json_out) as live:
-        live.stage("opening the shop key")
+        live.stage(_("opening the shop key"))
         return open_secret_key(key, passphrase_env)
 
 
 #: What each stage of a backup is, in words (``backup_dossier``'s ``on_stage``).
 STAGES = {
-    "packaging": "packaging {name}",
-    "checking": "checking the signatures of {name}",
-    "reading back": "reading {name} back",
+    "packaging": N_("packaging {name}"),
+    "checking": N_("checking the signatures of {name}"),
+    "reading back": N_("reading {name} back"),
 }
 
 
 def _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier):
     _remove_leftovers(dossier, to, prof, opts, now, json_out)
     with live_progress(json_out) as live:
-        live.stage(f"reading {dossier.name}, estimating its size")
+        live.stage(_("reading {name}, estimating its size", name=dossier.name))
         live.count_signatures()
 
         def tick(done: int, total: int) -> None:
             live.advance(done, total)
 
         def stage(what: str) -> None:
-            text = STAGES.get(what, "{what} {name}").format(what=what, name=dossier.name)
-            live.stage(text)
+            if what in STAGES:
+                live.stage(_(STAGES[what], name=dossier.name))
+            else:
+                live.stage(f"{what} {dossier.name}")
 
         def on_report(report) -> None:
             if not json_out and not report.ok:
-                err_console.print(
-                    f"[bold red]WARNING: dossier {report.dossier} has fiscal findings; backing "
-                    "it up anyway (--allow-findings): the findings are recorded in the signed "
-                    "manifest[/]",
-                    markup=True,
+                warning = _(
+                    "WARNING: dossier {dossier} has fiscal findings; backing it up anyway "
+                    "(--allow-findings): the findings are recorded in the signed manifest",
+                    dossier=report.dossier,
                 )
+                err_console.print(f"[bold red]{escape(warning)}[/]", markup=True)
 
         return backup_dossier(
             dossier,
@@ -342,35 +365,53 @@ def _run_one(dossier, to, secret, now, prof, opts, json_out, backup_dossier):
 
 def _summary(r) -> None:
     ratio = r.payload_bytes / r.archive_bytes if r.archive_bytes else 0
-    verdict = (
-        "[bold green]BACKED UP[/]"
-        if not r.findings_recorded
-        else "[bold yellow]BACKED UP WITH FINDINGS[/]"
-    )
+    if r.findings_recorded:
+        verdict = "[bold yellow]" + _("BACKED UP WITH FINDINGS") + "[/]"
+    else:
+        verdict = "[bold green]" + _("BACKED UP") + "[/]"
+    files = ", ".join(str(p) for p in r.files)
+    kind = _(KINDS[r.kind]) if r.kind in KINDS and not localtext.english() else r.kind
+    text = _("dossier {dossier} ({kind}) -> {files}", dossier=r.dossier, kind=kind, files=files)
+    console.print(f"{verdict} {escape(text)}", markup=True)
     console.print(
-        f"{verdict} dossier {r.dossier} ({r.kind}) -> {', '.join(str(p) for p in r.files)}",
-        markup=True,
-    )
-    console.print(
-        f"  {r.payload_files} files, {human_size(r.payload_bytes)} -> "
-        f"{human_size(r.archive_bytes)} "
-        f"(ratio {ratio:.2f}), {r.seconds:.1f} s; read back and verified"
+        "  "
+        + _(
+            "{files}, {payload} -> {archive} (ratio {ratio}), {seconds} s; read back and verified",
+            files=n_(
+                "{count} file",
+                "{count} files",
+                r.payload_files,
+                count=localtext.count(r.payload_files),
+            ),
+            payload=localtext.size(r.payload_bytes),
+            archive=localtext.size(r.archive_bytes),
+            ratio=localtext.decimal(ratio, 2),
+            seconds=localtext.decimal(r.seconds, 1),
+        )
     )
     console.print(f"  {left_out_sentence(r.left_out)}")
     if not r.read_from_medium:
-        console.print(
-            "  [yellow]the read-back could not bypass this system's file cache: it may have "
-            "read memory, not the medium; unplug and replug it, then run fiscalsafe verify "
-            "on it[/]",
-            markup=True,
+        caution = _(
+            "the read-back could not bypass this system's file cache: it may have read "
+            "memory, not the medium; unplug and replug it, then run fiscalsafe verify on it"
         )
+        console.print(f"  [yellow]{escape(caution)}[/]", markup=True)
     if r.check_report is not None and r.check_report.coverage is not None and r.coverage:
-        console.print("  coverage: " + coverage_sentence(r.check_report.coverage, ANCHOR_TODAY))
+        sentence = coverage_sentence(r.check_report.coverage, ANCHOR_TODAY)
+        console.print("  " + _("coverage: {sentence}", sentence=sentence))
     if r.archive_proofs:
         console.print("  " + proofs_sentence(r.archive_proofs))
     if r.forced:
-        console.print("  [yellow]made with --force while the application was open[/]", markup=True)
+        forced = _("made with --force while the application was open")
+        console.print(f"  [yellow]{escape(forced)}[/]", markup=True)
     for p in r.removed_by_rotation:
         console.print(
-            f"  --keep: removed older {r.kind} backup of dossier {r.dossier}: {p}", markup=False
+            "  "
+            + _(
+                "--keep: removed older {kind} backup of dossier {dossier}: {path}",
+                kind=kind,
+                dossier=r.dossier,
+                path=p,
+            ),
+            markup=False,
         )

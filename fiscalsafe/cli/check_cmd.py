@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fiscalsafe.cli import exitcodes, report_cmd
+from fiscalsafe.cli import exitcodes, localtext, report_cmd
 from fiscalsafe.cli.coverage_text import ANCHOR_AS_OF, ANCHOR_TODAY, coverage_sentence
 from fiscalsafe.cli.options import (
     JsonOpt,
@@ -22,37 +22,44 @@ from fiscalsafe.cli.options import (
 from fiscalsafe.cli.render import console, print_findings, print_json, proofs_sentence
 from fiscalsafe.cli.report_cmd import LangOpt, ReportOpt
 from fiscalsafe.errors import UsageError
+from fiscalsafe.i18n import _, n_
+from fiscalsafe.report.texts import VERDICTS
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
+
+DossierArg = Annotated[Path, typer.Argument(help=_("The shop dossier folder."))]
+AsOfOpt = Annotated[str | None, typer.Option(help=_("Date the coverage ends (default: now)."))]
+YearsOpt = Annotated[int, typer.Option(help=_("Years that must be covered."))]
+RequireTrustOpt = Annotated[bool, typer.Option(help=_("Fail unless --trust names the editor key."))]
+ProofKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        help=_(
+            "The shop's minisign secret key: reuse and record remembered proofs of "
+            "sealed archives (README, Remembered proofs). Without it, every archive "
+            "is proven in full."
+        ),
+    ),
+]
+PassphraseEnvOpt = Annotated[
+    str, typer.Option(help=_("Environment variable holding the key's passphrase."))
+]
 
 
 def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
-    @app.command()
+    @app.command(help=_("Prove a dossier's fiscal integrity in place, read-only."))
     @guarded
     def check(
-        dossier: Annotated[Path, typer.Argument(help="The shop dossier folder.")],
+        dossier: DossierArg,
         trust: TrustOpt = None,
-        as_of: Annotated[
-            str | None, typer.Option(help="Date the coverage ends (default: now).")
-        ] = None,
-        years: Annotated[int, typer.Option(help="Years that must be covered.")] = 6,
-        require_trust: Annotated[
-            bool, typer.Option(help="Fail unless --trust names the editor key.")
-        ] = False,
+        as_of: AsOfOpt = None,
+        years: YearsOpt = 6,
+        require_trust: RequireTrustOpt = False,
         profile: ProfileOpt = None,
         state: StateOpt = None,
         max_idle_days: MaxIdleOpt = MAX_IDLE_DAYS,
-        key: Annotated[
-            Path | None,
-            typer.Option(
-                "--key",
-                help="The shop's minisign secret key: reuse and record remembered proofs of "
-                "sealed archives (README, Remembered proofs). Without it, every archive is "
-                "proven in full.",
-            ),
-        ] = None,
-        passphrase_env: Annotated[
-            str, typer.Option(help="Environment variable holding the key's passphrase.")
-        ] = "FISCALSAFE_PASSPHRASE",
+        key: ProofKeyOpt = None,
+        passphrase_env: PassphraseEnvOpt = "FISCALSAFE_PASSPHRASE",
         json_out: JsonOpt = False,
         report_file: ReportOpt = None,
         lang: LangOpt = None,
@@ -62,15 +69,19 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
 
         report_lang = report_cmd.report_language(report_file, lang, dossier)
         if years < 1:
-            raise UsageError("--years must be at least 1")
+            raise UsageError(_("--years must be at least 1"))
         from fiscalsafe.cli.trust import editor_trust
 
         trusted = editor_trust(trust)
         for key_path in trusted:
             if dossier.resolve() in key_path.resolve().parents:
                 raise UsageError(
-                    f"{key_path} lies inside the dossier being checked: it cannot vouch for it "
-                    "(leave out --trust to check against the dossier's own key, reported as such)"
+                    _(
+                        "{path} lies inside the dossier being checked: it cannot vouch for it "
+                        "(leave out --trust to check against the dossier's own key, reported "
+                        "as such)",
+                        path=key_path,
+                    )
                 )
         store = state_store(state)
         seed = None
@@ -109,44 +120,63 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             render_check(report, ANCHOR_AS_OF if as_of else ANCHOR_TODAY)
             console.print("  " + proofs_sentence(report.archive_proofs))
             if report_file is not None:
-                console.print(f"report written: {', '.join(str(p) for p in pages)}")
+                written = ", ".join(str(p) for p in pages)
+                console.print(_("report written: {files}", files=written))
         return exitcodes.OK if report.ok else exitcodes.FINDINGS
 
 
-def render_check(report, anchor: str = ANCHOR_TODAY) -> None:
+def verdict_line(report) -> str:
     counts = report.counts()
-    cov = report.coverage
+    title = _(VERDICTS.get(report.verdict, VERDICTS["findings"]))
     if report.verdict == "proven":
-        console.print(
-            f"[bold green]PROVEN[/] dossier {report.dossier}: fiscal integrity verified",
-            markup=True,
+        text = _("dossier {dossier}: fiscal integrity verified", dossier=report.dossier)
+        return f"[bold green]{title}[/] {text}"
+    if report.verdict == "consistent":
+        text = _(
+            "dossier {dossier}: no error, but checked against the dossier's own editor key; "
+            "pass --trust",
+            dossier=report.dossier,
         )
-    elif report.verdict == "consistent":
-        console.print(
-            f"[bold yellow]CONSISTENT, ORIGIN NOT PROVEN[/] dossier {report.dossier}: no "
-            "error, but checked against the dossier's own editor key; pass --trust",
-            markup=True,
-        )
-    else:
-        console.print(
-            f"[bold red]NOT PROVEN[/] dossier {report.dossier}: {counts['error']} "
-            f"error(s), {counts['warning']} warning(s)",
-            markup=True,
-        )
-    stats = report.stats
-    console.print(
-        f"  {stats.get('archives', 0)} archives, {stats.get('tickets', 0)} tickets, "
-        f"{stats.get('journal_records', 0)} journal records, "
-        f"{stats.get('signatures_verified', 0)} signatures verified"
+        return f"[bold yellow]{title}[/] {text}"
+    text = _(
+        "dossier {dossier}: {errors}, {warnings}",
+        dossier=report.dossier,
+        errors=n_("{n} error", "{n} errors", counts["error"]),
+        warnings=n_("{n} warning", "{n} warnings", counts["warning"]),
     )
+    return f"[bold red]{title}[/] {text}"
+
+
+def stats_line(stats: dict) -> str:
+    number = localtext.count
+    return _(
+        "{archives} archives, {tickets} tickets, {records} journal records, "
+        "{signatures} signatures verified",
+        archives=number(stats.get("archives", 0)),
+        tickets=number(stats.get("tickets", 0)),
+        records=number(stats.get("journal_records", 0)),
+        signatures=number(stats.get("signatures_verified", 0)),
+    )
+
+
+def render_check(report, anchor: str = ANCHOR_TODAY) -> None:
+    cov = report.coverage
+    console.print(verdict_line(report), markup=True)
+    console.print("  " + stats_line(report.stats))
     if report.trust["self_asserted"]:
-        fps = ", ".join(report.trust["fingerprints"]) or "none"
+        fps = ", ".join(report.trust["fingerprints"]) or _("none")
         console.print(
-            f"  trust: self-asserted (dossier's own key {fps}); pass --trust to prove origin"
+            "  "
+            + _(
+                "trust: self-asserted (dossier's own key {fingerprints}); pass --trust to "
+                "prove origin",
+                fingerprints=fps,
+            )
         )
     else:
-        console.print(f"  trust: {', '.join(report.trust['fingerprints'])}")
+        fps = ", ".join(report.trust["fingerprints"])
+        console.print("  " + _("trust: {fingerprints}", fingerprints=fps))
     if cov is not None:
-        console.print("  coverage: " + coverage_sentence(cov, anchor))
+        console.print("  " + _("coverage: {sentence}", sentence=coverage_sentence(cov, anchor)))
     if report.findings:
         print_findings(report.findings)

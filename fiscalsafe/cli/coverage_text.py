@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from fiscalsafe.cli.localtext import day
+from fiscalsafe.i18n import N_, _, n_
 from fiscalsafe.verify.coverage import Coverage, years_before
 
 #: Why the required window ends where it does.
@@ -18,16 +20,16 @@ ANCHOR_AS_OF = "as-of"
 ANCHOR_BACKUP = "backup"
 
 _ANCHOR_TEXT = {
-    ANCHOR_TODAY: "up to today",
-    ANCHOR_AS_OF: "up to the --as-of date",
-    ANCHOR_BACKUP: "up to the day the backup was made",
+    ANCHOR_TODAY: N_("up to today"),
+    ANCHOR_AS_OF: N_("up to the --as-of date"),
+    ANCHOR_BACKUP: N_("up to the day the backup was made"),
 }
 #: Years the law requires by default: the window list assumes for a sidecar's claim.
 DEFAULT_YEARS = 6
 
 
 def _span(pair: tuple[dt.date, dt.date]) -> str:
-    return f"{pair[0]} to {pair[1]}"
+    return _("{start} to {end}", start=day(pair[0]), end=day(pair[1]))
 
 
 def _years(cov: Coverage) -> int:
@@ -36,26 +38,26 @@ def _years(cov: Coverage) -> int:
 
 
 def required_part(cov: Coverage, anchor: str) -> str:
-    years = _years(cov)
-    text = (
-        "{years} years required, {start} to {end}, {why}"
-        if years != 1
-        else "1 year required, {start} to {end}, {why}"
-    )
-    return text.format(
-        years=years, start=cov.required_start, end=cov.required_end, why=_ANCHOR_TEXT[anchor]
+    return n_(
+        "{n} year required, {start} to {end}, {why}",
+        "{n} years required, {start} to {end}, {why}",
+        _years(cov),
+        start=day(cov.required_start),
+        end=day(cov.required_end),
+        why=_(_ANCHOR_TEXT[anchor]),
     )
 
 
 def covered_part(cov: Coverage, claimed: bool) -> str:
     spans = ", ".join(_span(pair) for pair in cov.covered)
     if claimed:
-        return "the signed sidecar claims records covering {spans} (not verified by list)".format(
-            spans=spans or "nothing"
+        return _(
+            "the signed sidecar claims records covering {spans} (not verified by list)",
+            spans=spans or _("nothing"),
         )
     if not spans:
-        return "no verified record covers any of it"
-    return f"verified records cover {spans}"
+        return _("no verified record covers any of it")
+    return _("verified records cover {spans}", spans=spans)
 
 
 def idle_part(cov: Coverage) -> str | None:
@@ -63,33 +65,46 @@ def idle_part(cov: Coverage) -> str | None:
         return None
     days = (cov.idle[1] - cov.idle[0]).days + 1
     if cov.idle_excused == "end-of-activity":
-        return f"activity ended on {cov.end_of_activity}"
+        return _("activity ended on {day}", day=day(cov.end_of_activity))
     if cov.idle_excused == "tolerance":
-        limit = cov.max_idle_days
-        return f"{days} day(s) without operation after it, within the {limit}-day tolerance"
-    return f"STALE: nothing recorded for {days} days up to {cov.idle[1]}"
+        return n_(
+            "{n} day without operation after it, within the {limit}-day tolerance",
+            "{n} days without operation after it, within the {limit}-day tolerance",
+            days,
+            limit=cov.max_idle_days,
+        )
+    return n_(
+        "STALE: nothing recorded for {n} day up to {day}",
+        "STALE: nothing recorded for {n} days up to {day}",
+        days,
+        day=day(cov.idle[1]),
+    )
 
 
 def coverage_sentence(cov: Coverage, anchor: str, *, claimed: bool = False) -> str:
     """What is required (and why that window), what is covered, the last operation."""
     parts = [required_part(cov, anchor), covered_part(cov, claimed)]
     parts.append(
-        f"last recorded operation {cov.last_operation}"
+        _("last recorded operation {day}", day=day(cov.last_operation))
         if cov.last_operation
-        else "no recorded operation"
+        else _("no recorded operation")
     )
     if cov.since_genesis:
-        parts.append(f"the dossier began on {cov.genesis}: complete since then")
+        parts.append(_("the dossier began on {day}: complete since then", day=day(cov.genesis)))
     idle = idle_part(cov)
     if idle:
         parts.append(idle)
     if cov.unknowable is not None:
         parts.append(
-            f"{cov.unknowable[0]} to {cov.unknowable[1]} is after the backup was made: unknown"
+            _(
+                "{start} to {end} is after the backup was made: unknown",
+                start=day(cov.unknowable[0]),
+                end=day(cov.unknowable[1]),
+            )
         )
     if cov.gaps:
-        parts.append("gaps {spans}".format(spans=", ".join(_span(g) for g in cov.gaps)))
-    return "; ".join(parts)
+        parts.append(_("gaps {spans}", spans=", ".join(_span(g) for g in cov.gaps)))
+    return _("; ").join(parts)
 
 
 def claimed_coverage(claim: str, created: str) -> str:
@@ -101,7 +116,7 @@ def claimed_coverage(claim: str, created: str) -> str:
         first, sep, last = claim.partition("..")
         covered = [(dt.date.fromisoformat(first), dt.date.fromisoformat(last))] if sep else []
     except ValueError:
-        return "coverage not claimed by the sidecar"
+        return _("coverage not claimed by the sidecar")
     cov = Coverage(
         required_start=years_before(made, DEFAULT_YEARS),
         required_end=made,

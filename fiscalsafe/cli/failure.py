@@ -22,6 +22,7 @@ from fiscalsafe.errors import (
     UsageError,
     VerificationError,
 )
+from fiscalsafe.i18n import _
 
 ERROR_FORMAT = "fiscalsafe-error"
 ERROR_VERSION = [1, 0]
@@ -64,36 +65,45 @@ def describe_os_error(exc: OSError) -> str:
     name = Path(exc.filename) if exc.filename else None
     where = name.parent if name is not None else None
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"the medium{f' {where}' if where else ''} is full: the write did not fit"
+        if where is None:
+            return _("the medium is full: the write did not fit")
+        return _("the medium {folder} is full: the write did not fit", folder=where)
     partial = name is not None and name.name.startswith(".") and name.name.endswith(".partial")
     if exc.errno == errno.ENOENT and partial:
-        return (
-            f"the folder {where} disappeared while the backup was written "
-            "(medium unplugged or unmounted?)"
+        return _(
+            "the folder {folder} disappeared while the backup was written "
+            "(medium unplugged or unmounted?)",
+            folder=where,
         )
     if exc.errno == errno.ENOENT and name is not None:
-        return f"{name} does not exist (or disappeared while it was used)"
+        return _("{path} does not exist (or disappeared while it was used)", path=name)
     if exc.errno in (errno.EACCES, errno.EPERM) and name is not None:
-        return f"no permission to use {name}"
+        return _("no permission to use {path}", path=name)
     if exc.errno == errno.EIO:
-        return f"the device failed to read or write{f' {name}' if name else ''} (I/O error)"
+        if name is None:
+            return _("the device failed to read or write (I/O error)")
+        return _("the device failed to read or write {path} (I/O error)", path=name)
     text = (exc.strerror or str(exc) or type(exc).__name__).rstrip(".")
-    return f"{text[:1].lower()}{text[1:]}{f' ({name})' if name else ''}"
+    text = f"{text[:1].lower()}{text[1:]}"
+    return _("{problem} ({path})", problem=text, path=name) if name else text
 
 
 def failure_message(exc: BaseException) -> str:
     if isinstance(exc, Explained):
         return str(exc)
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted; nothing was left that looks complete"
+        return _("interrupted; nothing was left that looks complete")
     if isinstance(exc, OSError):
         return describe_os_error(exc)
     if isinstance(exc, FiscalsafeError):
         return str(exc)
     detail = str(exc).splitlines()[0] if str(exc) else ""
-    return (
-        f"unexpected internal error ({type(exc).__name__}{': ' + detail if detail else ''}); "
-        f"nothing was replaced. Set {DEBUG_ENV}=1 to see where it happened"
+    error = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return _(
+        "unexpected internal error ({error}); nothing was replaced. "
+        "Set {variable}=1 to see where it happened",
+        error=error,
+        variable=DEBUG_ENV,
     )
 
 
@@ -141,21 +151,30 @@ def run_app(app: Callable, args: Sequence[str] | None = None) -> None:
     # click's UsageError and ClickException, wherever this typer takes click from.
     usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     click_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    from fiscalsafe.cli.help_texts import translate_help_pages
+    from fiscalsafe.cli.language import apply_language
+    from fiscalsafe.cli.usage_errors import usage_message
+
     argv = list(sys.argv[1:] if args is None else args)
     json_out = JSON_FLAG in argv
     try:
-        code = get_command(app).main(args=argv, prog_name="fiscalsafe", standalone_mode=False)
+        apply_language(argv)
+        command = get_command(app)
+        translate_help_pages(command)
+        code = command.main(args=argv, prog_name="fiscalsafe", standalone_mode=False)
+    except UsageError as exc:
+        report_failure(exitcodes.USAGE, "usage", str(exc), json_out)
+        code = exitcodes.USAGE
     except usage_error as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: its help
             exc.show()
             raise SystemExit(exitcodes.USAGE) from None
-        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        report_failure(exitcodes.USAGE, "usage", exc.format_message() + hint, json_out)
+        report_failure(exitcodes.USAGE, "usage", usage_message(exc, argv), json_out)
         code = exitcodes.USAGE
     except typer.Abort:
         code = report_exception(KeyboardInterrupt(), json_out)
     except click_error as exc:
-        report_failure(exitcodes.USAGE, "usage", exc.format_message(), json_out)
+        report_failure(exitcodes.USAGE, "usage", usage_message(exc, argv), json_out)
         code = exitcodes.USAGE
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
         code = report_exception(exc, json_out)

@@ -7,19 +7,23 @@ from typing import Annotated
 
 import typer
 
-from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli import exitcodes, localtext
 from fiscalsafe.cli.backup_text import leftover_sentences
 from fiscalsafe.cli.coverage_text import claimed_coverage
+from fiscalsafe.cli.options import LanguageOpt
 from fiscalsafe.cli.render import console, print_json
-from fiscalsafe.units import human_size
+from fiscalsafe.i18n import _
 
 
 def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
-    @app.command("list")
+    @app.command("list", help=_("Show the backups a medium holds, or the contents of one backup."))
     @guarded
     def list_cmd(
-        target: Annotated[Path, typer.Argument(help="A medium/folder, or one backup archive.")],
-        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+        target: Annotated[Path, typer.Argument(help=_("A medium/folder, or one backup archive."))],
+        json_out: Annotated[
+            bool, typer.Option("--json", help=_("Machine-readable output."))
+        ] = False,
+        lang: LanguageOpt = None,
     ) -> int:
         """Show the backups a medium holds, or the contents of one backup."""
         from fiscalsafe.pipeline.leftovers import find_leftovers
@@ -33,18 +37,24 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                 print_json({**doc, "leftovers": leftovers}, "list")
                 return exitcodes.OK
             if not entries:
-                console.print(f"no fiscalsafe backup in {target}")
+                console.print(_("no fiscalsafe backup in {folder}", folder=target))
             for e in entries:
-                parts = f", {len(e.paths)}/{e.parts_expected} parts" if e.parts_expected > 1 else ""
-                console.print(
-                    f"{e.dossier:10} {e.kind:9} {e.created:21} {human_size(e.size):>10}  "
-                    f"{e.name}{parts}"
-                )
-                console.print(f"  coverage: {claimed_coverage(e.coverage, e.created)}")
+                parts = ""
+                if e.parts_expected > 1:
+                    parts = _(
+                        ", {found}/{expected} parts",
+                        found=len(e.paths),
+                        expected=e.parts_expected,
+                    )
+                created = localtext.when(e.created)
+                size = localtext.size(e.size)
+                console.print(f"{e.dossier:10} {e.kind:9} {created:21} {size:>10}  {e.name}{parts}")
+                sentence = claimed_coverage(e.coverage, e.created)
+                console.print("  " + _("coverage: {sentence}", sentence=sentence))
             for line in leftover_sentences(target):
                 console.print(line, markup=False)
             console.print(
-                "(claims from the signed sidecars; run 'fiscalsafe verify' to prove them)"
+                _("(claims from the signed sidecars; run 'fiscalsafe verify' to prove them)")
             )
             return exitcodes.OK
         from fiscalsafe.pipeline.contents import list_archive
@@ -54,18 +64,28 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             print_json(doc, "list")
         else:
             m = doc["manifest"]
+            tz = m["dossier"].get("tz")
             console.print(
-                f"{target.name}: dossier {m['dossier']['id']} ({m['dossier']['shop']}), "
-                f"{m['kind']} backup created {m['created']} by {m['tool']}"
+                _(
+                    "{name}: dossier {dossier} ({shop}), {kind} backup created {created} by {tool}",
+                    name=target.name,
+                    dossier=m["dossier"]["id"],
+                    shop=m["dossier"]["shop"],
+                    kind=m["kind"],
+                    created=localtext.when(m["created"], tz if isinstance(tz, str) else None),
+                    tool=m["tool"],
+                )
             )
             for f in doc["files"]:
-                console.print(f"  {f['category']:18} {human_size(f['size']):>10}  {f['path']}")
+                size = localtext.size(f["size"])
+                console.print(f"  {f['category']:18} {size:>10}  {f['path']}")
             for o in m["omitted"]:
-                console.print(
-                    f"  {'(omitted: ' + o['reason'] + ')':18} "
-                    f"{human_size(o['size']):>10}  {o['path']}"
-                )
+                omitted = _("(omitted: {reason})", reason=o["reason"])
+                console.print(f"  {omitted:18} {localtext.size(o['size']):>10}  {o['path']}")
             console.print(
-                "(manifest not authenticated by 'list'; run 'fiscalsafe verify --key' to prove it)"
+                _(
+                    "(manifest not authenticated by 'list'; run 'fiscalsafe verify --key' to "
+                    "prove it)"
+                )
             )
         return exitcodes.OK

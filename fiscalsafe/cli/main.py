@@ -14,19 +14,21 @@ import typer
 
 from fiscalsafe import __version__, fsio
 from fiscalsafe.cli.failure import report_exception, run_app
+from fiscalsafe.cli.options import LanguageOpt
 from fiscalsafe.cli.render import console
 from fiscalsafe.errors import FiscalsafeError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, Profile, parse_profile
+from fiscalsafe.i18n import _
 from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
 
 app = typer.Typer(
     name="fiscalsafe",
-    help="Check, back up, verify and restore French fiscal shop dossiers.",
+    help=_("Check, back up, verify and restore French fiscal shop dossiers."),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-keys_app = typer.Typer(help="Manage the shop's backup signing keys.", no_args_is_help=True)
+keys_app = typer.Typer(help=_("Manage the shop's backup signing keys."), no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
@@ -60,7 +62,13 @@ def now_utc() -> dt.datetime:
         try:
             moment = dt.datetime.fromisoformat(fixed)
         except ValueError:
-            raise UsageError(f"{CLOCK_ENV}={fixed!r} is not an ISO date-time") from None
+            raise UsageError(
+                _(
+                    "{variable}={value} is not an ISO date-time",
+                    variable=CLOCK_ENV,
+                    value=repr(fixed),
+                )
+            ) from None
         return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
     return dt.datetime.now(dt.UTC)
 
@@ -72,17 +80,20 @@ def load_profile(path: Path | None) -> Profile:
     try:
         data = fsio.read_regular(path, MAX_PROFILE_BYTES, "profile", UsageError)
         if data is None:
-            raise UsageError(f"profile {path} does not exist")
+            raise UsageError(_("profile {path} does not exist", path=path))
         return parse_profile(data)
     except OSError as exc:
-        raise UsageError(f"cannot read profile {path}: {exc.strerror}") from None
+        raise UsageError(
+            _("cannot read profile {path}: {reason}", path=path, reason=exc.strerror)
+        ) from None
     except FiscalsafeError as exc:
-        raise UsageError(f"profile {path}: {exc}") from None
+        raise UsageError(_("profile {path}: {problem}", path=path, problem=exc)) from None
 
 
 @app.callback(invoke_without_command=True)
 def main(
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    version: Annotated[bool, typer.Option("--version", help=_("Print the version."))] = False,
+    lang: LanguageOpt = None,
 ) -> None:
     if version:
         console.print(f"fiscalsafe {__version__}")
@@ -94,7 +105,7 @@ def read_passphrase(env: str) -> str | None:
     if os.environ.get(env):
         return os.environ[env]
     if sys.stdin.isatty():
-        return typer.prompt("Passphrase for the shop key", hide_input=True)
+        return typer.prompt(_("Passphrase for the shop key"), hide_input=True)
     return None
 
 

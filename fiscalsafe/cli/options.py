@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
+from fiscalsafe.cli.language import language_option
 from fiscalsafe.errors import UsageError
+from fiscalsafe.i18n import _
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS  # noqa: F401 - the options' default
 
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -19,7 +21,7 @@ def parse_size(text: str) -> int:
     """'8MB', '2G', '500k', '1048576' -> bytes (binary units)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
     if not match:
-        raise UsageError(f"{text!r} is not a size (examples: 500K, 8MB, 2GB)")
+        raise UsageError(_("{value} is not a size (examples: 500K, 8MB, 2GB)", value=repr(text)))
     return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
@@ -33,7 +35,9 @@ def parse_as_of(text: str | None, now: dt.datetime) -> dt.datetime:
             return dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC)
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--as-of {text!r} is not a date (YYYY-MM-DD) or ISO date-time") from None
+        raise UsageError(
+            _("--as-of {value} is not a date (YYYY-MM-DD) or ISO date-time", value=repr(text))
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
@@ -43,23 +47,29 @@ def parse_date(text: str | None, default: dt.date, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{option} {text!r} is not a YYYY-MM-DD date") from None
+        raise UsageError(
+            _("{option} {value} is not a YYYY-MM-DD date", option=option, value=repr(text))
+        ) from None
 
 
 StateOpt = Annotated[
     Path | None,
     typer.Option(
         "--state",
-        help="Folder where fiscalsafe keeps what it has proven per dossier (default: "
-        "$FISCALSAFE_STATE_DIR, else the per-user state folder).",
+        help=_(
+            "Folder where fiscalsafe keeps what it has proven per dossier (default: "
+            "$FISCALSAFE_STATE_DIR, else the per-user state folder)."
+        ),
     ),
 ]
 MaxIdleOpt = Annotated[
     int,
     typer.Option(
         "--max-idle-days",
-        help="Days without any recorded operation still accepted before the as-of date "
-        "(a shop closed for its holidays); beyond, COVERAGE_STALE.",
+        help=_(
+            "Days without any recorded operation still accepted before the as-of date "
+            "(a shop closed for its holidays); beyond, COVERAGE_STALE."
+        ),
     ),
 ]
 
@@ -72,22 +82,38 @@ def state_store(folder: Path | None):
 
 def check_max_idle(days: int) -> int:
     if days < 0:
-        raise UsageError("--max-idle-days must be 0 or more")
+        raise UsageError(_("--max-idle-days must be 0 or more"))
     return days
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=_("Machine-readable output on stdout."))]
 TrustOpt = Annotated[
     list[Path] | None,
-    typer.Option("--trust", help="Editor public key (PEM) fiscal signatures must verify with."),
+    typer.Option("--trust", help=_("Editor public key (PEM) fiscal signatures must verify with.")),
 ]
 ProfileOpt = Annotated[
-    Path | None, typer.Option("--profile", help="Dossier profile (JSON); default: odeis-default.")
+    Path | None,
+    typer.Option("--profile", help=_("Dossier profile (JSON); default: odeis-default.")),
 ]
 
 # The same three options with the shorter help that backup, verify and restore show.
 EditorKeyOpt = Annotated[
-    list[Path] | None, typer.Option("--trust", help="Editor public key (PEM).")
+    list[Path] | None,
+    typer.Option("--trust", help=_("Editor public key (PEM).")),
 ]
-ProfileFileOpt = Annotated[Path | None, typer.Option(help="Dossier profile (JSON).")]
-JsonOutputOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ProfileFileOpt = Annotated[Path | None, typer.Option(help=_("Dossier profile (JSON)."))]
+JsonOutputOpt = Annotated[bool, typer.Option("--json", help=_("Machine-readable output."))]
+
+# Read from the command line before the commands load (``cli/language.py``); declared on
+# every command so that each accepts it and shows it in its help.
+LanguageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help=_(
+            "Language of the output: fr or en (default: $FISCALSAFE_LANG, else the "
+            "system's language, else en)."
+        ),
+        callback=language_option,
+    ),
+]

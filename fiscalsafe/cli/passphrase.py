@@ -9,19 +9,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fiscalsafe.errors import UsageError
+from fiscalsafe.i18n import _
 
 TRIES = 3
 
 
 def empty_env_message(env: str) -> str:
-    return (
-        f"{env} is set but empty: put the key's passphrase in it, or unset it to be asked "
-        "on a terminal"
+    return _(
+        "{variable} is set but empty: put the key's passphrase in it, or unset it to be asked "
+        "on a terminal",
+        variable=env,
     )
 
 
 def _ask(prompt: Callable[..., str]) -> str:
-    return prompt("Passphrase for the shop key", hide_input=True, default="", show_default=False)
+    return prompt(_("Passphrase for the shop key"), hide_input=True, default="", show_default=False)
 
 
 def open_secret_key(
@@ -48,10 +50,20 @@ def open_secret_key(
         on_terminal = sys.stdin.isatty()
     if not on_terminal:
         if given == "":
-            raise UsageError(f"key file {path} is encrypted and {empty_env_message(env)}")
+            raise UsageError(
+                _(
+                    "key file {path} is encrypted and {problem}",
+                    path=path,
+                    problem=empty_env_message(env),
+                )
+            )
         raise UsageError(
-            f"key file {path} is encrypted: set {env} to its passphrase, or run on a terminal "
-            "to be asked"
+            _(
+                "key file {path} is encrypted: set {variable} to its passphrase, or run on a "
+                "terminal to be asked",
+                path=path,
+                variable=env,
+            )
         )
     if prompt is None:
         import typer
@@ -61,10 +73,12 @@ def open_secret_key(
         passphrase = _ask(prompt)
         try:
             if passphrase == "":
-                raise UsageError("the passphrase is empty")
+                raise UsageError(_("the passphrase is empty"))
             return load_key_file(minisign.load_secret_key, path, passphrase)
         except UsageError as exc:
             if not left:
-                raise UsageError(f"{exc}; {TRIES} tries, giving up") from None
-            print_error(f"{exc}; try again ({left} left)")
+                raise UsageError(
+                    _("{problem}; {n} tries, giving up", problem=exc, n=TRIES)
+                ) from None
+            print_error(_("{problem}; try again ({n} left)", problem=exc, n=left))
     raise AssertionError("unreachable")

@@ -14,14 +14,23 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from fiscalsafe.cli import render
+from fiscalsafe import i18n
+from fiscalsafe.cli import localtext, render
+from fiscalsafe.i18n import _
 from fiscalsafe.pipeline import signature_progress
 
 
 def signatures_text(count: signature_progress.SignatureCount) -> str:
     if not count.queued:
         return ""
-    return f"{count.signatures:,} signatures ({count.checked}/{count.queued} files)"
+    english = i18n.language() == i18n.DEFAULT_LANGUAGE
+    signatures = format(count.signatures, ",") if english else localtext.count(count.signatures)
+    return _(
+        "{signatures} signatures ({checked}/{queued} files)",
+        signatures=signatures,
+        checked=count.checked,
+        queued=count.queued,
+    )
 
 
 class SignaturesColumn(ProgressColumn):

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from fiscalsafe.i18n import _
 from fiscalsafe.verify.findings import Finding
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -36,20 +37,27 @@ def print_json(doc: Any, kind: str | None = None) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
+def severity_word(severity: str) -> str:
+    from fiscalsafe.report.texts import SEVERITIES
+
+    return _(SEVERITIES[severity]) if severity in SEVERITIES else severity
+
+
 def finding_line(f: Finding) -> str:
-    parts = [f"[{SEVERITY_STYLE[str(f.severity)]}]{f.severity}[/] {f.code}: {f.message}"]
+    style = SEVERITY_STYLE[str(f.severity)]
+    parts = [f"[{style}]{severity_word(str(f.severity))}[/] {f.code}: {f.message}"]
     where = []
     if f.record is not None:
-        where.append(f"record {f.record}")
+        where.append(_("record {record}", record=f.record))
     if f.offset is not None:
-        where.append(f"byte {f.offset}")
+        where.append(_("byte {offset}", offset=f.offset))
     if where:
         parts.append(f" ({', '.join(where)})")
     detail = []
     if f.expected is not None:
-        detail.append(f"expected: {f.expected}")
+        detail.append(_("expected: {value}", value=f.expected))
     if f.found is not None:
-        detail.append(f"found: {f.found}")
+        detail.append(_("found: {value}", value=f.found))
     if detail:
         parts.append("\n      " + "  ".join(detail))
     return "".join(parts)
@@ -58,29 +66,33 @@ def finding_line(f: Finding) -> str:
 def print_findings(findings: list[Finding], limit_per_file: int = 20) -> None:
     groups: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
-        groups[f.file or "(dossier)"].append(f)
+        groups[f.file or _("(dossier)")].append(f)
     for file in sorted(groups):
         items = groups[file]
         console.print(f"  [bold]{file}[/]", markup=True)
         for f in items[:limit_per_file]:
             console.print("    " + finding_line(f), markup=True)
         if len(items) > limit_per_file:
-            console.print(f"    ... and {len(items) - limit_per_file} more (see --json)")
+            more = len(items) - limit_per_file
+            console.print("    " + _("... and {n} more (see --json)", n=more))
 
 
 def print_error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    label = _("error:")
+    err_console.print(f"[bold red]{label}[/] {escape(message)}", markup=True)
 
 
 def print_warning(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {escape(message)}", markup=True)
+    label = _("warning:")
+    err_console.print(f"[yellow]{label}[/] {escape(message)}", markup=True)
 
 
 def proofs_sentence(proofs: dict[str, int]) -> str:
     """How many fiscal archives a run verified, and how many it took from remembered
     proofs of the same bytes."""
-    return (
-        f"fiscal archives: {proofs.get('verified', 0)} proven in full, "
-        f"{proofs.get('remembered', 0)} remembered (same bytes, trust, versions and time "
-        "zone as an earlier proof)"
+    return _(
+        "fiscal archives: {verified} proven in full, {remembered} remembered (same bytes, "
+        "trust, versions and time zone as an earlier proof)",
+        verified=proofs.get("verified", 0),
+        remembered=proofs.get("remembered", 0),
     )

@@ -15,26 +15,32 @@ import typer
 
 from fiscalsafe import i18n
 from fiscalsafe.cli import exitcodes
+from fiscalsafe.cli.language import bad_language, language_option
+from fiscalsafe.cli.options import LanguageOpt
 from fiscalsafe.cli.render import console, finding_line, print_json
 from fiscalsafe.errors import UsageError
+from fiscalsafe.i18n import _
 
 ReportOpt = Annotated[
     Path | None,
     typer.Option(
         "--report",
-        help="Write a report to read, sign and attach: FILE.html or FILE.pdf (by extension).",
+        help=_("Write a report to read, sign and attach: FILE.html or FILE.pdf (by extension)."),
     ),
 ]
 LangOpt = Annotated[
     str | None,
     typer.Option(
         "--lang",
-        help="Language of the report: fr or en (default: $FISCALSAFE_LANG, else the "
-        "system locale, else en).",
+        help=_(
+            "Language of the output and of the report: fr or en (default: "
+            "$FISCALSAFE_LANG, else the system's language, else en)."
+        ),
+        callback=language_option,
     ),
 ]
 AuditorOpt = Annotated[
-    str | None, typer.Option("--auditor", help="The auditor's name, shown in the report.")
+    str | None, typer.Option("--auditor", help=_("The auditor's name, shown in the report."))
 ]
 
 
@@ -44,11 +50,16 @@ def report_language(report: Path | None, lang: str | None, dossier: Path | None 
     from fiscalsafe.report.write import report_format
 
     if lang is not None and lang not in i18n.LANGUAGES:
-        raise UsageError(f"--lang {lang!r}: choose one of {', '.join(i18n.LANGUAGES)}")
+        raise bad_language(lang)
     if report is not None:
         report_format(report)
         if dossier is not None and dossier.resolve() in report.resolve().parents:
-            raise UsageError(f"--report {report} lies inside the dossier, which is never modified")
+            raise UsageError(
+                _(
+                    "--report {path} lies inside the dossier, which is never modified",
+                    path=report,
+                )
+            )
     return i18n.choose_language(lang)
 
 
@@ -149,18 +160,24 @@ def _identity(dossier: Path) -> dict[str, Any]:
 
 
 def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
-    @app.command("report-check")
+    @app.command(
+        "report-check",
+        help=_("Check that a report, its evidence record and its signature belong together."),
+    )
     @guarded
     def report_check(
-        report: Annotated[Path, typer.Argument(help="The report (.html or .pdf).")],
+        report: Annotated[Path, typer.Argument(help=_("The report (.html or .pdf)."))],
         evidence: Annotated[
-            Path | None, typer.Option(help="The evidence record the report names.")
+            Path | None, typer.Option(help=_("The evidence record the report names."))
         ] = None,
         auditor_pub: Annotated[
             Path | None,
-            typer.Option(help="The auditor's minisign public key: check REPORT.minisig."),
+            typer.Option(help=_("The auditor's minisign public key: check REPORT.minisig.")),
         ] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+        json_out: Annotated[
+            bool, typer.Option("--json", help=_("Machine-readable output."))
+        ] = False,
+        lang: LanguageOpt = None,
     ) -> int:
         """Check that a report, its evidence record and its signature belong together."""
         from fiscalsafe.report.check import check_report
@@ -175,12 +192,18 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
 
 def render_report_check(result) -> None:
     if result.ok:
-        line = f"[bold green]REPORT CHECKED[/] {result.report}"
+        title = _("REPORT CHECKED")
+        line = f"[bold green]{title}[/] {result.report}"
         if result.evidence_sha256:
-            line += f": evidence SHA-256 {result.evidence_sha256} (verdict {result.verdict})"
+            line += _(
+                ": evidence SHA-256 {sha256} (verdict {verdict})",
+                sha256=result.evidence_sha256,
+                verdict=result.verdict,
+            )
     else:
         codes = ", ".join(sorted({f.code for f in result.findings if f.severity == "error"}))
-        line = f"[bold red]REPORT NOT CHECKED[/] {result.report}: {codes}"
+        title = _("REPORT NOT CHECKED")
+        line = f"[bold red]{title}[/] {result.report}: {codes}"
     console.print(line, markup=True)
     for f in result.findings:
         console.print("  " + finding_line(f), markup=True)

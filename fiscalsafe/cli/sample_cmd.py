@@ -7,52 +7,51 @@ from typing import Annotated
 
 import typer
 
-from fiscalsafe.cli import exitcodes
-from fiscalsafe.cli.options import (
-    JsonOpt,
-    parse_date,
-    parse_size,
-)
+from fiscalsafe.cli import exitcodes, localtext
+from fiscalsafe.cli.options import JsonOpt, LanguageOpt, parse_date, parse_size
 from fiscalsafe.cli.render import console, print_json
 from fiscalsafe.errors import UsageError
+from fiscalsafe.i18n import _
 
 
 def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
-    @app.command()
+    @app.command(help=_("Write a sample root: two shop dossiers and a keys folder."))
     @guarded
     def sample(
-        directory: Annotated[Path, typer.Argument(help="New folder for the sample root.")],
-        seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 1,
-        years: Annotated[int, typer.Option(help="Years of fiscal history.")] = 7,
+        directory: Annotated[Path, typer.Argument(help=_("New folder for the sample root."))],
+        seed: Annotated[int, typer.Option(help=_("Same seed, same bytes."))] = 1,
+        years: Annotated[int, typer.Option(help=_("Years of fiscal history."))] = 7,
         until: Annotated[
             str | None,
-            typer.Option(help="Day after the last activity (YYYY-MM-DD); default today."),
+            typer.Option(help=_("Day after the last activity (YYYY-MM-DD); default today.")),
         ] = None,
         size: Annotated[
-            str, typer.Option(help="Bulk database and photo bytes, all shops together.")
+            str, typer.Option(help=_("Bulk database and photo bytes, all shops together."))
         ] = "8MB",
         tickets_per_day: Annotated[
-            int, typer.Option(help="Average tickets a shop signs per open day.")
+            int, typer.Option(help=_("Average tickets a shop signs per open day."))
         ] = 20,
         open_app: Annotated[
-            bool, typer.Option("--open", help="Leave lock files, as if the application ran.")
+            bool, typer.Option("--open", help=_("Leave lock files, as if the application ran."))
         ] = False,
-        shops: Annotated[int, typer.Option(help="Number of shop dossiers (1 or 2).")] = 2,
+        shops: Annotated[int, typer.Option(help=_("Number of shop dossiers (1 or 2)."))] = 2,
         tamper: Annotated[
-            str | None, typer.Option(help="Damage the sample in one named way (see --tamper list).")
+            str | None,
+            typer.Option(help=_("Damage the sample in one named way (see --tamper list).")),
         ] = None,
         json_out: JsonOpt = False,
+        lang: LanguageOpt = None,
     ) -> int:
         """Write a sample root: two shop dossiers and a keys folder."""
         from fiscalsafe.samples.sample import write_sample
         from fiscalsafe.samples.tamper import TAMPERS, apply_tamper
 
         if tamper == "list":
-            for name, (_, doc) in TAMPERS.items():
+            for name, (_unused, doc) in TAMPERS.items():
                 console.print(f"{name:28} {doc}")
             return exitcodes.OK
         if tamper is not None and tamper not in TAMPERS:
-            raise UsageError(f"unknown --tamper {tamper!r}; see --tamper list")
+            raise UsageError(_("unknown --tamper {name}; see --tamper list", name=repr(tamper)))
         result = write_sample(
             directory,
             seed=seed,
@@ -70,13 +69,21 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
             print_json(doc, "sample-output")
         else:
             console.print(
-                f"sample written to {directory}: {len(result.dossiers)} dossiers, "
-                f"{result.tickets} signed tickets, {len(result.files)} files"
+                _(
+                    "sample written to {folder}: {dossiers} dossiers, {tickets} signed tickets, "
+                    "{files} files",
+                    folder=directory,
+                    dossiers=len(result.dossiers),
+                    tickets=localtext.count(result.tickets),
+                    files=localtext.count(len(result.files)),
+                )
             )
             for path in result.dossiers:
-                console.print(f"  dossier  {path}")
+                console.print("  " + _("dossier  {path}", path=path))
             for name, path in result.keys.items():
                 console.print(f"  {name:15}{path}")
             if tamper:
-                console.print(f"  tampered {result.dossiers[0]}: {doc['tamper']}")
+                console.print(
+                    "  " + _("tampered {path}: {what}", path=result.dossiers[0], what=doc["tamper"])
+                )
         return exitcodes.OK

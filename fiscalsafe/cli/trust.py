@@ -88,7 +88,9 @@ def load_key_file(loader, path: Path, *args):
     try:
         return loader(path, *args)
     except MalformedError as exc:
-        raise UsageError(f"key file {path}: {exc}") from None
+        from fiscalsafe.i18n import _
+
+        raise UsageError(_("key file {path}: {problem}", path=path, problem=exc)) from None
 
 
 def editor_trust(paths: list[Path] | None) -> list[Path]:

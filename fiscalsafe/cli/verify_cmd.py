@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +12,11 @@ import typer
 from fiscalsafe import fsio
 from fiscalsafe.cli import exitcodes, report_cmd
 from fiscalsafe.cli.backup_text import leftover_sentences
-from fiscalsafe.cli.coverage_text import ANCHOR_AS_OF, ANCHOR_BACKUP, coverage_sentence
+from fiscalsafe.cli.coverage_text import ANCHOR_AS_OF, ANCHOR_BACKUP
 from fiscalsafe.cli.options import (
     EditorKeyOpt,
     JsonOutputOpt,
+    LanguageOpt,
     MaxIdleOpt,
     ProfileFileOpt,
     StateOpt,
@@ -26,16 +26,13 @@ from fiscalsafe.cli.options import (
 )
 from fiscalsafe.cli.passphrase import open_secret_key
 from fiscalsafe.cli.progress import live_progress
-from fiscalsafe.cli.render import console, err_console, print_findings, print_json
+from fiscalsafe.cli.render import console, err_console, print_json
 from fiscalsafe.cli.report_cmd import AuditorOpt, LangOpt, ReportOpt
 from fiscalsafe.cli.trust import ShopKey, editor_trust, load_shop_keys, trust_dir
-from fiscalsafe.cli.verify_text import (
-    existing_entries,
-    forced_restore_sentence,
-    main_findings,
-    signer_sentence,
-)
+from fiscalsafe.cli.verify_render import render_restore, render_verify
+from fiscalsafe.cli.verify_text import existing_entries
 from fiscalsafe.errors import UsageError
+from fiscalsafe.i18n import _
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.report import combine_verdicts
 
@@ -104,35 +101,37 @@ def find_backups(folder: Path) -> list[list[Path]]:
 
 
 TargetsArg = Annotated[
-    list[Path], typer.Argument(help="Backups, split parts, a medium folder, or a bag.")
+    list[Path], typer.Argument(help=_("Backups, split parts, a medium folder, or a bag."))
 ]
 ShopKeysOpt = Annotated[
-    list[Path] | None, typer.Option("--key", help="Shop public key (minisign .pub).")
+    list[Path] | None, typer.Option("--key", help=_("Shop public key (minisign .pub)."))
 ]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option(help="Coverage end (default: the backup's signed creation time)."),
+    typer.Option(help=_("Coverage end (default: the backup's signed creation time).")),
 ]
-YearsOpt = Annotated[int, typer.Option(help="Years that must be covered.")]
-RequireTrustOpt = Annotated[bool, typer.Option(help="Fail unless the editor key is passed in.")]
-EvidenceOpt = Annotated[Path | None, typer.Option(help="Write a JSON evidence record here.")]
+YearsOpt = Annotated[int, typer.Option(help=_("Years that must be covered."))]
+RequireTrustOpt = Annotated[bool, typer.Option(help=_("Fail unless the editor key is passed in."))]
+EvidenceOpt = Annotated[Path | None, typer.Option(help=_("Write a JSON evidence record here."))]
 AuditorKeyOpt = Annotated[
-    Path | None, typer.Option(help="Sign the evidence with this minisign secret key.")
+    Path | None, typer.Option(help=_("Sign the evidence with this minisign secret key."))
 ]
 AuditorPassphraseOpt = Annotated[
-    str, typer.Option(help="Environment variable with the auditor key's passphrase.")
+    str, typer.Option(help=_("Environment variable with the auditor key's passphrase."))
 ]
 SinceOpt = Annotated[
     Path | None,
     typer.Option(
-        help="An earlier evidence record: each dossier's newest backup must extend "
-        "the history it proved."
+        help=_(
+            "An earlier evidence record: each dossier's newest backup must extend "
+            "the history it proved."
+        )
     ),
 ]
-ArchiveArg = Annotated[Path, typer.Argument(help="The backup (or one part of a split set).")]
-DestArg = Annotated[Path, typer.Argument(help="Empty or new folder to restore into.")]
+ArchiveArg = Annotated[Path, typer.Argument(help=_("The backup (or one part of a split set)."))]
+DestArg = Annotated[Path, typer.Argument(help=_("Empty or new folder to restore into."))]
 RestoreForceOpt = Annotated[
-    bool, typer.Option(help="Restore into a non-empty folder, replacing entries.")
+    bool, typer.Option(help=_("Restore into a non-empty folder, replacing entries."))
 ]
 
 
@@ -172,7 +171,7 @@ class VerifyRequest:
 def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
     env = CommandEnv(load_profile, now_utc, read_passphrase)
 
-    @app.command()
+    @app.command(help=_("Prove backups (or any BagIt bag) without restoring them."))
     @guarded
     def verify(
         targets: TargetsArg,
@@ -215,7 +214,9 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         )
         return run_verify(request, env)
 
-    @app.command()
+    @app.command(
+        help=_("Verify a backup while extracting it; publish the files only if all is proven.")
+    )
     @guarded
     def restore(
         archive: ArchiveArg,
@@ -226,6 +227,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
         years: YearsOpt = 6,
         profile: ProfileFileOpt = None,
         json_out: JsonOutputOpt = False,
+        lang: LanguageOpt = None,
     ) -> int:
         """Verify a backup while extracting it; publish the files only if all is proven."""
         return run_restore(archive, dest, key, trust, force, years, profile, json_out, env)
@@ -313,11 +315,11 @@ def print_outcome(reports: list, json_out: bool, written: list[Path], pages: lis
         return
     if len(reports) > 1:
         good = sum(r.ok for r in reports)
-        console.print(f"{good} of {len(reports)} proven")
+        console.print(_("{good} of {total} proven", good=good, total=len(reports)))
     if written:
-        console.print(f"evidence written: {', '.join(str(p) for p in written)}")
+        console.print(_("evidence written: {files}", files=", ".join(str(p) for p in written)))
     if pages:
-        console.print(f"report written: {', '.join(str(p) for p in pages)}")
+        console.print(_("report written: {files}", files=", ".join(str(p) for p in pages)))
 
 
 def verify_items(
@@ -334,8 +336,12 @@ def verify_items(
         elif target.is_dir() and looks_like_bag(target):
             if key_given:
                 raise UsageError(
-                    f"{target} is a plain BagIt bag (it holds no {EXTRACTED_MANIFEST}): "
-                    "--key cannot apply to it; verify it without --key"
+                    _(
+                        "{target} is a plain BagIt bag (it holds no {manifest}): "
+                        "--key cannot apply to it; verify it without --key",
+                        target=target,
+                        manifest=EXTRACTED_MANIFEST,
+                    )
                 )
             items.append(("bag", [target]))
         elif target.is_dir():
@@ -344,12 +350,12 @@ def verify_items(
                 for line in leftover_sentences(target):
                     err_console.print(line, markup=False)
             if not found:
-                raise UsageError(f"no backup found in {target}")
+                raise UsageError(_("no backup found in {folder}", folder=target))
             items.extend(("backup", files) for files in found)
         elif target.exists():
             items.extend(("backup", files) for files in discover([target]))
         else:
-            raise UsageError(f"{target} does not exist")
+            raise UsageError(_("{path} does not exist", path=target))
     return items
 
 
@@ -358,10 +364,23 @@ def refuse_without_shop_key(items: list[tuple[str, list[Path]]], shop_keys: list
     for kind, files in items:
         signed = Path(str(files[0]) + ".minisig").exists() or ".tar.zst" in files[0].name
         if (kind == "folder" or kind == "backup" and signed) and not shop_keys:
-            what = "an extracted fiscalsafe backup" if kind == "folder" else "a fiscalsafe backup"
+            folder = trust_dir() / "shop"
+            if kind == "folder":
+                raise UsageError(
+                    _(
+                        "{name} is an extracted fiscalsafe backup: pass the shop's public key "
+                        "with --key (or put it in {folder})",
+                        name=files[0].name,
+                        folder=folder,
+                    )
+                )
             raise UsageError(
-                f"{files[0].name} is {what}: pass the shop's public key with "
-                f"--key (or put it in {trust_dir() / 'shop'})"
+                _(
+                    "{name} is a fiscalsafe backup: pass the shop's public key with --key "
+                    "(or put it in {folder})",
+                    name=files[0].name,
+                    folder=folder,
+                )
             )
 
 
@@ -371,7 +390,7 @@ def verify_item(kind: str, files: list[Path], shop_keys: list, how: dict, live):
     from fiscalsafe.pipeline.verify_backup import VerifyReport, verify_folder, verify_stream
     from fiscalsafe.verify.bag import validate_bag_directory
 
-    live.stage(f"verifying {files[0].name}", total=sum_sizes(files))
+    live.stage(_("verifying {name}", name=files[0].name), total=sum_sizes(files))
     live.count_signatures()
 
     if kind == "bag":
@@ -399,13 +418,13 @@ def run_restore(archive, dest, key, trust, force, years, profile, json_out, env)
 
     shop_keys = load_shop_keys(key)
     if not shop_keys:
-        raise UsageError("pass the shop's public key with --key")
+        raise UsageError(_("pass the shop's public key with --key"))
     if not archive.exists():
-        raise UsageError(f"{archive} does not exist")
+        raise UsageError(_("{path} does not exist", path=archive))
     files = discover([archive])[0]
     already = existing_entries(dest) if force else []
     with live_progress(json_out) as live:
-        live.stage(f"verifying and restoring {files[0].name}", total=sum_sizes(files))
+        live.stage(_("verifying and restoring {name}", name=files[0].name), total=sum_sizes(files))
         live.count_signatures()
         result = restore_backup(
             files,
@@ -433,85 +452,3 @@ def run_restore(archive, dest, key, trust, force, years, profile, json_out, env)
     else:
         render_restore(result, already)
     return exitcodes.OK if result.restored else exitcodes.FINDINGS
-
-
-def render_restore(result, already: list) -> None:
-    if result.restored:
-        console.print(
-            f"[bold green]RESTORED[/] {result.files} files into {result.dest}, every one verified",
-            markup=True,
-        )
-        if already:
-            console.print("  " + forced_restore_sentence(result, already), markup=False)
-        if result.rebuild_indexes:
-            console.print(
-                "  this was a no-index backup: the application must rebuild these "
-                "index files: " + ", ".join(result.rebuild_indexes)
-            )
-    else:
-        render_verify(result.report, detailed=True)
-        console.print(
-            f"[bold red]NOT RESTORED[/]: verification failed; nothing was written to {result.dest}",
-            markup=True,
-        )
-        if already:
-            console.print(
-                f"  --force: the {len(already)} entries already in {result.dest} are untouched",
-                markup=False,
-            )
-
-
-def checks_line(r) -> str:
-    """The steps that ran, by name; a bag verified without a key says so."""
-    from fiscalsafe.pipeline.verify_backup import CHECK_NAMES
-
-    names = ", ".join(CHECK_NAMES.get(c, c) for c in r.checks) or "none"
-    return names + (" (BagIt checks only)" if r.mode == "bag" else "")
-
-
-def render_verify(r, detailed: bool, anchor: str = ANCHOR_BACKUP) -> None:
-    counts = r.counts()
-    if r.verdict == "proven":
-        line = f"[bold green]PROVEN[/] {r.target}"
-    elif r.verdict == "valid":
-        line = f"[bold green]VALID BAG[/] {r.target} (BagIt only: no signature, no fiscal proof)"
-    elif r.verdict == "consistent":
-        line = (
-            f"[bold yellow]CONSISTENT, ORIGIN NOT PROVEN[/] {r.target}: the editor key came "
-            "from inside the backup"
-        )
-    else:
-        main = ", ".join(sorted({f.code for f in r.findings if f.severity == "error"})[:4])
-        line = f"[bold red]NOT PROVEN[/] {r.target}: {counts['error']} error(s) ({main})"
-    if r.manifest is not None:
-        m = r.manifest
-        line += f" — dossier {m.dossier.get('id')} {m.kind} backup of {m.created}"
-        if r.verified_at:
-            line += f" (verifier's clock {r.verified_at})"
-    console.print(line, markup=True)
-    if r.verdict == "findings" and not detailed:
-        for text in main_findings(r):
-            console.print(f"    {text}", markup=False)
-    if r.fiscal is not None and r.fiscal.coverage is not None:
-        console.print("  coverage: " + coverage_sentence(r.fiscal.coverage, anchor))
-    console.print(f"  checks: {checks_line(r)}", markup=False)
-    if not detailed:
-        return
-    if r.mode == "backup":
-        console.print(
-            f"  {signer_sentence(r)}; {r.members} members, {r.payload_bytes} payload bytes",
-            markup=False,
-        )
-    if r.fiscal is not None:
-        trust = r.fiscal.trust
-        if trust.get("self_asserted"):
-            console.print("  editor trust: self-asserted (key inside the backup); pass --trust")
-        stats = r.fiscal.stats
-        if stats:
-            console.print(
-                f"  {stats.get('archives', 0)} fiscal archives, {stats.get('tickets', 0)} "
-                f"tickets, {stats.get('signatures_verified', 0)} signatures verified"
-            )
-    if r.findings:
-        print_findings(r.findings)
-    sys.stdout.flush()

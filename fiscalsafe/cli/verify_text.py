@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fiscalsafe.i18n import _
 from fiscalsafe.verify.findings import Severity
 
 #: Findings that mean the shop key's signature over the backup did not hold.
@@ -41,16 +42,24 @@ def signer_sentence(r) -> str:
     was expected and which one the signature names."""
     expected = r.shop_key
     if signature_holds(r):
-        return f"signed by shop key {expected}"
+        return _("signed by shop key {key}", key=expected)
     signer = sidecar_signer(r.files[0].path) if r.files else None
     if signer is None:
-        return f"NOT signed by shop key {expected}: expected {expected}, no readable signature"
-    if signer == expected:
-        return (
-            f"signature NOT valid: expected shop key {expected}, signed by {signer}, but the "
-            "bytes changed after they were signed"
+        return _(
+            "NOT signed by shop key {key}: expected {key}, no readable signature", key=expected
         )
-    return f"NOT signed by shop key {expected}: expected {expected}, signed by {signer}"
+    if signer == expected:
+        return _(
+            "signature NOT valid: expected shop key {key}, signed by {signer}, but the "
+            "bytes changed after they were signed",
+            key=expected,
+            signer=signer,
+        )
+    return _(
+        "NOT signed by shop key {key}: expected {key}, signed by {signer}",
+        key=expected,
+        signer=signer,
+    )
 
 
 def main_findings(r) -> list[str]:
@@ -61,7 +70,8 @@ def main_findings(r) -> list[str]:
         for f in errors[:SHOWN_FINDINGS]
     ]
     if len(errors) > SHOWN_FINDINGS:
-        lines.append(f"and {len(errors) - SHOWN_FINDINGS} more (verify this backup alone)")
+        more = len(errors) - SHOWN_FINDINGS
+        lines.append(_("and {n} more (verify this backup alone)", n=more))
     return lines
 
 
@@ -80,7 +90,7 @@ def existing_entries(dest: Path) -> list[str]:
 def _names(names: list[str]) -> str:
     shown = ", ".join(names[:SHOWN_NAMES])
     more = len(names) - SHOWN_NAMES
-    return f"{shown} and {more} more" if more > 0 else shown
+    return _("{names} and {n} more", names=shown, n=more) if more > 0 else shown
 
 
 def forced_restore_sentence(result, already: list[str]) -> str:
@@ -92,9 +102,17 @@ def forced_restore_sentence(result, already: list[str]) -> str:
     parts = []
     if replaced:
         parts.append(
-            f"replaced by the backup's, whole folders included: {_names(replaced)} "
-            "(files in them that the backup does not hold are gone)"
+            _(
+                "replaced by the backup's, whole folders included: {names} "
+                "(files in them that the backup does not hold are gone)",
+                names=_names(replaced),
+            )
         )
     if kept:
-        parts.append(f"kept as they were (not in the backup): {_names(kept)}")
-    return f"--force: {result.dest} already held {len(already)} entries; " + "; ".join(parts)
+        parts.append(_("kept as they were (not in the backup): {names}", names=_names(kept)))
+    return _(
+        "--force: {folder} already held {n} entries; {what}",
+        folder=result.dest,
+        n=len(already),
+        what=_("; ").join(parts),
+    )
