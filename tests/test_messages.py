@@ -64,7 +64,7 @@ def test_backup_creates_its_folder_and_says_what_it_left_out_and_why(w, tmp_path
     assert r.code == 0, r
     assert f"created the backup folder {usb}" in r.err
     assert "left out: " in r.out
-    assert "photo(s) (back them up with --kind photos)" in r.out
+    assert "photos (back them up with --kind photos)" in r.out
     assert coverage_line(r.out).startswith(
         "coverage: 1 year required, 2025-11-27 to 2026-11-27, up to today; verified records"
     )

@@ -5,17 +5,45 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from fiscalsafe.cli import localtext
 from fiscalsafe.formats.layout import EXTENSION
-from fiscalsafe.i18n import N_, _
+from fiscalsafe.i18n import _, n_
 
-#: Why a file is left out of a backup, in words (the manifest's ``omitted`` reasons).
-LEFT_OUT_REASONS = {
-    "lock": N_("{n} lock file(s) of the application (only mark it open)"),
-    "temporary": N_("{n} temporary file(s)"),
-    "photos-excluded": N_("{n} photo(s) (back them up with --kind photos)"),
-    "no-index": N_("{n} index file(s) (--kind no-index: the application rebuilds them)"),
-    "not-photo": N_("{n} file(s) that are not photos (--kind photos)"),
-}
+
+def left_out_reason(reason: str, n: int) -> str:
+    """``n`` files left out for ``reason`` (a manifest ``omitted`` reason), in words."""
+    count = localtext.count(n)
+    if reason == "lock":
+        return n_(
+            "{count} lock file of the application (it only marks it open)",
+            "{count} lock files of the application (they only mark it open)",
+            n,
+            count=count,
+        )
+    if reason == "temporary":
+        return n_("{count} temporary file", "{count} temporary files", n, count=count)
+    if reason == "photos-excluded":
+        return n_(
+            "{count} photo (back it up with --kind photos)",
+            "{count} photos (back them up with --kind photos)",
+            n,
+            count=count,
+        )
+    if reason == "no-index":
+        return n_(
+            "{count} index file (--kind no-index: the application rebuilds it)",
+            "{count} index files (--kind no-index: the application rebuilds them)",
+            n,
+            count=count,
+        )
+    if reason == "not-photo":
+        return n_(
+            "{count} file that is not a photo (--kind photos)",
+            "{count} files that are not photos (--kind photos)",
+            n,
+            count=count,
+        )
+    return n_("{count} file: {reason}", "{count} files: {reason}", n, count=count, reason=reason)
 
 
 def left_out_sentence(omitted) -> str:
@@ -23,13 +51,8 @@ def left_out_sentence(omitted) -> str:
     if not omitted:
         return _("nothing left out")
     counts = Counter(o.reason for o in omitted)
-    parts = [
-        _(LEFT_OUT_REASONS[reason], n=n)
-        if reason in LEFT_OUT_REASONS
-        else _("{n} file(s): {reason}", n=n, reason=reason)
-        for reason, n in sorted(counts.items())
-    ]
-    return _("{n} left out: {reasons}", n=len(omitted), reasons=", ".join(parts))
+    parts = [left_out_reason(reason, n) for reason, n in sorted(counts.items())]
+    return _("{n} left out: {reasons}", n=localtext.count(len(omitted)), reasons=", ".join(parts))
 
 
 def previous_backup(dest: Path, name: str) -> str | None:
