@@ -9,7 +9,11 @@ restore. Their standard output and error are scanned for English (``english_scan
 catalogue's English sentences, and lines of English prose), and the English found is listed
 in the assertion message. The same runs with ``--json``, in French and in English, give
 documents that validate against their schemas and have the same keys. The command lines of
-the French guides (``docs/guide-*.md``) all parse.
+the French guides (``docs/guide-*.md``) all parse, and each guide's commands run as written,
+in order, with its Windows drives mapped to test folders.
+
+Until every command's texts are translated, ``test_no_english_reaches_a_french_user`` (and
+``test_the_french_json_messages_are_french``) fail, listing each English sentence by run.
 
 Run it alone: ``python3 dev.py test tests/test_french_output.py -q``.
 """
@@ -20,6 +24,7 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -364,3 +369,66 @@ def test_the_guides_follow_french_typography() -> None:
             if re.search(r"[ \t][:;?!](\s|$)", prose):
                 wrong.append(f"{guide.name}: {line.strip()}")
     assert wrong == []
+
+
+def guide_paths(line_words: tuple[str, ...], drives: dict[str, Path]) -> list[str]:
+    """The guide's Windows paths (``E:\\...``) turned into folders of the test."""
+    out = []
+    for word in line_words:
+        match = re.fullmatch(r"([A-Z]):\\(.*)", word)
+        if match:
+            rest = match.group(2).replace("\\", "/")
+            word = str(drives[match.group(1)] / rest) if rest else str(drives[match.group(1)])
+        out.append(word)
+    return out
+
+
+def run_guide(guide: str, cwd: Path, drives: dict[str, Path], archive: str) -> None:
+    """Run every command of ``guide`` in order, in French, with its Windows drives mapped
+    to test folders; each must succeed."""
+    env = {**language_env("fr", cwd), "FISCALSAFE_PASSPHRASE": "phrase secrète"}
+    for command_line in [c for c in guide_commands() if c.guide == guide]:
+        words = [w.replace("MAG001_lundi_full.tar.zst", archive) for w in command_line.words]
+        proc = subprocess.run(
+            [sys.executable, "-m", "fiscalsafe", *guide_paths(tuple(words), drives)],
+            capture_output=True, text=True, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+            timeout=CLI_TIMEOUT, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, f"{command_line.line}\n{proc.stdout}{proc.stderr}"
+
+
+def test_the_auditors_guide_runs_as_written(french: dict[str, Run], tmp_path: Path) -> None:
+    """Every command of the auditor's guide, in order, on the shop's medium: its key
+    generation, verification with a signed PDF report, report-check, list, the anchored
+    verification, restore and check all succeed."""
+    sample = Path(french["sample"].args[1])
+    medium = Path(french["backup"].args[french["backup"].args.index("--to") + 1])
+    archive = next(medium.glob("MAG001_*_full.tar.zst"))
+    (tmp_path / "E").symlink_to(medium)
+    (tmp_path / "C" / "Boutique").mkdir(parents=True)
+    (tmp_path / "C" / "Boutique" / "MAG001").symlink_to(sample / "dossiers" / "MAG001")
+    work = tmp_path / "C" / "Audit"  # the guide's working folder
+    work.mkdir()
+    for key in ("shop.pub", "editor.pub"):
+        (work / key).write_bytes((sample / "keys" / key).read_bytes())
+    run_guide("guide-auditeur.md", work, {"C": tmp_path / "C", "E": tmp_path / "E"}, archive.name)
+    assert (work / "rapport.pdf.minisig").is_file() and (work / "rapport-2.json").is_file()
+    assert (work / "MAG001" / "dossier.json").is_file()
+
+
+def test_the_shop_owners_guide_runs_as_written(french: dict[str, Run], tmp_path: Path) -> None:
+    """Every command of the shop owner's guide, in order: a new shop key, the checks with
+    their reports, the nightly backup, one for every dossier, the dated backups kept on a
+    disk, the photos, a backup despite findings, list and restore."""
+    sample = Path(french["sample"].args[1])
+    drives = {letter: tmp_path / letter for letter in "CEF"}
+    for folder in drives.values():
+        folder.mkdir()
+    shutil.copytree(sample / "dossiers" / "MAG001", drives["C"] / "Boutique" / "MAG001")
+    (drives["C"] / "Cles").mkdir()
+    (drives["C"] / "Cles" / "editor.pub").write_bytes((sample / "keys" / "editor.pub").read_bytes())
+    medium = Path(french["backup"].args[french["backup"].args.index("--to") + 1])
+    archive = next(medium.glob("MAG001_*_full.tar.zst")).name  # the same weekday here
+    run_guide("guide-commercant.md", tmp_path, drives, archive)
+    assert (drives["C"] / "Boutique" / "MAG001-restaure" / "dossier.json").is_file()
+    assert (drives["C"] / "Boutique" / "controle.html").is_file()
