@@ -100,7 +100,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 def test_every_tamper_has_an_expectation() -> None:
     assert sorted(TAMPERS) == sorted(EXPECTED)
     for name, (_, doc) in TAMPERS.items():
-        assert doc and "\n" not in doc, f"{name}: needs a one-line docstring"
+        assert doc and "\n" not in doc, f"{name}: needs a one-line description"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -48,7 +48,7 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
 
         if tamper == "list":
             for name, (_unused, doc) in TAMPERS.items():
-                console.print(f"{name:28} {doc}")
+                console.print(f"{name:28} {_(doc)}")
             return exitcodes.OK
         if tamper is not None and tamper not in TAMPERS:
             raise UsageError(_("unknown --tamper {name}; see --tamper list", name=repr(tamper)))

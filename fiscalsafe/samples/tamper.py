@@ -1,6 +1,6 @@
 """The tamper catalogue: damage a copy of a sample dossier in one named way.
 
-Each tamper plays one attacker and its docstring says which:
+Each tamper plays one attacker and its description says which:
 
 - *without the key*: bytes edited, records removed or copied, a record forged with a key
   nobody trusts, a fake signature of the right length;

@@ -7,7 +7,9 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+from fiscalsafe import i18n
 from fiscalsafe.crypto import FiscalSigningKey, derive_signing_key, load_signing_key_pem
+from fiscalsafe.localformat import local
 
 TamperFunc = Callable[[Path, dict[str, Path]], str]
 TAMPERS: dict[str, tuple[TamperFunc, str]] = {}
@@ -16,12 +18,22 @@ TAMPERS: dict[str, tuple[TamperFunc, str]] = {}
 ATTACKER_SEED = b"fiscalsafe tamper: a key nobody trusts"
 
 
-def register(name: str) -> Callable[[TamperFunc], TamperFunc]:
+def register(name: str, description: str) -> Callable[[TamperFunc], TamperFunc]:
+    """Adds a tamper under ``name``; ``description`` is an ``N_`` text, translated when shown."""
+
     def add(func: TamperFunc) -> TamperFunc:
-        TAMPERS[name] = (func, " ".join((func.__doc__ or "").split()))
+        TAMPERS[name] = (func, description)
         return func
 
     return add
+
+
+def number(value: int | float) -> str:
+    """A number inside a description: ``41 787`` and ``5,5`` in French; English keeps the
+    plain forms scripts already read (``41787``, ``5.5``)."""
+    if i18n.language() != i18n.DEFAULT_LANGUAGE:
+        return local().number(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def editor(keys: dict[str, Path]) -> FiscalSigningKey:

@@ -10,6 +10,8 @@ from typing import Any
 
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats.packing import pack
+from fiscalsafe.i18n import N_, _, n_
+from fiscalsafe.localformat import local
 from fiscalsafe.samples.signed_files import (
     EditableJournal,
     archive_paths,
@@ -19,7 +21,7 @@ from fiscalsafe.samples.signed_files import (
     rewrite,
     write_archive,
 )
-from fiscalsafe.samples.tamper_registry import attacker, editor, register
+from fiscalsafe.samples.tamper_registry import attacker, editor, number, register
 
 #: How many of the oldest monthly archives ``coverage-short`` deletes (a year and a half).
 PURGED_ARCHIVES = 18
@@ -44,12 +46,14 @@ def _middle_ticket_offset(data: bytes, body: dict[str, Any]) -> tuple[int, fa.Ti
     return data.index(ticket.body), ticket
 
 
-@register("flipped-byte-archive")
+@register(
+    "flipped-byte-archive",
+    N_("Without the key: flip one bit inside a ticket of the middle archive (not re-signed)."),
+)
 def flipped_byte_archive(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: flip one bit inside a ticket of the middle archive (not re-signed)."""
     path = middle(archive_paths(dossier))
     data = bytearray(path.read_bytes())
-    _, body = read_archive(path)
+    _unused, body = read_archive(path)
     start, ticket = _middle_ticket_offset(bytes(data), body)
     # The last letter of the operator name: the ticket still decodes, so the check can say
     # which ticket changed, not only that the archive did.
@@ -58,91 +62,136 @@ def flipped_byte_archive(dossier: Path, keys: dict[str, Path]) -> str:
     data[position] ^= 0x01
     after = before[:-1] + chr(data[position])
     rewrite(path, bytes(data))
-    return f"{path.name}: bit flipped at byte {position} (ticket {ticket.seq}: {before} -> {after})"
+    return _(
+        "{file}: bit flipped at byte {position} (ticket {seq}: {before} -> {after})",
+        file=path.name,
+        position=number(position),
+        seq=ticket.seq,
+        before=before,
+        after=after,
+    )
 
 
-@register("untrusted-key-archive")
+@register(
+    "untrusted-key-archive",
+    N_("Without the key: re-sign the middle archive, unchanged, with another P-256 key."),
+)
 def untrusted_key_archive(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: re-sign the middle archive, unchanged, with another P-256 key."""
     path = middle(archive_paths(dossier))
-    env, _ = read_archive(path)
+    env, _unused = read_archive(path)
     forger = attacker()
     key_id = forger.public_key().key_id
     write_archive(path, env.body, forger.algorithm, key_id, forger.sign(env.body))
-    return f"{path.name}: re-signed with untrusted key {key_id.hex()}"
+    return _("{file}: re-signed with untrusted key {key}", file=path.name, key=key_id.hex())
 
 
-@register("archive-removed")
+@register(
+    "archive-removed",
+    N_("Without the key: delete the middle archive file."),
+)
 def archive_removed(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: delete the middle archive file."""
     path = middle(archive_paths(dossier))
     path.unlink()
-    return f"{path.name}: deleted"
+    return _("{file}: deleted", file=path.name)
 
 
-@register("archives-swapped")
+@register(
+    "archives-swapped",
+    N_("Without the key: swap the contents of the middle archive file and the next one."),
+)
 def archives_swapped(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: swap the contents of the middle archive file and the next one."""
     paths = archive_paths(dossier)
     index = len(paths) // 2
     a, b = paths[index], paths[index + 1]
     data_a, data_b = a.read_bytes(), b.read_bytes()
     rewrite(a, data_b)
     rewrite(b, data_a)
-    return f"{a.name} and {b.name}: contents swapped"
+    return _("{first} and {second}: contents swapped", first=a.name, second=b.name)
 
 
-@register("archive-duplicated")
+@register(
+    "archive-duplicated",
+    N_("Without the key: copy the middle archive to a second file name."),
+)
 def archive_duplicated(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: copy the middle archive to a second file name."""
     path = middle(archive_paths(dossier))
     copy = path.with_name(f"{path.stem}_copie{path.suffix}")
     shutil.copy2(path, copy)
-    return f"{path.name}: copied to {copy.name}"
+    return _("{file}: copied to {copy}", file=path.name, copy=copy.name)
 
 
-@register("archive-truncated")
+@register(
+    "archive-truncated",
+    N_("Without the key: cut the last 100 bytes of the middle archive (an interrupted copy)."),
+)
 def archive_truncated(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: cut the last 100 bytes of the middle archive (an interrupted copy)."""
     path = middle(archive_paths(dossier))
     data = path.read_bytes()
     rewrite(path, data[:-100])
-    return f"{path.name}: cut from {len(data)} to {len(data) - 100} bytes"
+    return n_(
+        "{file}: cut from {before} to {after} byte",
+        "{file}: cut from {before} to {after} bytes",
+        len(data) - 100,
+        file=path.name,
+        before=number(len(data)),
+        after=number(len(data) - 100),
+    )
 
 
-@register("weak-algorithm")
+@register(
+    "weak-algorithm",
+    N_("Without the key: declare the middle archive's algorithm as ecdsa-p256-sha1."),
+)
 def weak_algorithm(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: declare the middle archive's algorithm as ecdsa-p256-sha1."""
     path = middle(archive_paths(dossier))
-    env, _ = read_archive(path)
+    env, _unused = read_archive(path)
     write_archive(path, env.body, "ecdsa-p256-sha1", env.key_id, env.signature)
-    return f"{path.name}: algorithm {env.alg} -> ecdsa-p256-sha1"
+    return _("{file}: algorithm {old} -> ecdsa-p256-sha1", file=path.name, old=env.alg)
 
 
-@register("ticket-removed")
+@register(
+    "ticket-removed",
+    N_("Without the key: remove the middle ticket from the middle archive (not re-signed)."),
+)
 def ticket_removed(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: remove the middle ticket from the middle archive (not re-signed)."""
     path = middle(archive_paths(dossier))
     env, body = read_archive(path)
     index = len(body["tickets"]) // 2
     ticket = fa.decode_ticket(*body["tickets"].pop(index), index)
     write_archive(path, pack(body), env.alg, env.key_id, env.signature)
-    return f"{path.name}: ticket {ticket.seq} removed ({ticket.ttc} cents)"
+    return n_(
+        "{file}: ticket {seq} removed ({cents} cent)",
+        "{file}: ticket {seq} removed ({cents} cents)",
+        ticket.ttc,
+        file=path.name,
+        seq=ticket.seq,
+        cents=number(ticket.ttc),
+    )
 
 
-@register("coverage-short")
+@register(
+    "coverage-short",
+    N_("Without the key: delete the oldest archives (a year and a half), as a purge would."),
+)
 def coverage_short(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: delete the oldest archives (a year and a half), as a purge would."""
     paths = archive_paths(dossier)
     removed = paths[: min(PURGED_ARCHIVES, len(paths) - 1)]
     for path in removed:
         path.unlink()
-    return f"{len(removed)} oldest archives deleted ({removed[0].name}..{removed[-1].name})"
+    return n_(
+        "{n} oldest archive deleted ({first}..{last})",
+        "{n} oldest archives deleted ({first}..{last})",
+        len(removed),
+        first=removed[0].name,
+        last=removed[-1].name,
+    )
 
 
-@register("grand-total-mismatch")
+@register(
+    "grand-total-mismatch",
+    N_("Shop software: raise a day closure's grand total by 1 EUR, re-sign archive and journal."),
+)
 def grand_total_mismatch(dossier: Path, keys: dict[str, Path]) -> str:
-    """Shop software: raise a day closure's grand total by 1 EUR, re-sign archive and journal."""
     changed: dict[str, Any] = {}
 
     def mutate(body: dict) -> None:
@@ -160,15 +209,21 @@ def grand_total_mismatch(dossier: Path, keys: dict[str, Path]) -> str:
         raise LookupError(f"no closing event for {changed['start']}")
 
     name = _resign_middle(dossier, keys, mutate, journal_edit)
-    return (
-        f"{name}: day {changed['start']} grand total {changed['gt']} -> {changed['gt'] + 100}, "
-        "archive, journal and head re-signed with the editor key"
+    return _(
+        "{file}: day {day} grand total {old} -> {new}, "
+        "archive, journal and head re-signed with the editor key",
+        file=name,
+        day=local().day(changed["start"]),
+        old=changed["gt"],
+        new=changed["gt"] + 100,
     )
 
 
-@register("vat-sum-mismatch")
+@register(
+    "vat-sum-mismatch",
+    N_("Shop software: declare 1 EUR less VAT (more net) in a day closure, re-sign archive."),
+)
 def vat_sum_mismatch(dossier: Path, keys: dict[str, Path]) -> str:
-    """Shop software: declare 1 EUR less VAT (more net) in a day closure, re-sign archive."""
     changed: dict[str, Any] = {}
 
     def mutate(body: dict) -> None:
@@ -180,18 +235,27 @@ def vat_sum_mismatch(dossier: Path, keys: dict[str, Path]) -> str:
         changed.update(start=day["start"], rate=line[0], moved=moved)
 
     name = _resign_middle(dossier, keys, mutate)
-    return (
-        f"{name}: day {changed['start']}, rate {changed['rate'] / 100:g}%: {changed['moved']} "
-        "cents moved from VAT to net; archive, journal and head re-signed"
+    return n_(
+        "{file}: day {day}, rate {rate}%: {cents} cent moved from VAT to net; "
+        "archive, journal and head re-signed",
+        "{file}: day {day}, rate {rate}%: {cents} cents moved from VAT to net; "
+        "archive, journal and head re-signed",
+        changed["moved"],
+        file=name,
+        day=local().day(changed["start"]),
+        rate=number(changed["rate"] / 100),
+        cents=changed["moved"],
     )
 
 
-@register("archive-other-dossier")
+@register(
+    "archive-other-dossier",
+    N_("Shop software: relabel the middle archive as another dossier's, re-sign everything."),
+)
 def archive_other_dossier(dossier: Path, keys: dict[str, Path]) -> str:
-    """Shop software: relabel the middle archive as another dossier's, re-sign everything."""
 
     def mutate(body: dict) -> None:
         body["dossier"] = "MAG999"
 
     name = _resign_middle(dossier, keys, mutate)
-    return f"{name}: dossier id set to MAG999, archive, journal and head re-signed"
+    return _("{file}: dossier id set to MAG999, archive, journal and head re-signed", file=name)

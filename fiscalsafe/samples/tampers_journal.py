@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
 from fiscalsafe.formats.packing import pack
+from fiscalsafe.i18n import N_, _
+from fiscalsafe.localformat import local
 from fiscalsafe.samples.signed_files import EditableJournal, rewrite
-from fiscalsafe.samples.tamper_registry import attacker, editor, fake_signature, register
+from fiscalsafe.samples.tamper_registry import attacker, editor, fake_signature, number, register
 
 HOUR_US = 3600 * 1_000_000
 TRUNCATED_RECORDS = 5
@@ -19,20 +21,24 @@ LOGIN_CODE = 80
 UNKNOWN_CODE = 999
 
 
-@register("journal-entry-deleted")
+@register(
+    "journal-entry-deleted",
+    N_("Without the key: remove a record (the middle user login) from the journal."),
+)
 def journal_entry_deleted(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: remove a record (the middle user login) from the journal."""
     journal = EditableJournal.load(dossier)
     index = journal.pick(LOGIN_CODE)
     seq = journal.bodies[index]["seq"]
     journal.delete(index)
     journal.write()
-    return f"journal record {seq} deleted"
+    return _("journal record {seq} deleted", seq=seq)
 
 
-@register("journal-entry-inserted")
+@register(
+    "journal-entry-inserted",
+    N_("Without the key: insert a forged login, linked and signed with an untrusted key."),
+)
 def journal_entry_inserted(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: insert a forged login, linked and signed with an untrusted key."""
     journal = EditableJournal.load(dossier)
     index = journal.pick(LOGIN_CODE)
     before = journal.bodies[index]
@@ -49,23 +55,32 @@ def journal_entry_inserted(dossier: Path, keys: dict[str, Path]) -> str:
     )
     journal.insert(index + 1, forged, forger.sign(pack(forged)))
     journal.write()
-    return f"forged journal record inserted after record {before['seq']}"
+    return _("forged journal record inserted after record {seq}", seq=before["seq"])
 
 
-@register("journal-entry-edited")
+@register(
+    "journal-entry-edited",
+    N_("Without the key: change a record's text (the middle login) and keep its signature."),
+)
 def journal_entry_edited(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: change a record's text (the middle login) and keep its signature."""
     journal = EditableJournal.load(dossier)
     index = journal.pick(LOGIN_CODE)
     old = journal.bodies[index]["text"]
     journal.edit(index, text=old + " (ADMIN)")
     journal.write()
-    return f"journal record {journal.bodies[index]['seq']}: text {old!r} -> {old + ' (ADMIN)'!r}"
+    return _(
+        "journal record {seq}: text {old} -> {new}",
+        seq=journal.bodies[index]["seq"],
+        old=repr(old),
+        new=repr(old + " (ADMIN)"),
+    )
 
 
-@register("journal-entry-edited-rehashed")
+@register(
+    "journal-entry-edited-rehashed",
+    N_("Without the key: edit a record, give it a fake signature, re-link the next record."),
+)
 def journal_entry_edited_rehashed(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: edit a record, give it a fake signature, re-link the next record."""
     journal = EditableJournal.load(dossier)
     index = journal.pick(LOGIN_CODE)
     old = journal.bodies[index]["text"]
@@ -75,64 +90,93 @@ def journal_entry_edited_rehashed(dossier: Path, keys: dict[str, Path]) -> str:
     journal.edit(index + 1, prev=fake)
     journal.write()
     seq = journal.bodies[index]["seq"]
-    return f"journal record {seq} edited, fake signature, record {seq + 1} re-linked to it"
+    return _(
+        "journal record {seq} edited, fake signature, record {next} re-linked to it",
+        seq=seq,
+        next=seq + 1,
+    )
 
 
-@register("journal-tail-truncated")
+@register(
+    "journal-tail-truncated",
+    N_("Without the key: drop the journal's last 5 records and keep the old signed head."),
+)
 def journal_tail_truncated(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: drop the journal's last 5 records and keep the old signed head."""
     journal = EditableJournal.load(dossier)
     last = journal.bodies[-1]["seq"]
-    for _ in range(TRUNCATED_RECORDS):
+    for _unused in range(TRUNCATED_RECORDS):
         journal.delete(len(journal.bodies) - 1)
     journal.write()
-    return f"journal records {last - TRUNCATED_RECORDS + 1}..{last} dropped, head kept"
+    return _(
+        "journal records {first}..{last} dropped, head kept",
+        first=last - TRUNCATED_RECORDS + 1,
+        last=last,
+    )
 
 
-@register("journal-rolled-back")
+@register(
+    "journal-rolled-back",
+    N_(
+        "Shop owner: cut the journal's last 5 records and put back the signed head that named "
+        "the record before them (an older genuine head, as an older backup holds it)."
+    ),
+)
 def journal_rolled_back(dossier: Path, keys: dict[str, Path]) -> str:
-    """Shop owner: cut the journal's last 5 records and put back the signed head that named
-    the record before them (an older genuine head, as an older backup holds it)."""
     journal = EditableJournal.load(dossier)
     last = journal.bodies[-1]["seq"]
-    for _ in range(TRUNCATED_RECORDS):
+    for _unused in range(TRUNCATED_RECORDS):
         journal.delete(len(journal.bodies) - 1)
     journal.write(head_signer=editor(keys))
-    return f"journal rolled back to record {last - TRUNCATED_RECORDS}, with its signed head"
+    return _(
+        "journal rolled back to record {seq}, with its signed head",
+        seq=last - TRUNCATED_RECORDS,
+    )
 
 
-@register("journal-cut-mid-record")
+@register(
+    "journal-cut-mid-record",
+    N_("Without the key: cut the journal file in the middle of its last record."),
+)
 def journal_cut_mid_record(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: cut the journal file in the middle of its last record."""
     path = dossier / DEFAULT_PROFILE.journal
     data = path.read_bytes()
     journal = EditableJournal.load(dossier)
     last_size = len(fj.encode_record(journal.raw[-1], journal.sigs[-1]))
     cut = len(data) - last_size // 2
     rewrite(path, data[:cut])
-    return f"journal cut from {len(data)} to {cut} bytes"
+    return _(
+        "journal cut from {before} to {after} bytes",
+        before=number(len(data)),
+        after=number(cut),
+    )
 
 
-@register("journal-head-missing")
+@register(
+    "journal-head-missing",
+    N_("Without the key: delete the journal's signed head."),
+)
 def journal_head_missing(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: delete the journal's signed head."""
     path = dossier / DEFAULT_PROFILE.journal_head
     path.unlink()
-    return f"{DEFAULT_PROFILE.journal_head} deleted"
+    return _("{file}: deleted", file=DEFAULT_PROFILE.journal_head)
 
 
-@register("journal-genesis-removed")
+@register(
+    "journal-genesis-removed",
+    N_("Without the key: remove the journal's first (genesis) record."),
+)
 def journal_genesis_removed(dossier: Path, keys: dict[str, Path]) -> str:
-    """Without the key: remove the journal's first (genesis) record."""
     journal = EditableJournal.load(dossier)
     journal.delete(0)
     journal.write()
-    return "journal genesis record 1 deleted"
+    return _("journal genesis record 1 deleted")
 
 
-@register("decreasing-timestamp")
+@register(
+    "decreasing-timestamp",
+    N_("Shop software: back-date a record before its predecessor, re-sign the journal after it."),
+)
 def decreasing_timestamp(dossier: Path, keys: dict[str, Path]) -> str:
-    """Shop software: back-date a record before its predecessor, re-sign the journal after it."""
     signer = editor(keys)
     journal = EditableJournal.load(dossier)
     index = journal.pick(LOGIN_CODE)
@@ -144,15 +188,19 @@ def decreasing_timestamp(dossier: Path, keys: dict[str, Path]) -> str:
     body.update(ts=ts, off=int(offset.total_seconds() // 60))
     journal.resign_from(index, signer)
     journal.write(head_signer=signer)
-    return (
-        f"journal record {body['seq']} back-dated one hour before record {body['seq'] - 1}; "
-        "journal and head re-signed with the editor key"
+    return _(
+        "journal record {seq} back-dated one hour before record {previous}; "
+        "journal and head re-signed with the editor key",
+        seq=body["seq"],
+        previous=body["seq"] - 1,
     )
 
 
-@register("archive-event-missing")
+@register(
+    "archive-event-missing",
+    N_("Shop software: remove the middle 'archive created' event, re-sign the journal after it."),
+)
 def archive_event_missing(dossier: Path, keys: dict[str, Path]) -> str:
-    """Shop software: remove the middle 'archive created' event, re-sign the journal after it."""
     signer = editor(keys)
     journal = EditableJournal.load(dossier)
     index = journal.pick(20)
@@ -160,12 +208,16 @@ def archive_event_missing(dossier: Path, keys: dict[str, Path]) -> str:
     journal.delete(index)
     journal.resign_from(index, signer)
     journal.write(head_signer=signer)
-    return f"journal event for archive {number} removed; journal and head re-signed"
+    return _(
+        "journal event for archive {number} removed; journal and head re-signed", number=number
+    )
 
 
-@register("closure-event-missing")
+@register(
+    "closure-event-missing",
+    N_("Shop software: remove the middle day-closing event, re-sign the journal after it."),
+)
 def closure_event_missing(dossier: Path, keys: dict[str, Path]) -> str:
-    """Shop software: remove the middle day-closing event, re-sign the journal after it."""
     signer = editor(keys)
     journal = EditableJournal.load(dossier)
     index = journal.pick(50, kind="day")
@@ -173,12 +225,17 @@ def closure_event_missing(dossier: Path, keys: dict[str, Path]) -> str:
     journal.delete(index)
     journal.resign_from(index, signer)
     journal.write(head_signer=signer)
-    return f"journal closing event for {day} removed; journal and head re-signed"
+    return _(
+        "journal closing event for {day} removed; journal and head re-signed",
+        day=local().day(day),
+    )
 
 
-@register("unknown-event-code")
+@register(
+    "unknown-event-code",
+    N_("Shop software: log the middle login under code 999 (not in the JET list), re-signed."),
+)
 def unknown_event_code(dossier: Path, keys: dict[str, Path]) -> str:
-    """Shop software: log the middle login under code 999 (not in the JET list), re-signed."""
     signer = editor(keys)
     journal = EditableJournal.load(dossier)
     index = journal.pick(LOGIN_CODE)
@@ -186,4 +243,9 @@ def unknown_event_code(dossier: Path, keys: dict[str, Path]) -> str:
     journal.resign_from(index, signer)
     journal.write(head_signer=signer)
     seq = journal.bodies[index]["seq"]
-    return f"journal record {seq}: code {LOGIN_CODE} -> {UNKNOWN_CODE}; journal and head re-signed"
+    return _(
+        "journal record {seq}: code {old} -> {new}; journal and head re-signed",
+        seq=seq,
+        old=LOGIN_CODE,
+        new=UNKNOWN_CODE,
+    )
