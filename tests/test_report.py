@@ -357,9 +357,10 @@ def test_pdf_report_is_accepted_rendered_and_checked(w, tmp_path_factory, tmp_pa
         "--report", report, "--lang", "fr", "--auditor", rs.AUDITOR, "--auditor-key", secret,
     )  # fmt: skip
     assert r.code == 0, r
+    # poppler writes UTF-8, whatever the console's code page.
     info = subprocess.run(
-        [stock_tool("pdfinfo"), report], capture_output=True, text=True, check=True
-    ).stdout
+        [stock_tool("pdfinfo"), report], capture_output=True, check=True
+    ).stdout.decode("utf-8")
     assert re.search(r"Title:\s+Rapport de vérification", info)
     assert int(re.search(r"Pages:\s+(\d+)", info).group(1)) >= 2
     subprocess.run(
@@ -372,9 +373,8 @@ def test_pdf_report_is_accepted_rendered_and_checked(w, tmp_path_factory, tmp_pa
     text = subprocess.run(
         [stock_tool("pdftotext"), "-layout", report, "-"],
         capture_output=True,
-        text=True,
         check=True,
-    ).stdout
+    ).stdout.decode("utf-8")
     assert "VÉRIFIÉ" in text and "Boutique Rivoli" in text and rs.AUDITOR in text
     assert w.public.fingerprint in text and "Que faire" not in text  # no finding
     checked = bs.invoke("report-check", report, "--auditor-pub", public, "--json")
