@@ -180,3 +180,19 @@ def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process runs check archives with one fiscal worker: the process pool runs the same
     code, only slower to start (the subprocess tests keep the real pool)."""
     monkeypatch.setattr(workers, "default_workers", lambda: 1)
+
+
+@pytest.fixture
+def mine(w, tmp_path):
+    """A private copy of the small sample, free to change."""
+    import backup_support as bs
+
+    return bs.copy_root(w, tmp_path / "root")
+
+
+@pytest.fixture
+def usb(tmp_path: Path) -> Path:
+    """An empty folder standing for the USB stick."""
+    dest = tmp_path / "usb"
+    dest.mkdir()
+    return dest

@@ -34,19 +34,6 @@ from fiscalsafe.samples.sample import write_sample
 pytestmark = pytest.mark.usefixtures("one_worker")
 
 
-@pytest.fixture
-def mine(w, tmp_path):
-    """A private copy of the small sample, free to change."""
-    return bs.copy_root(w, tmp_path / "root")
-
-
-@pytest.fixture
-def usb(tmp_path):
-    dest = tmp_path / "usb"
-    dest.mkdir()
-    return dest
-
-
 def manifest_of(result) -> dict:
     return list_archive(result.files[0])["manifest"]
 

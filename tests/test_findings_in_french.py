@@ -11,6 +11,7 @@ import io
 import random
 
 import pytest
+from test_signed_history_checks import proven
 
 from fiscalsafe import i18n
 from fiscalsafe import minisign as ms
@@ -28,7 +29,7 @@ from fiscalsafe.verify.bag import MAX_LINE_FINDINGS, BagValidator
 from fiscalsafe.verify.coverage import compute_coverage
 from fiscalsafe.verify.journal import JournalResult, verify_journal
 from fiscalsafe.verify.trust import TrustedKeys
-from fiscalsafe.verify.verified import proven_archives, verified_journal
+from fiscalsafe.verify.verified import verified_journal
 
 NBSP = "\u00a0"
 TZ = "Europe/Paris"
@@ -136,21 +137,6 @@ def test_a_journal_sequence_broken(monkeypatch) -> None:
     assert english.message == "journal sequence is not consecutive"
     assert french.message == "les numéros des enregistrements du journal ne se suivent pas"
     assert (french.record, french.expected, french.found) == (4, 3, 4)
-
-
-def proven(number: int, start: dt.date, end: dt.date, first: bool = False):
-    result = ArchiveResult(
-        file=f"A{number:06d}.fsa",
-        sha256="",
-        parsed=True,
-        trusted=True,
-        number=number,
-        first=first,
-        period_start=start,
-        period_end=end,
-    )
-    (archive,) = proven_archives([result])
-    return archive
 
 
 def test_a_coverage_gap_with_french_days(monkeypatch) -> None:

@@ -32,18 +32,6 @@ def speak(lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
     i18n.set_language(lang)
 
 
-@pytest.fixture
-def mine(w, tmp_path):
-    return bs.copy_root(w, tmp_path / "root")
-
-
-@pytest.fixture
-def usb(tmp_path):
-    dest = tmp_path / "usb"
-    dest.mkdir()
-    return dest
-
-
 def remove_recent_archive(dossier) -> None:
     sorted((dossier / "archives").glob("*.fsa"))[-4].unlink()  # a gap in the last year
 
