@@ -88,6 +88,14 @@ class Formatter:
         return f"{format_decimal(value, '#,##0.0', locale=self.locale)}\u00a0{units[unit]}"
 
 
+def count(value: int | float) -> str:
+    """A number inside a sentence of this process: grouped in French (``41 787``,
+    ``5,5``); English keeps the plain forms scripts already read (``41787``, ``5.5``)."""
+    if i18n.language() == i18n.DEFAULT_LANGUAGE:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return local().number(value)
+
+
 def local(tz: str = "UTC") -> Formatter:
     """The formatter of the process's language, times shown in ``tz`` (the shop's zone)."""
     return Formatter(i18n.language(), tz)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from fiscalsafe import localformat
 from fiscalsafe.cli import exitcodes, localtext
 from fiscalsafe.cli.backup_text import left_out_sentence, what_is_safe
 from fiscalsafe.cli.coverage_text import ANCHOR_TODAY, coverage_sentence
@@ -381,7 +382,7 @@ def _summary(r) -> None:
                 "{count} file",
                 "{count} files",
                 r.payload_files,
-                count=localtext.count(r.payload_files),
+                count=localformat.count(r.payload_files),
             ),
             payload=localtext.size(r.payload_bytes),
             archive=localtext.size(r.archive_bytes),

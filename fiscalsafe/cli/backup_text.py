@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from fiscalsafe.cli import localtext
+from fiscalsafe import localformat
 from fiscalsafe.formats.layout import EXTENSION
 from fiscalsafe.i18n import _, n_
 
 
 def left_out_reason(reason: str, n: int) -> str:
     """``n`` files left out for ``reason`` (a manifest ``omitted`` reason), in words."""
-    count = localtext.count(n)
+    count = localformat.count(n)
     if reason == "lock":
         return n_(
             "{count} lock file of the application (it only marks it open)",
@@ -52,7 +52,7 @@ def left_out_sentence(omitted) -> str:
         return _("nothing left out")
     counts = Counter(o.reason for o in omitted)
     parts = [left_out_reason(reason, n) for reason, n in sorted(counts.items())]
-    return _("{n} left out: {reasons}", n=localtext.count(len(omitted)), reasons=", ".join(parts))
+    return _("{n} left out: {reasons}", n=localformat.count(len(omitted)), reasons=", ".join(parts))
 
 
 def previous_backup(dest: Path, name: str) -> str | None:

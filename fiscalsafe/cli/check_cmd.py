@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from fiscalsafe.cli import exitcodes, localtext, report_cmd
+from fiscalsafe import localformat
+from fiscalsafe.cli import exitcodes, report_cmd
 from fiscalsafe.cli.coverage_text import ANCHOR_AS_OF, ANCHOR_TODAY, coverage_sentence
 from fiscalsafe.cli.options import (
     JsonOpt,
@@ -148,7 +149,7 @@ def verdict_line(report) -> str:
 
 
 def stats_line(stats: dict) -> str:
-    number = localtext.count
+    number = localformat.count
     return _(
         "{archives} archives, {tickets} tickets, {records} journal records, "
         "{signatures} signatures verified",

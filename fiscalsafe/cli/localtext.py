@@ -21,10 +21,6 @@ def english() -> bool:
     return i18n.language() == i18n.DEFAULT_LANGUAGE
 
 
-def count(n: int) -> str:
-    return str(n) if english() else local().number(n)
-
-
 def size(n: int) -> str:
     return human_size(n) if english() else local().size(n)
 

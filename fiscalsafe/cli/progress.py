@@ -14,8 +14,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from fiscalsafe import i18n
-from fiscalsafe.cli import localtext, render
+from fiscalsafe import i18n, localformat
+from fiscalsafe.cli import render
 from fiscalsafe.i18n import _
 from fiscalsafe.pipeline import signature_progress
 
@@ -24,7 +24,7 @@ def signatures_text(count: signature_progress.SignatureCount) -> str:
     if not count.queued:
         return ""
     english = i18n.language() == i18n.DEFAULT_LANGUAGE
-    signatures = format(count.signatures, ",") if english else localtext.count(count.signatures)
+    signatures = format(count.signatures, ",") if english else localformat.count(count.signatures)
     return _(
         "{signatures} signatures ({checked}/{queued} files)",
         signatures=signatures,

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from fiscalsafe.cli import exitcodes, localtext
+from fiscalsafe import localformat
+from fiscalsafe.cli import exitcodes
 from fiscalsafe.cli.options import JsonOpt, LanguageOpt, parse_date, parse_size
 from fiscalsafe.cli.render import console, print_json
 from fiscalsafe.errors import UsageError
@@ -74,8 +75,8 @@ def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) 
                     "{files} files",
                     folder=directory,
                     dossiers=len(result.dossiers),
-                    tickets=localtext.count(result.tickets),
-                    files=localtext.count(len(result.files)),
+                    tickets=localformat.count(result.tickets),
+                    files=localformat.count(len(result.files)),
                 )
             )
             for path in result.dossiers:

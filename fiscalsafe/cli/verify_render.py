@@ -7,6 +7,7 @@ import sys
 
 from rich.markup import escape
 
+from fiscalsafe import localformat
 from fiscalsafe.cli import localtext
 from fiscalsafe.cli.coverage_text import ANCHOR_BACKUP, coverage_sentence
 from fiscalsafe.cli.render import console, print_findings
@@ -20,7 +21,7 @@ def render_restore(result, already: list) -> None:
         title = _("RESTORED")
         text = _(
             "{files} files into {folder}, every one verified",
-            files=localtext.count(result.files),
+            files=localformat.count(result.files),
             folder=result.dest,
         )
         console.print(f"[bold green]{title}[/] {escape(text)}", markup=True)
@@ -115,8 +116,8 @@ def render_verify(r, detailed: bool, anchor: str = ANCHOR_BACKUP) -> None:
             + _(
                 "{signer}; {members} members, {size} payload bytes",
                 signer=signer_sentence(r),
-                members=localtext.count(r.members),
-                size=localtext.count(r.payload_bytes),
+                members=localformat.count(r.members),
+                size=localformat.count(r.payload_bytes),
             ),
             markup=False,
         )
@@ -136,8 +137,8 @@ def render_fiscal(fiscal) -> None:
             "  "
             + _(
                 "{archives} fiscal archives, {tickets} tickets, {signatures} signatures verified",
-                archives=localtext.count(stats.get("archives", 0)),
-                tickets=localtext.count(stats.get("tickets", 0)),
-                signatures=localtext.count(stats.get("signatures_verified", 0)),
+                archives=localformat.count(stats.get("archives", 0)),
+                tickets=localformat.count(stats.get("tickets", 0)),
+                signatures=localformat.count(stats.get("signatures_verified", 0)),
             )
         )

@@ -5,11 +5,7 @@ catalogue of the reader's language. Finding codes, verdict keys and JSON stay as
 from __future__ import annotations
 
 from fiscalsafe import i18n
-
-
-def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for extraction"
-    """Mark a message for extraction; it is translated where it is shown."""
-    return message
+from fiscalsafe.i18n import N_
 
 
 class Translator:

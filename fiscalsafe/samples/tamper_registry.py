@@ -7,9 +7,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from fiscalsafe import i18n
 from fiscalsafe.crypto import FiscalSigningKey, derive_signing_key, load_signing_key_pem
-from fiscalsafe.localformat import local
 
 TamperFunc = Callable[[Path, dict[str, Path]], str]
 TAMPERS: dict[str, tuple[TamperFunc, str]] = {}
@@ -26,14 +24,6 @@ def register(name: str, description: str) -> Callable[[TamperFunc], TamperFunc]:
         return func
 
     return add
-
-
-def number(value: int | float) -> str:
-    """A number inside a description: ``41 787`` and ``5,5`` in French; English keeps the
-    plain forms scripts already read (``41787``, ``5.5``)."""
-    if i18n.language() != i18n.DEFAULT_LANGUAGE:
-        return local().number(value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def editor(keys: dict[str, Path]) -> FiscalSigningKey:

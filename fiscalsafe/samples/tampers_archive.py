@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fiscalsafe import localformat
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats.packing import pack
 from fiscalsafe.i18n import N_, _, n_
@@ -21,7 +22,7 @@ from fiscalsafe.samples.signed_files import (
     rewrite,
     write_archive,
 )
-from fiscalsafe.samples.tamper_registry import attacker, editor, number, register
+from fiscalsafe.samples.tamper_registry import attacker, editor, register
 
 #: How many of the oldest monthly archives ``coverage-short`` deletes (a year and a half).
 PURGED_ARCHIVES = 18
@@ -65,7 +66,7 @@ def flipped_byte_archive(dossier: Path, keys: dict[str, Path]) -> str:
     return _(
         "{file}: bit flipped at byte {position} (ticket {seq}: {before} -> {after})",
         file=path.name,
-        position=number(position),
+        position=localformat.count(position),
         seq=ticket.seq,
         before=before,
         after=after,
@@ -133,8 +134,8 @@ def archive_truncated(dossier: Path, keys: dict[str, Path]) -> str:
         "{file}: cut from {before} to {after} bytes",
         len(data) - 100,
         file=path.name,
-        before=number(len(data)),
-        after=number(len(data) - 100),
+        before=localformat.count(len(data)),
+        after=localformat.count(len(data) - 100),
     )
 
 
@@ -165,7 +166,7 @@ def ticket_removed(dossier: Path, keys: dict[str, Path]) -> str:
         ticket.ttc,
         file=path.name,
         seq=ticket.seq,
-        cents=number(ticket.ttc),
+        cents=localformat.count(ticket.ttc),
     )
 
 
@@ -243,7 +244,7 @@ def vat_sum_mismatch(dossier: Path, keys: dict[str, Path]) -> str:
         changed["moved"],
         file=name,
         day=local().day(changed["start"]),
-        rate=number(changed["rate"] / 100),
+        rate=localformat.count(changed["rate"] / 100),
         cents=changed["moved"],
     )
 

@@ -7,13 +7,14 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from fiscalsafe import localformat
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
 from fiscalsafe.formats.packing import pack
 from fiscalsafe.i18n import N_, _
 from fiscalsafe.localformat import local
 from fiscalsafe.samples.signed_files import EditableJournal, rewrite
-from fiscalsafe.samples.tamper_registry import attacker, editor, fake_signature, number, register
+from fiscalsafe.samples.tamper_registry import attacker, editor, fake_signature, register
 
 HOUR_US = 3600 * 1_000_000
 TRUNCATED_RECORDS = 5
@@ -146,8 +147,8 @@ def journal_cut_mid_record(dossier: Path, keys: dict[str, Path]) -> str:
     rewrite(path, data[:cut])
     return _(
         "journal cut from {before} to {after} bytes",
-        before=number(len(data)),
-        after=number(cut),
+        before=localformat.count(len(data)),
+        after=localformat.count(cut),
     )
 
 

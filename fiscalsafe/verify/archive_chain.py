@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from fiscalsafe import localformat
 from fiscalsafe.i18n import _
 from fiscalsafe.verify import wording
 from fiscalsafe.verify.archives import ArchiveResult
@@ -25,7 +26,7 @@ def verify_archive_chain(results: list[ArchiveResult], dossier_id: str, tz: str)
             out.append(
                 finding(
                     "ARCHIVE_NUMBER_REPEATED",
-                    _("archive number {number} repeated", number=wording.num(r.number)),
+                    _("archive number {number} repeated", number=localformat.count(r.number)),
                     file=r.file,
                     expected=f"only in {seen[r.number]}",
                     found=r.number,

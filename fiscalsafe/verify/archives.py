@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fiscalsafe import localformat
 from fiscalsafe.crypto import FiscalPublicKey, check_algorithm
 from fiscalsafe.errors import MalformedError, UnsupportedVersionError, WeakAlgorithmError
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats.packing import MAX_TIMESTAMP_US
 from fiscalsafe.i18n import _
-from fiscalsafe.verify import wording
 from fiscalsafe.verify.closures import VatSums, verify_closures
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.trust import TrustedKeys
@@ -257,7 +257,7 @@ def _verify_tickets(
             message = _(
                 "ticket #{index}: a field is missing, has the wrong type or an impossible "
                 "timestamp",
-                index=wording.num(index),
+                index=localformat.count(index),
             )
             add(finding("ARCHIVE_MALFORMED", message, file=file, record=index))
             prev_sig = raw_sig
@@ -402,7 +402,7 @@ def _vat_line_mismatch(add, file: str, seq: int, rate: int, expected: int, found
     add(
         finding(
             "TICKET_TOTAL_MISMATCH",
-            _("VAT line {rate} bp: ht + tva != ttc", rate=wording.num(rate)),
+            _("VAT line {rate} bp: ht + tva != ttc", rate=localformat.count(rate)),
             file=file,
             record=seq,
             expected=expected,

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from fiscalsafe import localformat
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.i18n import _, n_
 from fiscalsafe.verify import wording
@@ -280,7 +281,7 @@ def _idle_days(
                         idle_days,
                         last=wording.day(last),
                         end=wording.day(end),
-                        tolerance=wording.num(cov.max_idle_days),
+                        tolerance=localformat.count(cov.max_idle_days),
                     ),
                     expected=f"at most {cov.max_idle_days} days",
                     found=idle_days,
@@ -312,9 +313,9 @@ def _stale_finding(cov: Coverage, last: dt.date, end: dt.date, idle_days: int) -
             "history (an old copy, or a journal cut short; a shop closed longer on "
             "purpose: --max-idle-days)",
             last=wording.day(last),
-            idle=wording.num(idle_days),
+            idle=localformat.count(idle_days),
             end=wording.day(end),
-            tolerance=wording.num(cov.max_idle_days),
+            tolerance=localformat.count(cov.max_idle_days),
         ),
         expected=f"an operation after {end - dt.timedelta(days=cov.max_idle_days)}",
         found=str(last),

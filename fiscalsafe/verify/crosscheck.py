@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from fiscalsafe import localformat
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.i18n import N_, _
 from fiscalsafe.verify import wording
@@ -74,7 +75,7 @@ def _check_archive_event(
                 "ARCHIVE_EVENT_MISSING",
                 _(
                     "archive {number} has no 'archive created' journal entry",
-                    number=wording.num(r.number),
+                    number=localformat.count(r.number),
                 ),
                 file=r.file,
                 record=r.number,
@@ -99,7 +100,7 @@ def _check_archive_event(
                 "ARCHIVE_DIGEST_MISMATCH",
                 _(
                     "archive {number} is not in the file the journal recorded for it",
-                    number=wording.num(r.number),
+                    number=localformat.count(r.number),
                 ),
                 file=r.file,
                 record=event.seq,
@@ -147,7 +148,7 @@ def _check_recorded_archives(
                 "ARCHIVE_FILE_MISSING",
                 _(
                     "journal records archive {number} but no such archive exists",
-                    number=wording.num(number),
+                    number=localformat.count(number),
                 ),
                 file=journal_file,
                 record=event.seq,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from fiscalsafe import localformat
 from fiscalsafe.i18n import N_, _
-from fiscalsafe.verify import wording
 from fiscalsafe.verify.findings import Finding, finding
 from fiscalsafe.verify.verified import JournalHistory, ProvenArchive, VerifiedHead
 
@@ -52,9 +52,9 @@ def compare(
                     _(
                         "the verified journal ends at record {length}, but {source} "
                         "proved record {seq}: this is an older history",
-                        length=wording.num(length),
+                        length=localformat.count(length),
                         source=known.source,
-                        seq=wording.num(known.head.seq),
+                        seq=localformat.count(known.head.seq),
                     ),
                     file=journal_file,
                     expected=f">= {known.head.seq}",
@@ -68,7 +68,7 @@ def compare(
                     _(
                         "record {seq} differs from the one {source} proved: "
                         "the journal was replaced by another history",
-                        seq=wording.num(known.head.seq),
+                        seq=localformat.count(known.head.seq),
                         source=known.source,
                     ),
                     file=journal_file,
@@ -92,7 +92,7 @@ def compare(
                     "ARCHIVE_ROLLBACK",
                     _(
                         message,
-                        number=wording.num(known.archive.number),
+                        number=localformat.count(known.archive.number),
                         source=known.source,
                     ),
                     file=same_number[0].file if same_number else None,

@@ -9,13 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fiscalsafe import i18n
 from fiscalsafe.localformat import local
-
-
-def num(value: int) -> str:
-    """A count, a sequence or an archive number."""
-    return str(value) if i18n.language() == i18n.DEFAULT_LANGUAGE else local().number(value)
 
 
 def day(value: dt.date) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from fiscalsafe import localformat
 from fiscalsafe.formats import bagit as fmt
 from fiscalsafe.i18n import n_
-from fiscalsafe.verify import wording
 from fiscalsafe.verify.findings import Finding, finding
 
 #: Bad lines reported one by one per tag file; the rest are counted in one finding.
@@ -33,8 +33,8 @@ def report_line_problems(
                     "{name}: {count} more invalid lines not listed one by one (from line {line})",
                     len(rest),
                     name=name,
-                    count=wording.num(len(rest)),
-                    line=wording.num(rest[0].line),
+                    count=localformat.count(len(rest)),
+                    line=localformat.count(rest[0].line),
                 ),
                 file=name,
                 record=rest[0].line,

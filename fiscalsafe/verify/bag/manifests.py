@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from fiscalsafe import localformat
 from fiscalsafe.errors import MalformedError
 from fiscalsafe.formats import bagit as fmt
 from fiscalsafe.i18n import _, n_
-from fiscalsafe.verify import wording
 from fiscalsafe.verify.bag.lines import report_line_problems
 from fiscalsafe.verify.bag.names import PAYLOAD_PREFIX
 from fiscalsafe.verify.bag.records import ManifestRecord, version_text
@@ -107,7 +107,7 @@ class ManifestChecks:
                         "before the path, which is not BagIt syntax ({example})",
                         len(marked),
                         name=name,
-                        count=wording.num(len(marked)),
+                        count=localformat.count(len(marked)),
                         example=_example(marked[0]),
                     ),
                     file=name,
@@ -138,7 +138,7 @@ class ManifestChecks:
                         "{name}: {count} paths contain empty or '.' components ({example})",
                         len(noisy),
                         name=name,
-                        count=wording.num(len(noisy)),
+                        count=localformat.count(len(noisy)),
                         example=_example(noisy[0]),
                     ),
                     file=name,
@@ -163,7 +163,7 @@ class ManifestChecks:
                         "{name} line {line} lists {path}, outside the payload directory "
                         "data/; a payload manifest lists payload files only (RFC 8493 §2.1.3)",
                         name=name,
-                        line=wording.num(entry.line),
+                        line=localformat.count(entry.line),
                         path=repr(path),
                     ),
                     file=name,
@@ -178,7 +178,7 @@ class ManifestChecks:
                     _(
                         "{name} line {line} lists {name} itself, which no checksum can match",
                         name=name,
-                        line=wording.num(entry.line),
+                        line=localformat.count(entry.line),
                     ),
                     file=name,
                     record=entry.line,
@@ -193,7 +193,7 @@ class ManifestChecks:
                         "{name} line {line} lists the payload file {path}; tag "
                         "manifests list tag files (RFC 8493 §2.2.1); checked anyway",
                         name=name,
-                        line=wording.num(entry.line),
+                        line=localformat.count(entry.line),
                         path=repr(path),
                     ),
                     file=name,
@@ -245,7 +245,7 @@ class ManifestChecks:
 def _example(entry: fmt.ManifestEntry) -> str:
     return _(
         "line {line}: {raw} read as {path}",
-        line=wording.num(entry.line),
+        line=localformat.count(entry.line),
         raw=repr(entry.raw_path),
         path=repr(entry.path),
     )
@@ -283,8 +283,8 @@ def _note_spacing(out: list[Finding], name: str, parsed: fmt.ChecksumManifest) -
                     "of the file name (line {line}: {path})",
                     len(trailing),
                     name=name,
-                    count=wording.num(len(trailing)),
-                    line=wording.num(trailing[0].line),
+                    count=localformat.count(len(trailing)),
+                    line=localformat.count(trailing[0].line),
                     path=repr(trailing[0].raw_path),
                 ),
                 file=name,
@@ -298,7 +298,7 @@ def _note_spacing(out: list[Finding], name: str, parsed: fmt.ChecksumManifest) -
                 _(
                     "{name}: blank line(s) ignored (line {line})",
                     name=name,
-                    line=wording.num(parsed.blank_lines[0]),
+                    line=localformat.count(parsed.blank_lines[0]),
                 ),
                 file=name,
                 record=parsed.blank_lines[0],
@@ -327,8 +327,8 @@ def _note_duplicate(
                     "{first} and {second}); a manifest must list a file once",
                     name=name,
                     path=repr(path),
-                    first=wording.num(first.line),
-                    second=wording.num(entry.line),
+                    first=localformat.count(first.line),
+                    second=localformat.count(entry.line),
                 ),
                 file=name,
                 record=entry.line,
@@ -345,8 +345,8 @@ def _note_duplicate(
                     "the same checksum; BagIt 1.0 requires each file listed exactly once",
                     name=name,
                     path=repr(path),
-                    first=wording.num(first.line),
-                    second=wording.num(entry.line),
+                    first=localformat.count(first.line),
+                    second=localformat.count(entry.line),
                 ),
                 file=name,
                 record=entry.line,
@@ -362,8 +362,8 @@ def _note_duplicate(
                     "error from 1.0 on",
                     name=name,
                     path=repr(path),
-                    first=wording.num(first.line),
-                    second=wording.num(entry.line),
+                    first=localformat.count(first.line),
+                    second=localformat.count(entry.line),
                     version=version_text(version),
                 ),
                 file=name,

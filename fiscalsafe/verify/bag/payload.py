@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from fiscalsafe import localformat
 from fiscalsafe.formats import bagit as fmt
 from fiscalsafe.i18n import N_, _, n_
-from fiscalsafe.verify import wording
 from fiscalsafe.verify.bag.names import PAYLOAD_PREFIX, is_os_metadata, nfc, shown
 from fiscalsafe.verify.bag.records import EMPTY_DIGESTS, ManifestRecord, version_text
 from fiscalsafe.verify.findings import Finding, finding
@@ -46,7 +46,7 @@ class PayloadChecks:
         for path in sorted(listed_in):
             target = resolution.get(path)
             where = ", ".join(
-                _("{name} line {line}", name=m.name, line=wording.num(e.line))
+                _("{name} line {line}", name=m.name, line=localformat.count(e.line))
                 for m, e in listed_in[path]
             )
             if target == path:
@@ -253,7 +253,7 @@ class PayloadChecks:
                                 path=repr(target),
                                 algorithm=manifest.algorithm,
                                 name=manifest.name,
-                                line=wording.num(entry.line),
+                                line=localformat.count(entry.line),
                             ),
                             file=target,
                             expected=entry.checksum,
@@ -273,7 +273,7 @@ class PayloadChecks:
                             "in one pass",
                             len(uncomputed),
                             name=manifest.name,
-                            count=wording.num(len(uncomputed)),
+                            count=localformat.count(len(uncomputed)),
                             algorithm=manifest.algorithm,
                             path=repr(uncomputed[0]),
                         ),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from fiscalsafe import localformat
 from fiscalsafe.errors import MalformedError
 from fiscalsafe.formats import bagit as fmt
 from fiscalsafe.i18n import _
-from fiscalsafe.verify import wording
 from fiscalsafe.verify.bag.lines import report_line_problems
 from fiscalsafe.verify.bag.names import PAYLOAD_DIR, PAYLOAD_PREFIX
 from fiscalsafe.verify.bag.records import ManifestRecord, version_text
@@ -109,7 +109,7 @@ class TagFileChecks:
             out.append(finding("BAG_INFO_INVALID", str(exc), file="bag-info.txt"))
             return None
         if version >= (1, 0) and info.notes:
-            lines = ", ".join(wording.num(n) for n, _note in info.notes[:10])
+            lines = ", ".join(localformat.count(n) for n, _note in info.notes[:10])
             out.append(
                 finding(
                     "BAG_WARNING",
@@ -142,7 +142,7 @@ class TagFileChecks:
                     _(
                         "bag-info.txt gives Payload-Oxum {count} times; it must appear "
                         "at most once (RFC 8493 §2.2.2); the first one is checked",
-                        count=wording.num(len(values)),
+                        count=localformat.count(len(values)),
                     ),
                     file="bag-info.txt",
                 )
@@ -231,7 +231,7 @@ class TagFileChecks:
                         _(
                             "fetch.txt line {line} lists {path}, outside data/; "
                             "only payload files may be fetched (RFC 8493 §2.2.3)",
-                            line=wording.num(entry.line),
+                            line=localformat.count(entry.line),
                             path=repr(entry.path),
                         ),
                         file="fetch.txt",
@@ -246,7 +246,7 @@ class TagFileChecks:
                         _(
                             "fetch.txt line {line} lists {path}, which no payload "
                             "manifest lists (RFC 8493 §2.2.3)",
-                            line=wording.num(entry.line),
+                            line=localformat.count(entry.line),
                             path=repr(entry.path),
                         ),
                         file="fetch.txt",
@@ -261,10 +261,10 @@ class TagFileChecks:
                         _(
                             "fetch.txt line {line} gives {length} bytes for "
                             "{path}, which holds {size}",
-                            line=wording.num(entry.line),
-                            length=wording.num(entry.length),
+                            line=localformat.count(entry.line),
+                            length=localformat.count(entry.length),
                             path=repr(entry.path),
-                            size=wording.num(present.size),
+                            size=localformat.count(present.size),
                         ),
                         file="fetch.txt",
                         record=entry.line,

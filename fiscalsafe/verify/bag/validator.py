@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 
+from fiscalsafe import localformat
 from fiscalsafe.errors import UsageError
 from fiscalsafe.formats import bagit as fmt
 from fiscalsafe.i18n import _
-from fiscalsafe.verify import wording
 from fiscalsafe.verify.bag.manifests import ManifestChecks
 from fiscalsafe.verify.bag.names import is_parsed_tag_file
 from fiscalsafe.verify.bag.payload import PayloadChecks
@@ -95,14 +95,14 @@ class BagValidator(TagFileChecks, ManifestChecks, PayloadChecks):
                     problem = _(
                         "{path} is larger than the {limit}-byte limit for tag files",
                         path=path,
-                        limit=wording.num(limit),
+                        limit=localformat.count(limit),
                     )
                 elif self._buffered + len(chunk) > MAX_BUFFERED_TAG_BYTES:
                     buffer = None
                     problem = _(
                         "{path} was not read: the bag's tag files exceed {limit} bytes in total",
                         path=path,
-                        limit=wording.num(MAX_BUFFERED_TAG_BYTES),
+                        limit=localformat.count(MAX_BUFFERED_TAG_BYTES),
                     )
                 else:
                     buffer += chunk
