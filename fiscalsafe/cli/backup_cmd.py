@@ -106,7 +106,7 @@ class BackupRequest:
     json_out: bool
 
 
-def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
+def register(app: typer.Typer, guarded, load_profile, now_utc) -> None:
     @app.command(help=_("Check, then back up a dossier into one signed, verified archive."))
     @guarded
     def backup(

@@ -47,7 +47,7 @@ PassphraseEnvOpt = Annotated[
 ]
 
 
-def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
+def register(app: typer.Typer, guarded, load_profile, now_utc) -> None:
     @app.command(help=_("Prove a dossier's fiscal integrity in place, read-only."))
     @guarded
     def check(

@@ -15,7 +15,7 @@ from fiscalsafe.cli.render import console, print_json
 from fiscalsafe.i18n import _
 
 
-def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
+def register(app: typer.Typer, guarded, load_profile, now_utc) -> None:
     @app.command("list", help=_("Show the backups a medium holds, or the contents of one backup."))
     @guarded
     def list_cmd(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -100,15 +99,6 @@ def main(
         raise typer.Exit(0)
 
 
-def read_passphrase(env: str) -> str | None:
-    """For an existing key: the environment first (nightly jobs), else ask on a terminal."""
-    if os.environ.get(env):
-        return os.environ[env]
-    if sys.stdin.isatty():
-        return typer.prompt(_("Passphrase for the shop key"), hide_input=True)
-    return None
-
-
 from fiscalsafe.cli import (  # noqa: E402 - the commands register on the app defined above
     backup_cmd,
     check_cmd,
@@ -120,10 +110,10 @@ from fiscalsafe.cli import (  # noqa: E402 - the commands register on the app de
 )
 
 for command in (sample_cmd, check_cmd):
-    command.register(app, guarded, load_profile, now_utc, read_passphrase)
+    command.register(app, guarded, load_profile, now_utc)
 keys_cmd.register(keys_app, guarded)
 for command in (backup_cmd, list_cmd, verify_cmd, report_cmd):
-    command.register(app, guarded, load_profile, now_utc, read_passphrase)
+    command.register(app, guarded, load_profile, now_utc)
 
 
 def run() -> None:

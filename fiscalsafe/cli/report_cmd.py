@@ -159,7 +159,7 @@ def _identity(dossier: Path) -> dict[str, Any]:
     return {"id": ident.dossier_id, "shop": ident.shop_name, "siret": ident.siret, "tz": ident.tz}
 
 
-def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
+def register(app: typer.Typer, guarded, load_profile, now_utc) -> None:
     @app.command(
         "report-check",
         help=_("Check that a report, its evidence record and its signature belong together."),

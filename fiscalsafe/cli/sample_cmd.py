@@ -15,7 +15,7 @@ from fiscalsafe.errors import UsageError
 from fiscalsafe.i18n import _
 
 
-def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
+def register(app: typer.Typer, guarded, load_profile, now_utc) -> None:
     @app.command(help=_("Write a sample root: two shop dossiers and a keys folder."))
     @guarded
     def sample(

@@ -137,12 +137,10 @@ RestoreForceOpt = Annotated[
 
 @dataclass(frozen=True)
 class CommandEnv:
-    """What the commands take from the application: the profile loader, the clock and
-    the passphrase prompt."""
+    """What the commands take from the application: the profile loader and the clock."""
 
     load_profile: Callable
     now_utc: Callable
-    read_passphrase: Callable
 
 
 @dataclass(frozen=True)
@@ -168,8 +166,8 @@ class VerifyRequest:
     auditor_name: str | None = None
 
 
-def register(app: typer.Typer, guarded, load_profile, now_utc, read_passphrase) -> None:
-    env = CommandEnv(load_profile, now_utc, read_passphrase)
+def register(app: typer.Typer, guarded, load_profile, now_utc) -> None:
+    env = CommandEnv(load_profile, now_utc)
 
     @app.command(help=_("Prove backups (or any BagIt bag) without restoring them."))
     @guarded
