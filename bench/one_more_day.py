@@ -11,42 +11,16 @@ archives do not change: that is what the next backup may remember.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import io
 from pathlib import Path
 
 from fiscalsafe.crypto import load_signing_key_pem
-from fiscalsafe.formats import journal as fj
-from fiscalsafe.formats.dossier import DEFAULT_PROFILE, parse_identity
-from fiscalsafe.samples.history import JournalWriter, from_us
-
-
-def _journal_tip(data: bytes) -> tuple[int, bytes, int]:
-    """(sequence, signature, time) of the journal's last record."""
-    last = None
-    for item in fj.iter_records(io.BytesIO(data)):
-        if isinstance(item, fj.JournalEntry):
-            last = item
-    if last is None:
-        raise SystemExit("the dossier's journal holds no record")
-    return last.seq, last.signature, last.ts
+from fiscalsafe.samples.continuation import add_journal_day
 
 
 def add_day(dossier: Path, keys: Path, bulk_bytes: int) -> str:
-    profile = DEFAULT_PROFILE
-    identity = parse_identity((dossier / profile.identity).read_bytes())
     signer = load_signing_key_pem((keys / "editor.key").read_bytes())
-    journal_path = dossier / profile.journal
-    data = journal_path.read_bytes()
-    seq, signature, ts = _journal_tip(data)
-    writer = JournalWriter(identity, signer, seq=seq, prev=signature, last_ts=ts)
-    day = (from_us(ts).astimezone(identity.zone) + dt.timedelta(days=1)).date()
-    zone = identity.zone
-    opening = dt.datetime(day.year, day.month, day.day, 8, 50, tzinfo=zone)
-    writer.add(opening, 10, "POSTE-01", "SYSTEM", "Demarrage", {})
-    writer.add(opening + dt.timedelta(minutes=5), 80, "POSTE-01", "MARIE", "Connexion", {})
-    journal_path.write_bytes(data + b"".join(writer.records))
-    (dossier / profile.journal_head).write_bytes(writer.head_bytes())
+    day = add_journal_day(dossier, signer)
     # The database grows by the day's records: the tail of its largest file, once more.
     largest = max((p for p in dossier.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
     with largest.open("rb+") as fh:

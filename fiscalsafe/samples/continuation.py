@@ -18,7 +18,7 @@ from fiscalsafe.formats import archive as fa
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, DossierIdentity, Profile, parse_identity
 from fiscalsafe.formats.packing import unpack
-from fiscalsafe.samples.history import HistoryBuilder, JournalWriter, MonthInProgress
+from fiscalsafe.samples.history import HistoryBuilder, JournalWriter, MonthInProgress, from_us
 from fiscalsafe.samples.signed_files import EditableJournal, archive_paths, read_archive
 
 
@@ -95,3 +95,25 @@ def write_continuation(
         (dossier / rel).write_bytes(data)
         written.append(dossier / rel)
     return written
+
+
+def add_journal_day(
+    dossier: Path, signer: FiscalSigningKey, profile: Profile = DEFAULT_PROFILE
+) -> dt.date:
+    """The journal of a day of trading before its month is closed, appended: the opening
+    and a log-in, signed with the editor key, and the signed head moved. The sealed
+    archives do not change. The day after the journal's last record; which day it was."""
+    identity = parse_identity((dossier / profile.identity).read_bytes())
+    journal = EditableJournal.load(dossier, profile)
+    last = journal.bodies[-1]
+    writer = JournalWriter(
+        identity, signer, seq=last["seq"], prev=journal.sigs[-1], last_ts=last["ts"]
+    )
+    day = (from_us(last["ts"]).astimezone(identity.zone) + dt.timedelta(days=1)).date()
+    opening = dt.datetime(day.year, day.month, day.day, 8, 50, tzinfo=identity.zone)
+    writer.add(opening, 10, "POSTE-01", "SYSTEM", "Demarrage", {})
+    writer.add(opening + dt.timedelta(minutes=5), 80, "POSTE-01", "MARIE", "Connexion", {})
+    with (dossier / profile.journal).open("ab") as fh:
+        fh.write(b"".join(writer.records))
+    (dossier / profile.journal_head).write_bytes(writer.head_bytes())
+    return day
