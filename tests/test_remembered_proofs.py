@@ -3,6 +3,7 @@ and nothing remembered ever lets a changed or forged archive pass."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -13,13 +14,16 @@ import backup_support as bs
 import pytest
 
 from fiscalsafe import minisign
-from fiscalsafe.crypto import derive_signing_key
+from fiscalsafe.crypto import derive_signing_key, load_signing_key_pem
+from fiscalsafe.formats import journal as fj
 from fiscalsafe.pipeline import backup as backup_module
 from fiscalsafe.pipeline import fiscal
 from fiscalsafe.pipeline.check import start_check
 from fiscalsafe.pipeline.proofs import RememberedProofs, hkdf_sha256
 from fiscalsafe.pipeline.state import StateStore
+from fiscalsafe.samples.continuation import add_journal_day
 from fiscalsafe.samples.tamper import apply_tamper
+from fiscalsafe.verify import journal as verify_journal_module
 from fiscalsafe.verify.findings import Severity
 
 
@@ -78,6 +82,11 @@ def proofs_file(state: StateStore, dossier: str = "MAG001") -> Path:
     return state.proofs_path(dossier)
 
 
+def journal_records(dossier: Path) -> int:
+    with (dossier / "jet" / "journal.jet").open("rb") as stream:
+        return sum(1 for item in fj.iter_records(stream) if isinstance(item, fj.JournalEntry))
+
+
 # --- the nightly job ---------------------------------------------------------------------
 
 
@@ -88,12 +97,15 @@ def test_the_second_backup_remembers_every_sealed_archive(root, w, tmp_path, sta
     assert first.archive_proofs == {"verified": n, "remembered": 0}
     assert proofs_file(state).stat().st_mode & 0o777 == 0o600
     second = backup(w, dossier, usb(tmp_path, "usb2"), state, name="second")
-    assert second.archive_proofs == {"verified": 0, "remembered": n}
+    # The journal did not change: every record's signature was proven the night before.
+    remembered = {"verified": 0, "remembered": n}
+    remembered["journal_signatures_remembered"] = journal_records(dossier)
+    assert second.archive_proofs == remembered
     assert second.check_verdict == "proven"
     # The chain, journal, cross-checks and coverage still ran: same findings, same coverage.
     assert second.coverage == first.coverage
     assert second.check_counts == first.check_counts
-    assert second.to_json()["archive_proofs"] == {"verified": 0, "remembered": n}
+    assert second.to_json()["archive_proofs"] == remembered
     bs.assert_proven(w, second)
 
 
@@ -121,7 +133,8 @@ def test_a_byte_changed_after_a_remembered_proof_is_caught(root, w, tmp_path, st
         backup(w, dossier, usb(tmp_path, "usb2"), state)
     report = caught.value.report
     assert "TICKET_SIGNATURE_INVALID" in errors(report), changed
-    assert report.archive_proofs == {"verified": 1, "remembered": n - 1}
+    assert report.archive_proofs["verified"] == 1
+    assert report.archive_proofs["remembered"] == n - 1
 
 
 def test_an_archive_rewritten_between_its_hash_and_the_packaging_is_refused(
@@ -176,7 +189,8 @@ def test_a_forged_record_is_refused(root, w, tmp_path, state) -> None:
     proofs_file(state).write_text(json.dumps(doc))
     report = check(w, dossier, state, w.secret.seed)
     assert "TICKET_SIGNATURE_INVALID" in errors(report)
-    assert report.archive_proofs == {"verified": 1, "remembered": n - 1}
+    assert report.archive_proofs["verified"] == 1
+    assert report.archive_proofs["remembered"] == n - 1
 
 
 def test_a_record_from_another_shop_key_is_refused(root, w, tmp_path, state) -> None:
@@ -250,6 +264,105 @@ def test_the_rollback_checks_still_fire_with_remembered_proofs(root, w, tmp_path
     assert "ARCHIVE_ROLLBACK" in errors(report)
 
 
+# --- the event journal: from the last remembered head onward -----------------------------
+
+
+def journal_remembered(report) -> int:
+    return report.archive_proofs.get("journal_signatures_remembered", 0)
+
+
+@pytest.fixture
+def journal_signatures(monkeypatch) -> list[int]:
+    """The sequence numbers of the journal records whose signatures are checked."""
+    checked: list[int] = []
+    real = verify_journal_module._verify_signature
+
+    def counting(entry, keys, add, where):
+        checked.append(entry.seq)
+        return real(entry, keys, add, where)
+
+    monkeypatch.setattr(verify_journal_module, "_verify_signature", counting)
+    return checked
+
+
+def add_day(dossier: Path, keys: dict[str, Path]) -> None:
+    add_journal_day(dossier, load_signing_key_pem(keys["editor_secret"].read_bytes()))
+
+
+def test_a_day_later_only_the_new_journal_records_are_verified(
+    root, w, tmp_path, state, journal_signatures
+) -> None:
+    dossier = root.dossiers[0]
+    before = journal_records(dossier)
+    backup(w, dossier, usb(tmp_path), state)
+    add_day(dossier, root.keys)
+    journal_signatures.clear()
+    report = check(w, dossier, state, w.secret.seed)
+    assert report.ok, errors(report)
+    assert journal_signatures == [before + 1, before + 2]
+    assert journal_remembered(report) == before
+    assert report.stats["journal_records"] == before + 2
+    # Tonight's journal is remembered in turn: tomorrow checks none of these again.
+    journal_signatures.clear()
+    again = check(w, dossier, state, w.secret.seed)
+    assert journal_signatures == [] and journal_remembered(again) == before + 2
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        ("journal-entry-edited", "JOURNAL_SIGNATURE_INVALID"),
+        ("journal-tail-truncated", "JOURNAL_TRUNCATED"),
+        ("journal-entry-deleted", "JOURNAL_SEQUENCE_BROKEN"),
+    ],
+)
+def test_a_journal_changed_after_a_remembered_proof_is_verified_in_full(
+    root, w, tmp_path, state, journal_signatures, tamper, code
+) -> None:
+    dossier = root.dossiers[0]
+    backup(w, dossier, usb(tmp_path), state)
+    add_day(dossier, root.keys)
+    apply_tamper(tamper, dossier, root.keys)
+    journal_signatures.clear()
+    report = check(w, dossier, state, w.secret.seed)
+    assert code in errors(report)
+    assert journal_remembered(report) == 0
+    assert len(journal_signatures) == journal_records(dossier)
+
+
+def test_a_forged_journal_record_is_refused(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    backup(w, dossier, usb(tmp_path), state)
+    apply_tamper("journal-entry-edited", dossier, root.keys)
+    # The forger makes the record describe the edited journal; he cannot compute its code.
+    data = (dossier / "jet" / "journal.jet").read_bytes()
+    doc = _records(state)
+    doc["journal"]["record"]["prefix"]["sha256"] = hashlib.sha256(data).hexdigest()
+    doc["journal"]["record"]["prefix"]["bytes"] = len(data)
+    proofs_file(state).write_text(json.dumps(doc))
+    report = check(w, dossier, state, w.secret.seed)
+    assert "JOURNAL_SIGNATURE_INVALID" in errors(report)
+    assert journal_remembered(report) == 0
+
+
+def test_an_archive_record_cannot_stand_for_the_journal(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    backup(w, dossier, usb(tmp_path), state)
+    doc = _records(state)
+    doc["journal"] = doc["records"][0]  # authentic, but a record of an archive
+    proofs_file(state).write_text(json.dumps(doc))
+    report = check(w, dossier, state, w.secret.seed)
+    assert report.ok and journal_remembered(report) == 0
+
+
+def test_a_journal_with_findings_is_not_remembered(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    apply_tamper("journal-head-missing", dossier, root.keys)
+    report = check(w, dossier, state, w.secret.seed)
+    assert "JOURNAL_HEAD_MISSING" in {f.code for f in report.findings}
+    assert "journal" not in _records(state)
+
+
 # --- verify never remembers; a medium proves identical bytes once ------------------------
 
 
@@ -300,6 +413,52 @@ def test_a_medium_proves_identical_archive_bytes_once(root, w, tmp_path, state, 
     assert monday["verdict"] == "proven"
 
 
+def verify_medium(w, dest: Path, monkeypatch) -> dict[str, dict]:
+    monkeypatch.setattr(fiscal.worker_processes, "default_workers", lambda: 1)
+    r = bs.invoke(
+        "verify", dest, "--key", w.shop_pub, "--trust", w.editor, "--years", bs.YEARS, "--json"
+    )
+    return {Path(x["target"]).name.split(".")[0]: x for x in json.loads(r.out)["reports"]}
+
+
+@pytest.mark.parametrize(("older", "newer"), [("monday", "tuesday"), ("b-older", "a-newer")])
+def test_a_medium_proves_each_journal_record_once(
+    root, w, tmp_path, state, monkeypatch, journal_signatures, older, newer
+) -> None:
+    """Whichever of the two is verified first, the longer journal or the shorter."""
+    dossier = root.dossiers[0]
+    n = journal_records(dossier)
+    dest = usb(tmp_path)
+    backup(w, dossier, dest, state, name=older)
+    add_day(dossier, root.keys)
+    backup(w, dossier, dest, state, name=newer, now=bs.NOW + dt.timedelta(hours=1))
+    journal_signatures.clear()
+    reports = verify_medium(w, dest, monkeypatch)
+    assert {r["verdict"] for r in reports.values()} == {"proven"}, {
+        k: [f["code"] for f in r["findings"]] for k, r in reports.items()
+    }
+    assert sorted(journal_signatures) == sorted([*range(1, n + 3)])
+
+
+def test_a_medium_does_not_take_a_changed_journal_for_a_proven_one(
+    root, w, tmp_path, state, monkeypatch
+) -> None:
+    dossier = root.dossiers[0]
+    journal = dossier / "jet" / "journal.jet"
+    good = journal.read_bytes()
+    dest = usb(tmp_path)
+    apply_tamper("journal-entry-edited", dossier, root.keys)
+    backup(w, dossier, dest, state, name="b-older", allow_findings=True)
+    journal.write_bytes(good)
+    add_day(dossier, root.keys)
+    backup(w, dossier, dest, state, name="a-newer", now=bs.NOW + dt.timedelta(hours=1))
+    # The newer journal, verified first, ends a record where the older ends: same length,
+    # other bytes.
+    reports = verify_medium(w, dest, monkeypatch)
+    assert reports["a-newer"]["verdict"] == "proven"
+    assert "JOURNAL_SIGNATURE_INVALID" in {f["code"] for f in reports["b-older"]["findings"]}
+
+
 def test_hkdf_matches_rfc5869_test_case_1() -> None:
     ikm = bytes([0x0B] * 22)
     salt = bytes(range(13))
@@ -318,7 +477,11 @@ def test_check_with_the_shop_key_reuses_and_says_so(root, w, tmp_path, state) ->
     assert first.code == 0, first
     assert f"{n} proven in full, 0 remembered" in first.out
     second = bs.invoke(*common, "--key", w.shop_key, "--json")
-    assert json.loads(second.out)["archive_proofs"] == {"verified": 0, "remembered": n}
+    assert json.loads(second.out)["archive_proofs"] == {
+        "verified": 0,
+        "remembered": n,
+        "journal_signatures_remembered": journal_records(dossier),
+    }
     default = bs.invoke(*common, "--json")
     assert json.loads(default.out)["archive_proofs"] == {"verified": n, "remembered": 0}
 
@@ -341,4 +504,5 @@ def test_backup_says_how_many_archives_were_proven_and_remembered(
     assert json.loads(second.out)["backups"][0]["archive_proofs"] == {
         "verified": 0,
         "remembered": n,
+        "journal_signatures_remembered": journal_records(dossier),
     }

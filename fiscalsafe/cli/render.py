@@ -10,7 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from fiscalsafe.i18n import _
+from fiscalsafe.i18n import _, n_
+from fiscalsafe.localformat import count
 from fiscalsafe.verify.findings import Finding
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -95,4 +96,17 @@ def proofs_sentence(proofs: dict[str, int]) -> str:
         "trust, versions and time zone as an earlier proof)",
         verified=proofs.get("verified", 0),
         remembered=proofs.get("remembered", 0),
+    ) + _journal_sentence(proofs.get("journal_signatures_remembered", 0))
+
+
+def _journal_sentence(remembered: int) -> str:
+    if not remembered:
+        return ""
+    return "; " + n_(
+        "event journal: {count} record proven on an earlier run, byte for byte, the rest "
+        "verified in full",
+        "event journal: {count} records proven on an earlier run, byte for byte, the rest "
+        "verified in full",
+        remembered,
+        count=count(remembered),
     )

@@ -15,7 +15,7 @@ from fiscalsafe.crypto import load_public_key_pem
 from fiscalsafe.errors import FiscalsafeError, OperationalError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE, DossierIdentity, Profile, parse_identity
 from fiscalsafe.i18n import N_, _
-from fiscalsafe.pipeline.fiscal import FiscalChecker
+from fiscalsafe.pipeline.fiscal import FiscalChecker, provable_prefix
 from fiscalsafe.pipeline.proofs import RememberedProofs
 from fiscalsafe.pipeline.state import StateStore
 from fiscalsafe.verify.archives import ArchiveResult
@@ -229,7 +229,11 @@ class PendingCheck:
         when it was told the shop's secret key); how many records were written."""
         if self._proofs is None or not self._done:
             return 0
-        return self._proofs.save(self._checker.results)
+        journal = self._checker.journal
+        prefix = provable_prefix(journal) if journal is not None else None
+        return self._proofs.save(
+            self._checker.results, (self._journal_file, prefix) if prefix is not None else None
+        )
 
     def close(self) -> None:
         self._checker.close()
@@ -293,7 +297,10 @@ def start_check(
         # The journal is the longest single task: it goes first. Then the archives,
         # largest first, so the workers finish together instead of one waiting on the last.
         head = read_small(dossier / profile.journal_head, profile.journal_head)
-        checker.add_journal(profile.journal, dossier / profile.journal, profile.journal_head, head)
+        journal_proof = proofs.journal_prefix(profile.journal) if proofs is not None else None
+        checker.add_journal(
+            profile.journal, dossier / profile.journal, profile.journal_head, head, journal_proof
+        )
         archives = [f for f in files if fnmatch.fnmatchcase(f.relpath, profile.archives)]
         for f in sorted(archives, key=lambda f: -f.size):
             remembered = _remembered(proofs, f) if proofs is not None else None

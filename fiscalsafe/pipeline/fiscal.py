@@ -27,6 +27,7 @@ from fiscalsafe.formats.archive import MAX_ARCHIVE_BYTES
 from fiscalsafe.i18n import N_, _
 from fiscalsafe.pipeline import signature_progress
 from fiscalsafe.pipeline import workers as worker_processes
+from fiscalsafe.pipeline.journal_prefix import HashingReader, JournalPrefix
 from fiscalsafe.verify.archive_chain import verify_archive_chain
 from fiscalsafe.verify.archives import ArchiveResult, verify_archive
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS, compute_coverage
@@ -43,6 +44,15 @@ _worker_keys: dict[tuple, TrustedKeys] = {}
 _run_results: ContextVar[dict[tuple, ArchiveResult] | None] = ContextVar(
     "run_results", default=None
 )
+#: Within the same run: the journals proven in full, by (trusted keys, dossier, file), as
+#: prefix points (``JournalResult.prefix_points``). The backups of a medium hold the same
+#: journal, a few days longer or shorter.
+_run_journals: ContextVar[dict[tuple, dict[int, tuple[bytes, int]]] | None] = ContextVar(
+    "run_journals", default=None
+)
+#: How many of a journal's last records are kept as prefix points: a week of records many
+#: times over, and a bound on memory whatever the journal's length.
+MAX_PREFIX_POINTS = 20_000
 
 
 @contextlib.contextmanager
@@ -50,9 +60,11 @@ def prove_each_archive_once() -> Iterator[None]:
     """Within this block, identical archive bytes under the same trust and time zone are
     verified once; later copies take that result (under their own file name)."""
     token = _run_results.set({})
+    journals = _run_journals.set({})
     try:
         yield
     finally:
+        _run_journals.reset(journals)
         _run_results.reset(token)
 
 
@@ -122,9 +134,12 @@ def _journal_task(
     head: bytes | None,
     key_state: tuple,
     dossier: str,
+    prefix: JournalPrefix | None = None,
+    points: bool = False,
 ) -> JournalResult:
     with worker_processes.cyclic_gc_paused():
-        return check_journal(file, data, head_file, head, _keys(key_state), dossier)
+        keys = _keys(key_state)
+        return check_journal(file, data, head_file, head, keys, dossier, prefix, points)
 
 
 def check_journal(
@@ -134,18 +149,31 @@ def check_journal(
     head: bytes | None,
     keys: TrustedKeys,
     dossier_id: str,
+    prefix: JournalPrefix | None = None,
+    points: bool = False,
 ) -> JournalResult:
-    """Read and verify the event journal, given as bytes or as a path read as a stream."""
-    if data is None or (isinstance(data, Path) and not data.exists()):
-        result = JournalResult()
-        result.findings.append(finding("JOURNAL_MISSING", _("no event journal"), file=file))
-        return result
+    """Read and verify the event journal, given as bytes or as a path read as a stream.
+
+    A journal that starts with the bytes of ``prefix`` (a journal proven before under the
+    same keys) has the signatures of those records taken as verified. With ``points``, a
+    journal (bytes) proven in full comes with its prefix points."""
     items: list = []
     framing_error = None
     version_error = None
+    reader = None
     try:
-        with open(data, "rb") if isinstance(data, Path) else io.BytesIO(data) as stream:
-            for item in fj.iter_records(stream):
+        if isinstance(data, Path):
+            # Never through a link, never blocking on a FIFO swapped in after the walk.
+            stream = fsio.open_regular(data, N_("event journal"))
+        else:
+            stream = io.BytesIO(data) if data is not None else None
+        if stream is None:
+            result = JournalResult()
+            result.findings.append(finding("JOURNAL_MISSING", _("no event journal"), file=file))
+            return result
+        with stream:
+            reader = HashingReader(stream, prefix)
+            for item in fj.iter_records(reader):
                 items.append(item)
     except UnsupportedVersionError as exc:
         version_error = str(exc)
@@ -161,7 +189,56 @@ def check_journal(
         return result
     if not items:
         items = ["?"]
-    return verify_journal(file, items, head_file, head, keys, framing_error, dossier_id=dossier_id)
+    proven = 0
+    if prefix is not None and reader is not None and reader.prefix_matches:
+        proven = prefix.records
+    result = verify_journal(
+        file, items, head_file, head, keys, framing_error, dossier_id, proven_records=proven
+    )
+    if reader is not None and framing_error is None:
+        result.source_bytes, result.source_sha256 = reader.nbytes, reader.digest()
+    if points and isinstance(data, bytes) and provable_prefix(result) is not None:
+        result.prefix_points = _prefix_points(data, result)
+    return result
+
+
+def _prefix_points(data: bytes, result: JournalResult) -> dict[int, tuple[bytes, int]]:
+    """The digest of ``data`` up to the end of each of its last records (a journal that
+    verified in full: its records follow one another with nothing between)."""
+    ends = [e.offset for e in result.entries[1:]] + [result.source_bytes]
+    first_kept = max(0, len(ends) - MAX_PREFIX_POINTS)
+    view = memoryview(data)
+    digest = hashlib.sha256()
+    points: dict[int, tuple[bytes, int]] = {}
+    start = 0
+    for index, end in enumerate(ends):
+        digest.update(view[start:end])
+        start = end
+        if index >= first_kept:
+            points[end] = (digest.digest(), index + 1)
+    return points
+
+
+def _proven_in_run(data: bytes, points: dict[int, tuple[bytes, int]]) -> JournalPrefix | None:
+    """A prefix of ``data`` that a journal proven earlier in the run ends a record with.
+    Tried: all of ``data`` (an older journal than one proven), then the longest point
+    shorter than it (a newer journal than one proven): two hashes, never one per record.
+    The hash here only picks the candidate; ``check_journal`` hashes the bytes it verifies
+    and takes nothing as proven unless they start with it."""
+    shorter = [offset for offset in points if offset < len(data)]
+    for offset in [len(data), *([max(shorter)] if shorter else [])]:
+        point = points.get(offset)
+        if point is not None and hashlib.sha256(memoryview(data)[:offset]).digest() == point[0]:
+            return JournalPrefix(offset, point[0].hex(), point[1])
+    return None
+
+
+def provable_prefix(result: JournalResult) -> JournalPrefix | None:
+    """What a journal that verified in full lets a later run skip: all of its bytes."""
+    whole = result.entries and result.verified_count == len(result.entries)
+    if not (whole and result.intact and result.source_sha256):
+        return None
+    return JournalPrefix(result.source_bytes, result.source_sha256, len(result.entries))
 
 
 def _worker_died() -> OperationalError:
@@ -193,6 +270,7 @@ class FiscalChecker:
         self.journal_file = "jet/journal.jet"
         self.extra_findings: list[Finding] = []
         self._run_results = _run_results.get()
+        self._run_journals = _run_journals.get()
         #: Every archive's result, once ``finish`` has run.
         self.results: list[ArchiveResult] = []
         signature_progress.track(self)
@@ -288,19 +366,34 @@ class FiscalChecker:
             self._futures.append(future)
 
     def add_journal(
-        self, file: str, data: bytes | Path | None, head_file: str, head: bytes | None
+        self,
+        file: str,
+        data: bytes | Path | None,
+        head_file: str,
+        head: bytes | None,
+        prefix: JournalPrefix | None = None,
     ) -> None:
-        """The journal as bytes (streamed out of a backup) or a path (read as a stream).
+        """The journal as bytes (streamed out of a backup) or a path (read as a stream);
+        ``prefix``, a remembered proof of its first records (``check_journal``).
 
         With workers it is one more task, so the calling process stays free (a backup
         packages the dossier meanwhile)."""
         self.journal_file = file
+        run = self._run_journals
+        points = run is not None and isinstance(data, bytes)
+        if points and prefix is None:
+            known = run.get((self._key_state, self.dossier_id, file))
+            prefix = _proven_in_run(data, known) if known else None
         pool = self._get_pool() if data is not None else None
         if pool is None:
-            self.journal = check_journal(file, data, head_file, head, self.keys, self.dossier_id)
+            self.journal = check_journal(
+                file, data, head_file, head, self.keys, self.dossier_id, prefix, points
+            )
             return
         self._journal_future = self._submit(
-            pool, _journal_task, file, data, head_file, head, self._key_state, self.dossier_id
+            pool,
+            _journal_task,
+            *(file, data, head_file, head, self._key_state, self.dossier_id, prefix, points),
         )
 
     def done(self) -> bool:
@@ -332,6 +425,12 @@ class FiscalChecker:
                 if r.sha256 and not r.remembered:
                     self._run_results[(r.sha256, self._key_state, self.tz)] = r
         journal = self.journal or JournalResult()
+        if self._run_journals is not None and journal.prefix_points:
+            known = self._run_journals.setdefault(
+                (self._key_state, self.dossier_id, self.journal_file), {}
+            )
+            known.update(journal.prefix_points)
+            journal.prefix_points = {}
         findings = list(self.extra_findings)
         for r in results:
             findings.extend(r.findings)
@@ -366,6 +465,8 @@ class FiscalChecker:
         }
         remembered = sum(1 for r in results if r.remembered)
         report.archive_proofs = {"verified": len(results) - remembered, "remembered": remembered}
+        if journal.signatures_remembered:
+            report.archive_proofs["journal_signatures_remembered"] = journal.signatures_remembered
         if verified.head is not None:
             report.journal_head = verified.head.to_json()
         return report

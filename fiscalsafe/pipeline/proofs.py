@@ -9,6 +9,11 @@ and coverage steps need). Each record carries an HMAC-SHA256 under a key derived
 HKDF-SHA256 from the shop's secret key (``HKDF_INFO``): nobody without that key can write
 a record that is accepted. A record is used only when it authenticates, parses and matches
 all of the above; otherwise the archive is proven in full, and nothing is said but the count.
+
+The same file keeps one record of the event journal, under the same context and key: the
+length, SHA-256 and record count of the journal as the last run proved it in full
+(``journal_prefix.py``). A journal that starts with those bytes has those records'
+signatures taken as verified; what follows is verified in full.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from fiscalsafe import fsio
 from fiscalsafe.errors import FiscalsafeError, OperationalError
 from fiscalsafe.formats import archive as fa
 from fiscalsafe.i18n import N_, _
+from fiscalsafe.pipeline.journal_prefix import JournalPrefix
 from fiscalsafe.verify.archive_codec import decode_result, encode_result
 from fiscalsafe.verify.archives import CHECKER_VERSION, ArchiveResult
 from fiscalsafe.verify.trust import TrustedKeys
@@ -77,6 +83,7 @@ class RememberedProofs:
         self._mac_key = mac_key
         self.context = context
         self._records: dict[tuple[str, str], dict[str, Any]] | None = None
+        self._journal: dict[str, Any] | None = None
 
     @classmethod
     def open(
@@ -97,35 +104,62 @@ class RememberedProofs:
     def _load(self) -> dict[tuple[str, str], dict[str, Any]]:
         if self._records is None:
             self._records = {}
-            for record in self._read_records():
-                self._records[(record["file"], record["sha256"])] = record["result"]
+            archives, journal = self._read_records()
+            for record in archives:
+                try:
+                    self._records[(record["file"], record["sha256"])] = record["result"]
+                except (KeyError, TypeError):
+                    continue
+            self._journal = journal
         return self._records
 
-    def _read_records(self) -> list[dict[str, Any]]:
-        """The records that authenticate and match this context; none if the file is
-        missing, unreadable or does not parse."""
+    def _read_records(self) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """The archive records and the journal record that authenticate and match this
+        context; none if the file is missing, unreadable or does not parse."""
         try:
             data = fsio.read_regular(self.path, MAX_PROOFS_BYTES, N_("remembered proofs"))
             doc = json.loads(data) if data is not None else None
             if doc is None or doc["format"] != PROOFS_FORMAT:
-                return []
+                return [], None
             if doc["version"][0] != PROOFS_VERSION[0]:
-                return []
+                return [], None
             entries = doc["records"][:MAX_RECORDS]
-        except (OSError, FiscalsafeError, ValueError, KeyError, TypeError, IndexError):
-            return []
-        wanted = self.context.fields()
-        good = []
-        for entry in entries:
-            try:
-                record, mac = entry["record"], entry["mac"]
-                if not hmac.compare_digest(self._mac(record), str(mac)):
-                    continue
-                if all(record[k] == v for k, v in wanted.items()):
-                    good.append(record)
-            except (KeyError, TypeError, ValueError):
-                continue
-        return good
+            journal = doc.get("journal")
+        except (
+            OSError,
+            FiscalsafeError,
+            ValueError,
+            KeyError,
+            TypeError,
+            IndexError,
+            AttributeError,
+        ):
+            return [], None
+        good = [record for record in map(self._authentic, entries) if record is not None]
+        return good, self._authentic(journal)
+
+    def _authentic(self, entry: Any) -> dict[str, Any] | None:
+        """The record of ``entry`` if its MAC verifies and it was made under this context."""
+        try:
+            record, mac = entry["record"], entry["mac"]
+            if not hmac.compare_digest(self._mac(record), str(mac)):
+                return None
+            if all(record[k] == v for k, v in self.context.fields().items()):
+                return record
+        except (KeyError, TypeError, ValueError):
+            pass
+        return None
+
+    def journal_prefix(self, file: str) -> JournalPrefix | None:
+        """The remembered proof of journal ``file``'s first records, or None."""
+        self._load()
+        record = self._journal
+        try:
+            if record is None or record["file"] != file:
+                return None
+            return JournalPrefix.from_json(record["prefix"])
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def lookup(self, file: str, sha256: str) -> ArchiveResult | None:
         """The remembered result of these exact bytes under this context, or None."""
@@ -138,8 +172,13 @@ class RememberedProofs:
             return None
         return result if result.dossier == self.context.dossier else None
 
-    def save(self, results: Iterable[ArchiveResult]) -> int:
-        """Replace the records with those of ``results`` that are proven; how many."""
+    def save(
+        self,
+        results: Iterable[ArchiveResult],
+        journal: tuple[str, JournalPrefix] | None = None,
+    ) -> int:
+        """Replace the records with those of ``results`` that are proven, and the journal's
+        with ``journal`` (its file and proven prefix); how many archive records."""
         proven = sorted((r for r in results if r.proven and r.sha256), key=lambda r: -r.number)
         entries = []
         for r in proven[:MAX_RECORDS]:
@@ -150,7 +189,12 @@ class RememberedProofs:
             record = {**self.context.fields(), "file": r.file, "sha256": r.sha256}
             record["result"] = result
             entries.append({"record": record, "mac": self._mac(record)})
-        doc = {"format": PROOFS_FORMAT, "version": PROOFS_VERSION, "records": entries}
+        doc: dict[str, Any] = {"format": PROOFS_FORMAT, "version": PROOFS_VERSION}
+        doc["records"] = entries
+        if journal is not None:
+            file, prefix = journal
+            record = {**self.context.fields(), "file": file, "prefix": prefix.to_json()}
+            doc["journal"] = {"record": record, "mac": self._mac(record)}
         data = json.dumps(doc, separators=(",", ":")).encode() + b"\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -163,5 +207,5 @@ class RememberedProofs:
                     error=exc.strerror,
                 )
             ) from None
-        self._records = None
+        self._records = self._journal = None
         return len(entries)

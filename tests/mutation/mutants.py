@@ -680,16 +680,18 @@ MUTANTS: list[Mutant] = [
     Mutant(
         id="proof-record-not-authenticated",
         file=PROOFS,
-        original="                if not hmac.compare_digest(self._mac(record), str(mac)):",
-        replacement="                if False:",
-        tests=remembered("test_a_forged_record_is_refused"),
+        original="            if not hmac.compare_digest(self._mac(record), str(mac)):",
+        replacement="            if False:",
+        tests=remembered(
+            "test_a_forged_record_is_refused", "test_a_forged_journal_record_is_refused"
+        ),
         description="a remembered proof is used without checking its authentication code",
     ),
     Mutant(
         id="proof-context-ignored",
         file=PROOFS,
-        original="                if all(record[k] == v for k, v in wanted.items()):",
-        replacement="                if True:",
+        original="            if all(record[k] == v for k, v in self.context.fields().items()):",
+        replacement="            if True:",
         tests=remembered(
             "test_a_trust_change_forces_a_full_proof",
             "test_a_record_copied_from_another_dossier_is_refused",
@@ -730,6 +732,22 @@ MUTANTS: list[Mutant] = [
         replacement="        if False:",
         tests=remembered("test_an_archive_rewritten_between_its_hash_and_the_packaging_is_refused"),
         description="a backup packages archive bytes other than those proven",
+    ),
+    Mutant(
+        id="journal-prefix-bytes-unchecked",
+        file="fiscalsafe/pipeline/fiscal.py",
+        original="    if prefix is not None and reader is not None and reader.prefix_matches:",
+        replacement="    if prefix is not None:",
+        tests=remembered("test_a_journal_changed_after_a_remembered_proof_is_verified_in_full"),
+        description="a remembered journal proof is used for a journal not starting with its bytes",
+    ),
+    Mutant(
+        id="journal-record-stands-for-archive",
+        file=PROOFS,
+        original='            return JournalPrefix.from_json(record["prefix"])',
+        replacement='            return JournalPrefix(1 << 40, "", 1 << 40)',
+        tests=remembered("test_a_day_later_only_the_new_journal_records_are_verified"),
+        description="the journal's remembered prefix is not the one recorded",
     ),
     Mutant(
         id="medium-reuse-ignores-digest",
