@@ -7,7 +7,6 @@ the zstd frames are walked; the tar members streamed out of them go to the membe
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from fiscalsafe.formats.tarstream import TarReader
 from fiscalsafe.formats.zstdframes import FrameWalker
 from fiscalsafe.i18n import N_, _
 from fiscalsafe.pipeline import bindings
+from fiscalsafe.pipeline.hash_thread import BackgroundHashes
 from fiscalsafe.pipeline.verify_members import CHUNK, StreamState
 from fiscalsafe.pipeline.verify_steps import StepResult
 from fiscalsafe.verify.findings import Finding, finding
@@ -53,16 +53,24 @@ class ContainerPass(StepResult):
 
 
 class TeeReader(io.RawIOBase):
-    """Reads the parts one after another, hashing each and walking zstd frames."""
+    """Reads the parts one after another, hashing each (on a thread of its own, see
+    ``hash_thread``) and walking zstd frames. ``close`` ends the hashing thread."""
 
     def __init__(self, files: list[ArchiveFile], walker: FrameWalker | None, progress):
         self._files = files
         self._index = 0
         self._fh: BinaryIO | None = None
-        self._b2 = self._s2 = None
+        self._hashes = BackgroundHashes(CHUNK)
         self._walker = walker
         self._progress = progress
         self.total = 0
+
+    def close(self) -> None:
+        self._hashes.close()
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        super().close()
 
     def readable(self) -> bool:
         return True
@@ -74,14 +82,11 @@ class TeeReader(io.RawIOBase):
         self._fh = fsio.open_regular(path, N_("backup file"), OperationalError)
         if self._fh is None:
             raise OperationalError(_("{path} vanished while it was read", path=path))
-        self._b2 = hashlib.blake2b(digest_size=64)
-        self._s2 = hashlib.sha256()
         return True
 
     def _close(self) -> None:
         info = self._files[self._index]
-        info.blake2b = self._b2.digest()
-        info.sha256 = self._s2.hexdigest()
+        info.blake2b, info.sha256 = self._hashes.digests()
         self._fh.close()
         self._fh = None
         self._index += 1
@@ -93,8 +98,7 @@ class TeeReader(io.RawIOBase):
             n = self._fh.readinto(buffer)
             if n:
                 view = memoryview(buffer)[:n]
-                self._b2.update(view)
-                self._s2.update(view)
+                self._hashes.update(view)
                 self._files[self._index].size += n
                 if self._walker is not None:
                     self._walker.feed(view)
@@ -123,10 +127,19 @@ def read_container(
     infos: list[ArchiveFile], target: str, compressed: bool, state: StreamState, progress
 ) -> ContainerPass:
     """(2) One pass over the parts, handing each tar member to ``state`` (3)."""
-    found: list[Finding] = []
-    add = found.append
     walker = FrameWalker() if compressed else None
     tee = TeeReader(infos, walker, progress)
+    try:
+        return _read_through(tee, walker, target, compressed, state)
+    finally:
+        tee.close()
+
+
+def _read_through(
+    tee: TeeReader, walker: FrameWalker | None, target: str, compressed: bool, state: StreamState
+) -> ContainerPass:
+    found: list[Finding] = []
+    add = found.append
     raw = io.BufferedReader(tee, CHUNK)
     stream = (
         zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, read_size=CHUNK)
