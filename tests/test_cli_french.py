@@ -155,6 +155,13 @@ def test_a_bad_lang_stops_the_console_entry_point_before_any_work(tmp_path):
 # --- help ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("args", [["--help"], [], ["keys"]], ids=["help", "bare", "bare-group"])
+def test_the_help_of_the_command_groups_is_french(args):
+    """typer's own panel titles too, however the help page is reached."""
+    page = words(cli(*args).stdout + cli(*args).stderr)
+    assert "Commandes" in page and "Commands" not in page
+
+
 def test_french_help_of_backup_and_verify_is_french():
     backup = words(cli("backup", "--help").stdout)
     assert "Vérifie, puis sauvegarde un dossier" in backup
@@ -162,6 +169,7 @@ def test_french_help_of_backup_and_verify_is_french():
     assert "Clé secrète minisign du magasin." in backup
     assert "Langue des messages" in backup
     assert "Affiche cette aide et quitte." in backup and "[obligatoire]" in backup
+    assert "Options" in backup and "Arguments" in backup
     for english in (
         "Destination folder (USB stick, disk).",
         "Check, then back up a dossier",
