@@ -1,5 +1,5 @@
 """The hashes of a backup's parts, computed on a thread of their own, are those of the bytes
-read, part by part, and the thread never outlives the read."""
+fed, segment by segment, and the thread never outlives the read or the backup."""
 
 from __future__ import annotations
 
@@ -47,10 +47,31 @@ def test_the_buffers_in_flight_are_bounded() -> None:
 
 def test_a_hashing_error_is_reported_not_lost(monkeypatch) -> None:
     with BackgroundHashes(8) as hashes:
-        hashes._sha256 = None  # any failure on the thread
+        hashes._hashes = [None]  # any failure on the thread
         hashes.update(memoryview(b"0123456789"))
         with pytest.raises(AttributeError):
             hashes.digests()
+        # Nothing hashed after a failure is taken for a digest either.
+        hashes.update(memoryview(b"more"))
+        with pytest.raises(AttributeError):
+            hashes.digests()
+
+
+def test_buffers_taken_and_given_back_are_hashed_in_order_by_segment() -> None:
+    rng = random.Random(7)
+    files = [rng.randbytes(rng.randrange(0, 50)) for _ in range(6)]
+    with BackgroundHashes(8, ("sha256",)) as hashes:
+        futures = []
+        for data in files:
+            for offset in range(0, len(data), 5):
+                buffer = hashes.take()
+                piece = data[offset : offset + 5]
+                buffer[: len(piece)] = piece
+                hashes.give(buffer, len(piece))
+            futures.append(hashes.segment())  # without waiting for the thread
+        assert [f.result()[0].hexdigest() for f in futures] == [
+            hashlib.sha256(data).hexdigest() for data in files
+        ]
 
 
 def hashing_threads() -> list[threading.Thread]:
@@ -77,3 +98,26 @@ def test_a_damaged_backup_leaves_no_hashing_thread_behind(tmp_path_factory, tmp_
     report = bs.verify(w, [broken])
     assert not report.ok
     assert hashing_threads() == []
+
+
+def test_a_backup_leaves_no_hashing_thread_behind(tmp_path_factory, tmp_path) -> None:
+    w = bs.world(tmp_path_factory)
+    assert hashing_threads() == []
+    result = bs.make_backup(w, w.dossier, tmp_path, split_size=bs.SPLIT_SIZE)
+    assert result.parts > 1
+    assert hashing_threads() == []
+    # Each part's digests are those of its bytes, though hashed on another thread.
+    for path, sha256 in zip(result.files, result.sha256, strict=True):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+
+
+def test_a_failed_backup_leaves_no_hashing_thread_behind(tmp_path_factory, tmp_path) -> None:
+    w = bs.world(tmp_path_factory)
+
+    def vanish(done: int, total: int) -> None:
+        raise OSError("the stick was pulled out")
+
+    with pytest.raises(OSError, match="pulled out"):
+        bs.make_backup(w, w.dossier, tmp_path, progress=vanish)
+    assert hashing_threads() == []
+    assert not list(tmp_path.glob(".*.partial"))

@@ -1,10 +1,11 @@
-"""BLAKE2b-512 and SHA-256 of a stream, computed on a thread of their own.
+"""Hashes of a stream, computed on a thread of their own.
 
-Reading a backup, the calling thread decompresses and parses; hashing every compressed
-byte twice on that same thread costs it ~0.7 s per 400 MB read (measured on the 2 GB
-benchmark backup). hashlib releases the GIL while it hashes a large buffer, so on a
-second core the hashes run beside the decompression. The bytes are copied into one of a
-few fixed buffers: memory stays bounded, and the reader waits when the hasher falls behind.
+Reading a backup, the calling thread decompresses and parses; writing one, it reads the
+dossier and feeds the compressor. Hashing every byte on that same thread as well made it
+the bottleneck of both (measured on the benchmark dossiers: ~0.7 s per 400 MB read back,
+~0.8 s per GB backed up). hashlib releases the GIL while it hashes a large buffer, so on
+a second core the hashes run beside the rest. The bytes pass through a few fixed buffers:
+memory stays bounded, and the feeding thread waits when the hasher falls behind.
 """
 
 from __future__ import annotations
@@ -12,22 +13,28 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+from concurrent.futures import Future
 
-#: Buffers in flight between the reader and the hashing thread.
+#: Buffers in flight between the feeding thread and the hashing thread.
 BUFFERS = 4
 
 
 class BackgroundHashes:
-    """Feed with ``update``; ``digests`` waits for what was fed, then starts over.
-    ``close`` ends the thread (always call it: a ``with`` block does)."""
+    """Feed with ``update`` (a copy), ``take``/``give`` (read straight into a buffer) or
+    ``feed`` (a bytes object nobody will change); ``segment`` ends what was fed so far
+    and starts over. ``close`` ends the thread
+    (always call it: a ``with`` block does)."""
 
-    def __init__(self, buffer_size: int):
+    def __init__(self, buffer_size: int, algorithms: tuple[str, ...] = ("blake2b", "sha256")):
+        self.buffer_size = buffer_size
+        self._algorithms = algorithms
         self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
         for _ in range(BUFFERS):
             self._free.put(bytearray(buffer_size))
         self._work: queue.SimpleQueue = queue.SimpleQueue()
-        self._blake2b = hashlib.blake2b(digest_size=64)
-        self._sha256 = hashlib.sha256()
+        # ``feed``'s objects in flight, bounded like the buffers.
+        self._fed = threading.Semaphore(BUFFERS)
+        self._hashes = self._fresh()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="fiscalsafe-hashes", daemon=True)
         self._thread.start()
@@ -38,26 +45,42 @@ class BackgroundHashes:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def update(self, data: memoryview) -> None:
+    def _fresh(self) -> list:
+        return [hashlib.new(name, usedforsecurity=False) for name in self._algorithms]
+
+    def take(self) -> bytearray:
+        """A free buffer of ``buffer_size`` bytes; waits while all are in flight."""
+        return self._free.get()
+
+    def give(self, buffer: bytearray, count: int) -> None:
+        """Hash the first ``count`` bytes of a buffer from ``take``, then free it."""
+        self._work.put((buffer, count))
+
+    def feed(self, data: bytes) -> None:
+        """Hash an immutable ``data`` without copying it; waits while too many are in flight."""
+        self._fed.acquire()
+        self._work.put((data, len(data)))
+
+    def update(self, data: memoryview | bytes) -> None:
         offset = 0
         while offset < len(data):
-            buffer = self._free.get()
+            buffer = self.take()
             count = min(len(buffer), len(data) - offset)
             buffer[:count] = data[offset : offset + count]
-            self._work.put((buffer, count))
+            self.give(buffer, count)
             offset += count
 
-    def digests(self) -> tuple[bytes, str]:
-        """(BLAKE2b-512, SHA-256 hex) of everything fed since the last call."""
-        done = threading.Event()
+    def segment(self) -> Future:
+        """The hash objects (in ``algorithms`` order) of everything fed since the last
+        call, once the thread has hashed it; the feeding can go on meanwhile."""
+        done: Future = Future()
         self._work.put(done)
-        done.wait()
-        if self._error is not None:
-            raise self._error
-        result = self._blake2b.digest(), self._sha256.hexdigest()
-        self._blake2b = hashlib.blake2b(digest_size=64)
-        self._sha256 = hashlib.sha256()
-        return result
+        return done
+
+    def digests(self) -> tuple[bytes, str]:
+        """Waits for the segment: (BLAKE2b-512, SHA-256 hex) of the default algorithms."""
+        blake2b, sha256 = self.segment().result()
+        return blake2b.digest(), sha256.hexdigest()
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -69,15 +92,23 @@ class BackgroundHashes:
             item = self._work.get()
             if item is None:
                 return
-            if isinstance(item, threading.Event):
-                item.set()
+            if isinstance(item, Future):
+                if self._error is not None:
+                    item.set_exception(self._error)
+                else:
+                    item.set_result(self._hashes)
+                self._hashes = self._fresh()
                 continue
             buffer, count = item
             try:
-                with memoryview(buffer) as view:
-                    self._blake2b.update(view[:count])
-                    self._sha256.update(view[:count])
-            except BaseException as exc:  # reported by ``digests``, never lost
+                if self._error is None:
+                    with memoryview(buffer) as view, view[:count] as data:
+                        for running in self._hashes:
+                            running.update(data)
+            except BaseException as exc:  # reported by the segment's future, never lost
                 self._error = exc
             finally:
-                self._free.put(buffer)
+                if isinstance(buffer, bytearray):
+                    self._free.put(buffer)
+                else:
+                    self._fed.release()

@@ -1,8 +1,9 @@
 """Where the compressed backup goes: one file or numbered parts, never looking complete
 until committed.
 
-Bytes are written under hidden ``.partial`` names and hashed on the way: BLAKE2b-512 (the
-minisign sidecar's prehash) and SHA-256 (what reports give). The read-back computes the
+Bytes are written under hidden ``.partial`` names and hashed on the way, on a thread of
+their own (``hash_thread``): BLAKE2b-512 (the minisign sidecar's prehash) and SHA-256
+(what reports give). The read-back computes the
 SHA-256 again from the medium: equal, the medium holds the bytes the BLAKE2b was taken
 over, without a second, slower BLAKE2b pass. ``commit`` renames into place only after the
 caller has read everything back; ``abort`` removes every partial file.
@@ -19,6 +20,7 @@ from pathlib import Path
 from fiscalsafe import fsio, oscompat
 from fiscalsafe.errors import OperationalError
 from fiscalsafe.i18n import N_, _
+from fiscalsafe.pipeline.hash_thread import BackgroundHashes
 
 READBACK_CHUNK = 1024 * 1024
 
@@ -30,8 +32,6 @@ class Part:
     size: int = 0
     blake2b: bytes = b""
     sha256: str = ""
-    _b2: object = field(default=None, repr=False)
-    _sha256: object = field(default=None, repr=False)
     # Read-back progress: bytes re-read from the medium so far, and their digest.
     _read: int = field(default=0, repr=False)
     _read_sha256: object = field(default=None, repr=False)
@@ -51,6 +51,7 @@ class OutputSink:
         self.parts: list[Part] = []
         self._fh = None
         self._left = 0
+        self._hashes: BackgroundHashes | None = None
         self.closed = False
         #: False once a read-back could not bypass the system's cache (see ``drop_cache``).
         self.read_from_medium = True
@@ -63,8 +64,8 @@ class OutputSink:
             raise OperationalError(_("the backup needs more than 999 parts: use a larger --split"))
         name = part_name(self.file_name, index)
         part = Part(final=self.dest / name, partial=self.dest / f".{name}.partial")
-        part._b2 = hashlib.blake2b(digest_size=64)
-        part._sha256 = hashlib.sha256()
+        if self._hashes is None:
+            self._hashes = BackgroundHashes(READBACK_CHUNK)
         self.parts.append(part)
         # Exclusive and without following links: a link planted at the partial's name
         # would otherwise send the archive through it (over a previous good backup).
@@ -80,9 +81,8 @@ class OutputSink:
             take = len(view) if self._left < 0 else min(self._left, len(view))
             chunk = view[:take]
             self._fh.write(chunk)
+            self._hashes.update(chunk)
             part = self.parts[-1]
-            part._b2.update(chunk)
-            part._sha256.update(chunk)
             part.size += take
             if self._left > 0:
                 self._left -= take
@@ -100,8 +100,7 @@ class OutputSink:
             self._fh.close()
             self._fh = None
             part = self.parts[-1]
-            part.blake2b = part._b2.digest()
-            part.sha256 = part._sha256.hexdigest()
+            part.blake2b, part.sha256 = self._hashes.digests()
 
     def close(self) -> None:
         """Flush and fsync every part. An empty stream still gets one (empty) part."""
@@ -109,8 +108,15 @@ class OutputSink:
             return
         if not self.parts:
             self._open_next()
-        self._close_current()
+        try:
+            self._close_current()
+        finally:
+            self._end_hashes()
         self.closed = True
+
+    def _end_hashes(self) -> None:
+        if self._hashes is not None:
+            self._hashes.close()
 
     def read_back_written(self) -> None:
         """Read back what is already written, while the caller waits for something else.
@@ -170,6 +176,7 @@ class OutputSink:
             hashing.result()
 
     def abort(self) -> None:
+        self._end_hashes()
         if self._fh is not None:
             with contextlib.suppress(OSError):
                 self._fh.close()

@@ -133,6 +133,7 @@ def read_container(
         return _read_through(tee, walker, target, compressed, state)
     finally:
         tee.close()
+        state.end_pass()
 
 
 def _read_through(

@@ -27,6 +27,7 @@ from fiscalsafe.i18n import _
 from fiscalsafe.pipeline import bindings
 from fiscalsafe.pipeline.check import load_trust, trust_json
 from fiscalsafe.pipeline.fiscal import FiscalChecker
+from fiscalsafe.pipeline.hash_thread import BackgroundHashes
 from fiscalsafe.verify.bag import BagValidator
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.findings import Finding, finding
@@ -115,6 +116,8 @@ class StreamState:
         self.archives_pending: list[tuple[str, bytes]] = []
         self.checker: FiscalChecker | None = None
         self.journal_submitted = False
+        # Payload digests, beside the decompression (see ``hash_thread``).
+        self._hashes: BackgroundHashes | None = None
 
     def member(self, m, tar: TarReader, add) -> None:
         top, __, rel = m.name.partition("/")
@@ -176,12 +179,9 @@ class StreamState:
         else:
             self._tag(rel, m, tar, add)
 
-    def _hashers(self) -> dict[str, Any]:
-        return {alg: hashlib.new(alg, usedforsecurity=False) for alg in self.algorithms}
-
     def _payload(self, path: str, m, tar: TarReader, add) -> None:
-        hashers = self._hashers()
-        digest = hashers["sha256"]
+        if self._hashes is None:
+            self._hashes = BackgroundHashes(CHUNK, self.algorithms)
         fiscal = self._is_fiscal(path)
         keep = fiscal and m.size <= MAX_FISCAL_FILE and self._fits(m.size)
         if fiscal and not keep:
@@ -200,11 +200,8 @@ class StreamState:
         kept = bytearray() if keep else None
         out = self.extractor.open(path, m.mode) if self.extractor else None
         size = 0
-        others = [h for alg, h in hashers.items() if alg != "sha256"]
         while chunk := tar.read(CHUNK):
-            digest.update(chunk)
-            for other in others:
-                other.update(chunk)
+            self._hashes.feed(chunk)
             size += len(chunk)
             if kept is not None:
                 kept += chunk
@@ -212,14 +209,24 @@ class StreamState:
                 out.write(chunk)
         if out is not None:
             self.extractor.close(path, out, m.mode, m.mtime_ns)
-        hexdigest = digest.hexdigest()
-        self.payload[path] = (size, hexdigest)
+        # The thread is at most a few chunks behind: this waits for little.
+        digests = {
+            alg: h.hexdigest()
+            for alg, h in zip(self.algorithms, self._hashes.segment().result(), strict=True)
+        }
+        self.payload[path] = (size, digests["sha256"])
         self.payload_bytes += size
-        self.bag.add_file(f"data/{path}", size, {alg: h.hexdigest() for alg, h in hashers.items()})
+        self.bag.add_file(f"data/{path}", size, digests)
         if kept is not None:
             self.held += len(kept)
             self._note_peak()
             self._fiscal(path, bytes(kept))
+
+    def end_pass(self) -> None:
+        """After the pass over the members, whatever it ended with: no thread outlives it."""
+        if self._hashes is not None:
+            self._hashes.close()
+            self._hashes = None
 
     def _fits(self, size: int) -> bool:
         return self.held + self.tag_bytes + size <= MAX_HELD_FISCAL
