@@ -247,6 +247,24 @@ def test_another_checker_version_forces_a_full_proof(root, w, tmp_path, state, m
     assert check(w, dossier, state, w.secret.seed).archive_proofs["remembered"] == 0
 
 
+def test_an_older_minor_version_is_read_and_another_major_ignored(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    backup(w, dossier, usb(tmp_path), state)
+    doc = json.loads(proofs_file(state).read_bytes())
+    assert doc["version"] == [1, 1] and "journal" in doc
+    # As a 1.0 file was written: the archives, without the journal's record.
+    del doc["journal"]
+    doc["version"] = [1, 0]
+    proofs_file(state).write_text(json.dumps(doc))
+    report = check(w, dossier, state, w.secret.seed)
+    assert report.archive_proofs == {"verified": 0, "remembered": n}
+    doc["version"] = [2, 0]
+    proofs_file(state).write_text(json.dumps(doc))
+    report = check(w, dossier, state, w.secret.seed)
+    assert report.ok and report.archive_proofs == {"verified": n, "remembered": 0}
+
+
 def test_the_rollback_checks_still_fire_with_remembered_proofs(root, w, tmp_path, state) -> None:
     dossier = root.dossiers[0]
     backup(w, dossier, usb(tmp_path), state)

@@ -36,7 +36,9 @@ from fiscalsafe.verify.archives import CHECKER_VERSION, ArchiveResult
 from fiscalsafe.verify.trust import TrustedKeys
 
 PROOFS_FORMAT = "fiscalsafe-proofs"
-PROOFS_VERSION = [1, 0]
+#: 1.1 adds the ``journal`` record; a 1.0 reader ignores it, and a 1.1 reader of a 1.0
+#: file finds no journal record and verifies the whole journal.
+PROOFS_VERSION = [1, 1]
 #: Fixed label of the key derivation: this key authenticates remembered proofs only.
 HKDF_INFO = b"fiscalsafe remembered archive proofs v1"
 MAX_RECORDS = 2048  # 170 years of monthly archives
