@@ -35,10 +35,16 @@ def test_the_digests_are_those_of_the_bytes_fed_whatever_the_cuts(buffer_size: i
 def test_the_buffers_in_flight_are_bounded() -> None:
     hashes = BackgroundHashes(16)
     try:
-        assert hashes._free.qsize() == BUFFERS
+        assert hashes._free.qsize() == 0  # none made before they are needed
+        hashes.feed(bytes(16 * BUFFERS * 10))
+        assert hashes._free.qsize() == 0  # bytes fed are hashed where they are
         hashes.update(memoryview(bytes(16 * BUFFERS * 10)))
-        assert hashes.digests() == expected(bytes(16 * BUFFERS * 10))
-        assert hashes._free.qsize() == BUFFERS
+        assert hashes.digests() == expected(bytes(16 * BUFFERS * 20))
+        assert hashes._buffers == BUFFERS and hashes._free.qsize() == BUFFERS
+        for _ in range(10 * BUFFERS):  # more objects than may be in flight at once
+            hashes.feed(b"x")
+        assert hashes.digests() == expected(b"x" * 10 * BUFFERS)
+        assert hashes._fed.acquire(timeout=0) and hashes._fed._value == BUFFERS - 1
     finally:
         hashes.close()
     assert not hashes._thread.is_alive()

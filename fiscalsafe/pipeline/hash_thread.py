@@ -28,9 +28,9 @@ class BackgroundHashes:
     def __init__(self, buffer_size: int, algorithms: tuple[str, ...] = ("blake2b", "sha256")):
         self.buffer_size = buffer_size
         self._algorithms = algorithms
+        # Made on first need: a caller that only ``feed``s holds none.
         self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        for _ in range(BUFFERS):
-            self._free.put(bytearray(buffer_size))
+        self._buffers = 0
         self._work: queue.SimpleQueue = queue.SimpleQueue()
         # ``feed``'s objects in flight, bounded like the buffers.
         self._fed = threading.Semaphore(BUFFERS)
@@ -50,6 +50,9 @@ class BackgroundHashes:
 
     def take(self) -> bytearray:
         """A free buffer of ``buffer_size`` bytes; waits while all are in flight."""
+        if self._buffers < BUFFERS and self._free.empty():
+            self._buffers += 1
+            return bytearray(self.buffer_size)
         return self._free.get()
 
     def give(self, buffer: bytearray, count: int) -> None:
