@@ -10,6 +10,7 @@ import io
 import json
 import os
 import tarfile
+import threading
 from pathlib import Path
 
 import backup_support as bs
@@ -65,6 +66,12 @@ def test_an_extracted_backup_gets_the_full_verification(w, tmp_path):
     assert report.checks == [
         "members", "bag", "manifest", "claims", "completeness", "fiscal", "coverage",
     ]  # fmt: skip
+
+
+def test_a_folder_leaves_no_hashing_thread_behind(w, tmp_path):
+    report = run(w, extract(w, tmp_path))
+    assert report.ok
+    assert not [t for t in threading.enumerate() if t.name == "fiscalsafe-hashes"]
 
 
 def test_a_folder_given_as_dot_is_named_after_itself(w, tmp_path, monkeypatch):

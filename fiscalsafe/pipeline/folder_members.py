@@ -125,4 +125,6 @@ def read_folder(folder: Path, state) -> ContainerPass:
     except BaseException:
         state.close()
         raise
+    finally:
+        state.end_pass()
     return ContainerPass(findings=tuple(found), checks=("members",), members=members)
