@@ -158,7 +158,8 @@ def test_a_bad_lang_stops_the_console_entry_point_before_any_work(tmp_path):
 @pytest.mark.parametrize("args", [["--help"], [], ["keys"]], ids=["help", "bare", "bare-group"])
 def test_the_help_of_the_command_groups_is_french(args):
     """typer's own panel titles too, however the help page is reached."""
-    page = words(cli(*args).stdout + cli(*args).stderr)
+    proc = cli(*args)
+    page = words(proc.stdout + proc.stderr)
     assert "Commandes" in page and "Commands" not in page
 
 
