@@ -304,6 +304,25 @@ def drop_cache(fd: int, offset: int) -> bool:
     return False
 
 
+def release_free_memory() -> bool:
+    """Give the memory the process has freed back to the system, where the C library
+    keeps it instead. False where there is nothing to call.
+
+    glibc keeps what a thread frees in that thread's own arena: each backup of a medium
+    starts its own hashing and reading threads, and the freed megabytes they leave added
+    up to ~35 MB over seven backups (measured: 164 MB at the peak, 126 MB with a fixed
+    mmap threshold). ``malloc_trim`` returns it; no Python library wraps it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):  # another C library (musl)
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim(0)
+    return True
+
+
 # --- Windows files ---------------------------------------------------------------------------
 
 

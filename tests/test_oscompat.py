@@ -412,3 +412,16 @@ def test_console_streams_replace_what_their_code_page_lacks(monkeypatch):
     print("sauvegarde — 12 €, vérifiée")
     stream.flush()
     assert raw.getvalue().decode("cp850").strip() == "sauvegarde ? 12 ?, vérifiée"
+
+
+def test_freed_memory_is_given_back_where_the_c_library_can(monkeypatch):
+    assert oscompat.release_free_memory() is (os.uname().sysname == "Linux")
+
+    class NoTrim:  # a C library without malloc_trim (musl)
+        def __init__(self, name):
+            pass
+
+    monkeypatch.setattr(oscompat.ctypes, "CDLL", NoTrim)
+    assert oscompat.release_free_memory() is False
+    monkeypatch.setattr(oscompat.sys, "platform", "win32")
+    assert oscompat.release_free_memory() is False

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from fiscalsafe import fsio
+from fiscalsafe import fsio, oscompat
 from fiscalsafe.cli import exitcodes, report_cmd
 from fiscalsafe.cli.backup_text import leftover_sentences
 from fiscalsafe.cli.coverage_text import ANCHOR_AS_OF, ANCHOR_BACKUP
@@ -265,6 +265,8 @@ def run_verify(req: VerifyRequest, env: CommandEnv) -> int:
         for kind, files in items:
             with live_progress(req.json_out) as live:
                 reports.append(verify_item(kind, files, shop_keys, how, live))
+            # What one backup's pass freed is not kept while the next one runs.
+            oscompat.release_free_memory()
     check_lineage(
         reports,
         state=store,
