@@ -386,29 +386,17 @@ def _write_payload(
     tar: TarWriter, plan: PackagePlan, total_bytes: int, progress
 ) -> list[ManifestFile]:
     """Every chosen file as a tar member, in order; their manifest entries."""
-    pending: list[tuple[DossierFile, Future]] = []
+    hashed: list[Future] = []
     done = 0
     with BackgroundHashes(CHUNK, ("sha256",)) as hashes:
         for f in plan.chosen:
-            pending.append(
-                (
-                    f,
-                    _copy_member(
-                        tar,
-                        f,
-                        f"{plan.name}/data/{f.relpath}",
-                        progress,
-                        done,
-                        total_bytes,
-                        plan.check.poll,
-                        hashes,
-                    ),
-                )
-            )
+            member = f"{plan.name}/data/{f.relpath}"
+            poll = plan.check.poll
+            hashed.append(_copy_member(tar, f, member, progress, done, total_bytes, poll, hashes))
             done += f.size
         return [
-            ManifestFile(f.relpath, f.category, f.size, f.mode, f.mtime_ns, digest(hashed))
-            for f, hashed in pending
+            ManifestFile(f.relpath, f.category, f.size, f.mode, f.mtime_ns, digest(h))
+            for f, h in zip(plan.chosen, hashed, strict=True)
         ]
 
 

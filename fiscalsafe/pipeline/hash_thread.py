@@ -22,8 +22,7 @@ BUFFERS = 4
 class BackgroundHashes:
     """Feed with ``update`` (a copy), ``take``/``give`` (read straight into a buffer) or
     ``feed`` (a bytes object nobody will change); ``segment`` ends what was fed so far
-    and starts over. ``close`` ends the thread
-    (always call it: a ``with`` block does)."""
+    and starts over. ``close`` ends the thread (always call it: a ``with`` block does)."""
 
     def __init__(self, buffer_size: int, algorithms: tuple[str, ...] = ("blake2b", "sha256")):
         self.buffer_size = buffer_size
@@ -57,12 +56,12 @@ class BackgroundHashes:
 
     def give(self, buffer: bytearray, count: int) -> None:
         """Hash the first ``count`` bytes of a buffer from ``take``, then free it."""
-        self._work.put((buffer, count))
+        self._work.put((buffer, count, True))
 
     def feed(self, data: bytes) -> None:
         """Hash an immutable ``data`` without copying it; waits while too many are in flight."""
         self._fed.acquire()
-        self._work.put((data, len(data)))
+        self._work.put((data, len(data), False))
 
     def update(self, data: memoryview | bytes) -> None:
         offset = 0
@@ -102,7 +101,7 @@ class BackgroundHashes:
                     item.set_result(self._hashes)
                 self._hashes = self._fresh()
                 continue
-            buffer, count = item
+            buffer, count, pooled = item
             try:
                 if self._error is None:
                     with memoryview(buffer) as view, view[:count] as data:
@@ -111,7 +110,7 @@ class BackgroundHashes:
             except BaseException as exc:  # reported by the segment's future, never lost
                 self._error = exc
             finally:
-                if isinstance(buffer, bytearray):
+                if pooled:
                     self._free.put(buffer)
                 else:
                     self._fed.release()

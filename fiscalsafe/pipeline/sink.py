@@ -3,10 +3,10 @@ until committed.
 
 Bytes are written under hidden ``.partial`` names and hashed on the way, on a thread of
 their own (``hash_thread``): BLAKE2b-512 (the minisign sidecar's prehash) and SHA-256
-(what reports give). The read-back computes the
-SHA-256 again from the medium: equal, the medium holds the bytes the BLAKE2b was taken
-over, without a second, slower BLAKE2b pass. ``commit`` renames into place only after the
-caller has read everything back; ``abort`` removes every partial file.
+(what reports give). The read-back computes the SHA-256 again from the medium: equal, the
+medium holds the bytes the BLAKE2b was taken over, without a second, slower BLAKE2b pass.
+``commit`` renames into place only after the caller has read everything back; ``abort``
+removes every partial file.
 """
 
 from __future__ import annotations
