@@ -24,7 +24,7 @@ import pytest
 
 from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.pipeline import backup as backup_module
-from fiscalsafe.pipeline import media
+from fiscalsafe.pipeline import backup_payload, media
 from fiscalsafe.pipeline.backup import ChangedDuringBackup, FindingsRefusal, RefusedError
 from fiscalsafe.pipeline.contents import list_archive
 from fiscalsafe.pipeline.restore import restore_backup
@@ -286,7 +286,7 @@ def test_a_failed_check_stops_the_packaging_as_soon_as_it_is_known(w, mine, usb,
     bs.freeze_clock(monkeypatch)
     dossier = mine.dossiers[0]
     remove_middle_archive(dossier)
-    monkeypatch.setattr(backup_module, "CHUNK", 1024)  # many chunks, many polls
+    monkeypatch.setattr(backup_payload, "CHUNK", 1024)  # many chunks, many polls
     started: list = []
     real_start = backup_module.start_check
 

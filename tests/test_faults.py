@@ -31,8 +31,7 @@ from conftest import AS_OF, UNTIL, cli_env, copy_sample, run_cli
 from fiscalsafe import fsio, minisign
 from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
-from fiscalsafe.pipeline import backup as backup_module
-from fiscalsafe.pipeline import media
+from fiscalsafe.pipeline import backup_payload, media
 from fiscalsafe.pipeline import sink as sink_module
 from fiscalsafe.pipeline.backup import (
     BackupOptions,
@@ -300,15 +299,15 @@ def test_interrupted_in_process(world: World) -> None:
 @pytest.mark.parametrize("how", ["appended", "rewritten-same-size", "truncated"])
 def test_source_file_modified_during_the_copy(world: World, monkeypatch, how: str) -> None:
     """The shop application writes to the file being copied, mid-copy."""
-    monkeypatch.setattr(backup_module, "CHUNK", 512)  # several chunks per file
+    monkeypatch.setattr(backup_payload, "CHUNK", 512)  # several chunks per file
     current: list = [None]
-    original_copy = backup_module._copy_member
+    original_copy = backup_payload.copy_member
 
     def tracking_copy(tar, f, member, progress, done, total, *rest):
         current[0] = f
         return original_copy(tar, f, member, progress, done, total, *rest)
 
-    monkeypatch.setattr(backup_module, "_copy_member", tracking_copy)
+    monkeypatch.setattr(backup_payload, "copy_member", tracking_copy)
     changed: list[Path] = []
 
     def progress(done: int, total: int) -> None:

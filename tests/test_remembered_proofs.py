@@ -17,6 +17,7 @@ from fiscalsafe import minisign
 from fiscalsafe.crypto import derive_signing_key, load_signing_key_pem
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.pipeline import backup as backup_module
+from fiscalsafe.pipeline import check as check_module
 from fiscalsafe.pipeline import fiscal
 from fiscalsafe.pipeline.check import start_check
 from fiscalsafe.pipeline.proofs import RememberedProofs, hkdf_sha256
@@ -109,6 +110,30 @@ def test_the_second_backup_remembers_every_sealed_archive(root, w, tmp_path, sta
     bs.assert_proven(w, second)
 
 
+def test_the_packaging_hash_confirms_a_remembered_proof(
+    root, w, tmp_path, state, monkeypatch
+) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    backup(w, dossier, usb(tmp_path), state, name="first")
+    hashed_first: list[str] = []
+    real_lookup = check_module._remembered
+
+    def recording_lookup(proofs, f):
+        hashed_first.append(f.relpath)
+        return real_lookup(proofs, f)
+
+    monkeypatch.setattr(check_module, "_remembered", recording_lookup)
+    second = backup(w, dossier, usb(tmp_path, "usb2"), state, name="second")
+    assert second.archive_proofs["remembered"] == n
+    # No archive was read to find its proof: the packaging's hash of it confirmed it.
+    assert hashed_first == []
+    # A backup that does not package the archives finds their proofs by hashing them.
+    photos = backup(w, dossier, usb(tmp_path, "usb3"), state, name="photos", kind="photos")
+    assert photos.archive_proofs["remembered"] == n
+    assert len(hashed_first) == n
+
+
 def test_without_state_or_with_a_self_asserted_key_nothing_is_remembered(
     root, w, tmp_path, state
 ) -> None:
@@ -135,28 +160,69 @@ def test_a_byte_changed_after_a_remembered_proof_is_caught(root, w, tmp_path, st
     assert "TICKET_SIGNATURE_INVALID" in errors(report), changed
     assert report.archive_proofs["verified"] == 1
     assert report.archive_proofs["remembered"] == n - 1
+    # check --key hashes each archive to find its record: the same archive, proven in full.
+    checked = check(w, dossier, state, w.secret.seed)
+    assert "TICKET_SIGNATURE_INVALID" in errors(checked)
+    assert checked.archive_proofs["verified"] == 1
+    assert checked.archive_proofs["remembered"] == n - 1
 
 
-def test_an_archive_rewritten_between_its_hash_and_the_packaging_is_refused(
+def _same_stat_rewrite(path: Path, data: bytes) -> None:
+    """Other bytes under the same size and modification time: only a hash tells them apart."""
+    st = path.stat()
+    path.write_bytes((data + bytes(st.st_size))[: st.st_size])
+    os.utime(path, ns=(st.st_mtime_ns, st.st_mtime_ns))
+
+
+def test_an_archive_rewritten_after_the_lookup_is_proven_as_packaged(
+    root, w, tmp_path, state, monkeypatch
+) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    backup(w, dossier, usb(tmp_path), state)
+    real_start = backup_module.start_check
+    archives = sorted((dossier / "archives").glob("*.fsa"))
+    target, other = archives[3], archives[4].read_bytes()
+
+    def start_then_rewrite(*args, **kwargs):
+        pending = real_start(*args, **kwargs)
+        # After the remembered proof was found, before the packaging reads the archive.
+        _same_stat_rewrite(target, other)
+        return pending
+
+    monkeypatch.setattr(backup_module, "start_check", start_then_rewrite)
+    dest = usb(tmp_path, "usb2")
+    with pytest.raises(backup_module.FindingsRefusal) as caught:
+        backup(w, dossier, dest, state)
+    # The packaged bytes hash to another digest: their remembered proof did not stand, and
+    # the archive was proven in full, as packaged.
+    report = caught.value.report
+    assert report.archive_proofs["verified"] == 1
+    assert report.archive_proofs["remembered"] == n - 1
+    assert "ARCHIVE_MALFORMED" in {f.code for f in report.findings if target.name in f.file}
+    assert list(dest.iterdir()) == []
+
+
+def test_an_archive_restored_between_the_packaging_and_its_full_proof_is_refused(
     root, w, tmp_path, state, monkeypatch
 ) -> None:
     dossier = root.dossiers[0]
     backup(w, dossier, usb(tmp_path), state)
-    real_start = backup_module.start_check
     target = sorted((dossier / "archives").glob("*.fsa"))[3]
-    other = sorted((dossier / "archives").glob("*.fsa"))[4].read_bytes()
+    original = target.read_bytes()
+    relpath = f"archives/{target.name}"
+    # Packaged with one byte changed, so its remembered proof does not stand...
+    _same_stat_rewrite(target, original[:100] + bytes([original[100] ^ 1]) + original[101:])
+    real_packaged = backup_module.CheckGate.packaged
 
-    def start_then_rewrite(*args, **kwargs):
-        pending = real_start(*args, **kwargs)
-        # After the remembered proof was looked up by digest, before the packaging reads it:
-        # same size and modification time, other bytes.
-        st = target.stat()
-        data = (other + bytes(st.st_size))[: st.st_size]
-        target.write_bytes(data)
-        os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns))
-        return pending
+    def packaged_then_restore(self, name, sha256):
+        real_packaged(self, name, sha256)
+        if name == relpath:
+            sha256.result()  # the packaging has hashed the changed bytes
+            # ...and the original bytes are back for the full proof, which they pass.
+            _same_stat_rewrite(target, original)
 
-    monkeypatch.setattr(backup_module, "start_check", start_then_rewrite)
+    monkeypatch.setattr(backup_module.CheckGate, "packaged", packaged_then_restore)
     dest = usb(tmp_path, "usb2")
     with pytest.raises(backup_module.ChangedDuringBackup, match=target.name):
         backup(w, dossier, dest, state)

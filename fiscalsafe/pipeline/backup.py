@@ -22,23 +22,26 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import os
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import zstandard
 
 from fiscalsafe import fsio, minisign
-from fiscalsafe.errors import OperationalError, UsageError
+from fiscalsafe.errors import UsageError
 from fiscalsafe.formats import bagit, layout
 from fiscalsafe.formats.dossier import DossierIdentity, Profile
 from fiscalsafe.formats.layout import EXTENSION, REPORT_PATH, SIDECAR
-from fiscalsafe.formats.manifest import ManifestFile, OmittedFile
-from fiscalsafe.i18n import N_, _
+from fiscalsafe.formats.manifest import OmittedFile
+from fiscalsafe.i18n import _
 from fiscalsafe.pipeline.backup_gate import ROLLBACK_CODES, CheckGate, FindingsRefusal
 from fiscalsafe.pipeline.backup_medium import _remove_stale_parts, backups_on_medium, rotate_keep
+from fiscalsafe.pipeline.backup_payload import (
+    ChangedDuringBackup,
+    require_proven_bytes_packaged,
+    write_payload,
+)
 from fiscalsafe.pipeline.backup_select import (
     CHUNK,
     FIRST_CATEGORIES,
@@ -59,11 +62,10 @@ from fiscalsafe.pipeline.check import (
     walk_dossier,
 )
 from fiscalsafe.pipeline.estimate import estimate_size
-from fiscalsafe.pipeline.hash_thread import BackgroundHashes
 from fiscalsafe.pipeline.interrupts import terminate_as_interrupt
 from fiscalsafe.pipeline.sink import OutputSink, fsync_dir
 from fiscalsafe.pipeline.state import StateStore
-from fiscalsafe.pipeline.tarwrite import TarWriter, member_header, padding
+from fiscalsafe.pipeline.tarwrite import TarWriter
 from fiscalsafe.verify.coverage import MAX_IDLE_DAYS
 from fiscalsafe.verify.freshness import head_text
 from fiscalsafe.verify.report import CheckReport
@@ -212,6 +214,8 @@ def backup_dossier(
             max_idle_days=opts.max_idle_days,
             state=opts.state,
             proof_seed=secret.seed if opts.state is not None and opts.remember else None,
+            packaged={f.relpath for f in chosen},
+            files=files,
         ) as pending,
     ):
         for point in backups_on_medium(dest, identity.dossier_id, file_name, secret.public_key()):
@@ -363,7 +367,7 @@ def _write_archive(
         tar = TarWriter(zout)
         bagit_txt = bagit.render_bagit_txt()
         tar.add_bytes(f"{name}/bagit.txt", bagit_txt, mtime_ns=mtime_ns)
-        entries = _write_payload(tar, plan, total_bytes, progress)
+        entries = write_payload(tar, plan, total_bytes, progress)
         # (4) The gate: nothing below is written before the check has a verdict. While
         # the workers finish it, read back what is already on the medium.
         if not plan.check.done():
@@ -380,102 +384,6 @@ def _write_archive(
         manifest_bytes = write_manifest(tar, plan, report, entries, tags, mtime_ns)
         tar.end()
     return manifest_bytes, payload_bytes, report
-
-
-def _write_payload(
-    tar: TarWriter, plan: PackagePlan, total_bytes: int, progress
-) -> list[ManifestFile]:
-    """Every chosen file as a tar member, in order; their manifest entries."""
-    hashed: list[Future] = []
-    done = 0
-    with BackgroundHashes(CHUNK, ("sha256",)) as hashes:
-        for f in plan.chosen:
-            member = f"{plan.name}/data/{f.relpath}"
-            poll = plan.check.poll
-            hashed.append(_copy_member(tar, f, member, progress, done, total_bytes, poll, hashes))
-            done += f.size
-        return [
-            ManifestFile(f.relpath, f.category, f.size, f.mode, f.mtime_ns, digest(h))
-            for f, h in zip(plan.chosen, hashed, strict=True)
-        ]
-
-
-def digest(hashed: Future) -> str:
-    (sha256,) = hashed.result()
-    return sha256.hexdigest()
-
-
-class ChangedDuringBackup(OperationalError):
-    pass
-
-
-CHANGED = N_("{name} changed during the backup; run it again")
-
-
-def require_proven_bytes_packaged(report: CheckReport, entries: list[ManifestFile]) -> None:
-    """Every archive the check proved, in full or from a remembered proof, must be the very
-    bytes packaged: an archive rewritten between the check's read (or the hash that found
-    its remembered proof) and the packaging would be backed up under another's proof."""
-    packaged = {e.path: e.sha256 for e in entries}
-    for archive in report.proven_archives:
-        if packaged.get(archive.file, archive.sha256) != archive.sha256:
-            raise ChangedDuringBackup(_(CHANGED, name=archive.file))
-
-
-def _copy_member(
-    tar: TarWriter,
-    f: DossierFile,
-    member: str,
-    progress,
-    done: int,
-    total: int,
-    poll: Callable[[], None],
-    hashes: BackgroundHashes,
-) -> Future:
-    """Stream one file into the tar; fail if it changes while copied. Returns the future
-    of its SHA-256, which ``hashes`` computes on its own thread.
-
-    ``poll`` runs between chunks: it raises to stop the packaging (a failed check).
-    Each chunk is read straight into one of ``hashes``' reused buffers: a fresh 1 MB
-    bytes object per read cost a page fault per 4 KB (~34,000 for a 2 GB dossier, ~0.2 s
-    of system time, measured). The compressor has copied a chunk when its call returns,
-    so the buffer is then handed to the hashing thread."""
-    # Checked again on the open descriptor: the entry may have become a FIFO or a link.
-    fh = fsio.open_regular(f.path, N_("dossier file"), OperationalError, buffering=0)
-    if fh is None:
-        raise ChangedDuringBackup(
-            _("{name} vanished during the backup; run it again", name=f.relpath)
-        )
-    with fh:
-        st = os.fstat(fh.fileno())
-        if st.st_size != f.size or st.st_mtime_ns != f.mtime_ns:
-            raise ChangedDuringBackup(_(CHANGED, name=f.relpath))
-        tar.write(member_header(member, f.size, f.mode, f.mtime_ns))
-        left = f.size
-        while left:
-            buffer = hashes.take()
-            with memoryview(buffer) as view:
-                n = fh.readinto(view[: min(len(buffer), left)])
-                if n:
-                    tar.write(view[:n])
-            hashes.give(buffer, n or 0)
-            if not n:
-                raise ChangedDuringBackup(
-                    _("{name} shrank during the backup; run it again", name=f.relpath)
-                )
-            left -= n
-            if progress:
-                progress(done + f.size - left, total)
-            poll()
-        if fh.read(1):
-            raise ChangedDuringBackup(
-                _("{name} grew during the backup; run it again", name=f.relpath)
-            )
-        tar.write(padding(f.size))
-        after = os.fstat(fh.fileno())
-        if after.st_mtime_ns != f.mtime_ns or after.st_size != f.size:
-            raise ChangedDuringBackup(_(CHANGED, name=f.relpath))
-    return hashes.segment()
 
 
 def _write_synced(path: Path, data: bytes) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from fiscalsafe.errors import VerificationError
 from fiscalsafe.i18n import _, n_
@@ -46,6 +47,10 @@ class CheckGate:
 
     def done(self) -> bool:
         return self._report is not None or self._pending.done()
+
+    def packaged(self, relpath: str, sha256: Future) -> None:
+        """The future SHA-256 (hex) of a packaged file: it confirms a remembered proof."""
+        self._pending.packaged(relpath, sha256)
 
     def poll(self) -> None:
         self._polls += 1

@@ -6,6 +6,8 @@ import datetime as dt
 import fnmatch
 import hashlib
 import os
+from collections.abc import Collection
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,9 +194,15 @@ class PendingCheck:
         known: list[KnownPoint] | None = None,
         journal_file: str = "",
         proofs: RememberedProofs | None = None,
+        awaiting: dict[str, tuple[str, Path]] | None = None,
     ):
         self._checker = checker
         self._proofs = proofs
+        # Archives with a remembered proof, by name: the remembered digest waits for the
+        # SHA-256 of the bytes the caller packages (``packaged``). Only the same digest lets
+        # the proof stand; any other means the archive is proven in full.
+        self._awaiting = dict(awaiting or {})
+        self._packaged: dict[str, Future] = {}
         self._report = report
         self._as_of = as_of
         self._years = years
@@ -203,9 +211,37 @@ class PendingCheck:
         self._journal_file = journal_file
         self._done = False
 
+    def packaged(self, relpath: str, sha256: Future) -> None:
+        """The future SHA-256 (hex) of the bytes packaged for ``relpath``."""
+        if relpath in self._awaiting:
+            self._packaged[relpath] = sha256
+
+    def _confirm(self, *, wait: bool) -> None:
+        """Settle the remembered proofs whose packaged digest is known (all, with ``wait``;
+        an archive never packaged then has none, and is proven in full)."""
+        for relpath, (remembered, path) in list(self._awaiting.items()):
+            hashed = self._packaged.get(relpath)
+            if not wait and (hashed is None or not hashed.done()):
+                continue
+            del self._awaiting[relpath]
+            try:
+                digest = hashed.result() if hashed is not None else None
+            except Exception:
+                digest = None  # the packaging fails on the same error; prove in full anyway
+            # Looked up by the packaged digest: a record stands only for the bytes packaged.
+            same = digest == remembered and self._proofs is not None
+            proof = self._proofs.lookup(relpath, digest) if same else None
+            if proof is not None:
+                self._checker.add_result(proof)
+            else:
+                self._checker.add_archive(relpath, path)
+
     def done(self) -> bool:
         """True when ``result`` would not wait."""
-        return self._done or self._checker.done()
+        if self._done:
+            return True
+        self._confirm(wait=False)
+        return not self._awaiting and self._checker.done()
 
     def expect_extends(self, point: KnownPoint) -> None:
         """Another history the result must extend (a backup already on the medium)."""
@@ -213,6 +249,7 @@ class PendingCheck:
 
     def result(self) -> CheckReport:
         if not self._done:
+            self._confirm(wait=True)
             report = self._checker.finish(
                 self._report, self._as_of, self._years, max_idle_days=self._max_idle_days
             )
@@ -257,6 +294,8 @@ def start_check(
     max_idle_days: int = MAX_IDLE_DAYS,
     state: StateStore | None = None,
     proof_seed: bytes | None = None,
+    packaged: Collection[str] = (),
+    files: list[DossierFile] | None = None,
 ) -> PendingCheck:
     """Start checking one dossier without writing anything to it.
 
@@ -264,12 +303,17 @@ def start_check(
     queued, and so is a damaged state file. Without worker processes the whole check runs
     here. With ``state``, the history must extend what fiscalsafe proved before; with
     ``state`` and the shop's secret key ``proof_seed`` as well, an archive whose bytes a
-    remembered proof describes is not verified again (``pipeline/proofs.py``)."""
+    remembered proof describes is not verified again (``pipeline/proofs.py``).
+
+    ``packaged`` names the archives the caller will hash anyway (a backup packages them):
+    their remembered proofs are found by name now and confirmed by that hash
+    (``PendingCheck.packaged``), instead of reading each archive once more here first.
+    ``files``, the caller's own ``walk_dossier`` of the dossier, saves walking it again."""
     if not dossier.is_dir():
         raise UsageError(_("{dossier} is not a folder", dossier=dossier))
     identity = load_identity(dossier, profile)
     known = state.load(identity.dossier_id) if state is not None else None
-    files = walk_dossier(dossier, profile)
+    files = walk_dossier(dossier, profile) if files is None else files
     shipped = read_small(dossier / profile.editor_key, profile.editor_key)
     keys, trust_findings = load_trust(list(trust or []), shipped, profile.editor_key)
     if require_trust and keys.self_asserted:
@@ -294,20 +338,14 @@ def start_check(
     try:
         checker.extra_findings.extend(trust_findings)
         checker.extra_findings.extend(lock_findings(files))
-        # The journal is the longest single task: it goes first. Then the archives,
-        # largest first, so the workers finish together instead of one waiting on the last.
+        # The journal is the longest single task: it goes first. Then the archives.
         head = read_small(dossier / profile.journal_head, profile.journal_head)
         journal_proof = proofs.journal_prefix(profile.journal) if proofs is not None else None
         checker.add_journal(
             profile.journal, dossier / profile.journal, profile.journal_head, head, journal_proof
         )
         archives = [f for f in files if fnmatch.fnmatchcase(f.relpath, profile.archives)]
-        for f in sorted(archives, key=lambda f: -f.size):
-            remembered = _remembered(proofs, f) if proofs is not None else None
-            if remembered is not None:
-                checker.add_result(remembered)
-            else:
-                checker.add_archive(f.relpath, f.path)
+        awaiting = _queue_archives(checker, archives, proofs, frozenset(packaged))
     except BaseException:
         checker.close()
         raise
@@ -320,7 +358,33 @@ def start_check(
         known=[known] if known is not None else [],
         journal_file=profile.journal,
         proofs=proofs,
+        awaiting=awaiting,
     )
+
+
+def _queue_archives(
+    checker: FiscalChecker,
+    archives: list[DossierFile],
+    proofs: RememberedProofs | None,
+    packaged: frozenset[str],
+) -> dict[str, tuple[str, Path]]:
+    """Queue each archive, largest first (so the workers finish together), or its remembered
+    proof; the archives whose proof waits for the packaging's digest, with that digest."""
+    awaiting: dict[str, tuple[str, Path]] = {}
+    for f in sorted(archives, key=lambda f: -f.size):
+        remembered = None
+        if proofs is not None and f.relpath in packaged:
+            digest = proofs.remembered_digest(f.relpath)
+            if digest is not None:
+                awaiting[f.relpath] = (digest, f.path)
+                continue
+        elif proofs is not None:
+            remembered = _remembered(proofs, f)
+        if remembered is not None:
+            checker.add_result(remembered)
+        else:
+            checker.add_archive(f.relpath, f.path)
+    return awaiting
 
 
 def _remembered(proofs: RememberedProofs, f: DossierFile) -> ArchiveResult | None:

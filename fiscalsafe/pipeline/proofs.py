@@ -86,6 +86,7 @@ class RememberedProofs:
         self.context = context
         self._records: dict[tuple[str, str], dict[str, Any]] | None = None
         self._journal: dict[str, Any] | None = None
+        self._by_file: dict[str, list[str]] | None = None
 
     @classmethod
     def open(
@@ -174,6 +175,17 @@ class RememberedProofs:
             return None
         return result if result.dossier == self.context.dossier else None
 
+    def remembered_digest(self, file: str) -> str | None:
+        """The SHA-256 of ``file``'s bytes when they were proven, whatever they are now:
+        ``lookup`` with the digest of the bytes as they are gives the proof. None unless
+        exactly one record names the file."""
+        if self._by_file is None:
+            self._by_file = {}
+            for name, sha256 in self._load():
+                self._by_file.setdefault(name, []).append(sha256)
+        digests = self._by_file.get(file, [])
+        return digests[0] if len(digests) == 1 else None
+
     def save(
         self,
         results: Iterable[ArchiveResult],
@@ -209,5 +221,5 @@ class RememberedProofs:
                     error=exc.strerror,
                 )
             ) from None
-        self._records = self._journal = None
+        self._records = self._journal = self._by_file = None
         return len(entries)

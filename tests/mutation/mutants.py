@@ -727,11 +727,24 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         id="proof-packaged-bytes-unbound",
-        file="fiscalsafe/pipeline/backup.py",
+        file="fiscalsafe/pipeline/backup_payload.py",
         original="        if packaged.get(archive.file, archive.sha256) != archive.sha256:",
         replacement="        if False:",
-        tests=remembered("test_an_archive_rewritten_between_its_hash_and_the_packaging_is_refused"),
+        tests=remembered(
+            "test_an_archive_restored_between_the_packaging_and_its_full_proof_is_refused"
+        ),
         description="a backup packages archive bytes other than those proven",
+    ),
+    Mutant(
+        id="proof-not-confirmed-by-packaging",
+        file="fiscalsafe/pipeline/check.py",
+        original="            same = digest == remembered and self._proofs is not None",
+        replacement="            same, digest = self._proofs is not None, remembered",
+        tests=remembered(
+            "test_a_byte_changed_after_a_remembered_proof_is_caught",
+            "test_an_archive_rewritten_after_the_lookup_is_proven_as_packaged",
+        ),
+        description="a backup takes a remembered proof without the packaged bytes' digest",
     ),
     Mutant(
         id="journal-prefix-bytes-unchecked",

@@ -1,0 +1,134 @@
+"""Packaging the dossier's files (step (3) of ``backup.py``): each file is read once, into
+the tar stream and, buffer by buffer, to the thread that hashes it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+from fiscalsafe import fsio
+from fiscalsafe.errors import OperationalError
+from fiscalsafe.formats.manifest import ManifestFile
+from fiscalsafe.i18n import N_, _
+from fiscalsafe.pipeline.backup_select import CHUNK
+from fiscalsafe.pipeline.check import DossierFile
+from fiscalsafe.pipeline.hash_thread import BackgroundHashes
+from fiscalsafe.pipeline.tarwrite import TarWriter, member_header, padding
+from fiscalsafe.verify.report import CheckReport
+
+if TYPE_CHECKING:
+    from fiscalsafe.pipeline.backup import PackagePlan
+
+
+def write_payload(
+    tar: TarWriter, plan: PackagePlan, total_bytes: int, progress
+) -> list[ManifestFile]:
+    """Every chosen file as a tar member, in order; their manifest entries."""
+    hashed: list[Future] = []
+    done = 0
+    with BackgroundHashes(CHUNK, ("sha256",)) as hashes:
+        for f in plan.chosen:
+            member = f"{plan.name}/data/{f.relpath}"
+            poll = plan.check.poll
+            hashed.append(copy_member(tar, f, member, progress, done, total_bytes, poll, hashes))
+            plan.check.packaged(f.relpath, _hexdigest(hashed[-1]))
+            done += f.size
+        return [
+            ManifestFile(f.relpath, f.category, f.size, f.mode, f.mtime_ns, digest(h))
+            for f, h in zip(plan.chosen, hashed, strict=True)
+        ]
+
+
+def digest(hashed: Future) -> str:
+    (sha256,) = hashed.result()
+    return sha256.hexdigest()
+
+
+def _hexdigest(hashed: Future) -> Future:
+    """``digest``, as a future of its own: the check confirms a remembered proof with it
+    as soon as the hashing thread is done, without waiting here."""
+    out: Future = Future()
+
+    def settle(_: Future) -> None:
+        try:
+            out.set_result(digest(hashed))
+        except BaseException as exc:
+            out.set_exception(exc)
+
+    hashed.add_done_callback(settle)
+    return out
+
+
+class ChangedDuringBackup(OperationalError):
+    pass
+
+
+CHANGED = N_("{name} changed during the backup; run it again")
+
+
+def require_proven_bytes_packaged(report: CheckReport, entries: list[ManifestFile]) -> None:
+    """Every archive the check proved, in full or from a remembered proof, must be the very
+    bytes packaged: an archive rewritten between the check's read (or the hash that found
+    its remembered proof) and the packaging would be backed up under another's proof."""
+    packaged = {e.path: e.sha256 for e in entries}
+    for archive in report.proven_archives:
+        if packaged.get(archive.file, archive.sha256) != archive.sha256:
+            raise ChangedDuringBackup(_(CHANGED, name=archive.file))
+
+
+def copy_member(
+    tar: TarWriter,
+    f: DossierFile,
+    member: str,
+    progress,
+    done: int,
+    total: int,
+    poll: Callable[[], None],
+    hashes: BackgroundHashes,
+) -> Future:
+    """Stream one file into the tar; fail if it changes while copied. Returns the future
+    of its SHA-256, which ``hashes`` computes on its own thread.
+
+    ``poll`` runs between chunks: it raises to stop the packaging (a failed check).
+    Each chunk is read straight into one of ``hashes``' reused buffers: a fresh 1 MB
+    bytes object per read cost a page fault per 4 KB (~34,000 for a 2 GB dossier, ~0.2 s
+    of system time, measured). The compressor has copied a chunk when its call returns,
+    so the buffer is then handed to the hashing thread."""
+    # Checked again on the open descriptor: the entry may have become a FIFO or a link.
+    fh = fsio.open_regular(f.path, N_("dossier file"), OperationalError, buffering=0)
+    if fh is None:
+        raise ChangedDuringBackup(
+            _("{name} vanished during the backup; run it again", name=f.relpath)
+        )
+    with fh:
+        st = os.fstat(fh.fileno())
+        if st.st_size != f.size or st.st_mtime_ns != f.mtime_ns:
+            raise ChangedDuringBackup(_(CHANGED, name=f.relpath))
+        tar.write(member_header(member, f.size, f.mode, f.mtime_ns))
+        left = f.size
+        while left:
+            buffer = hashes.take()
+            with memoryview(buffer) as view:
+                n = fh.readinto(view[: min(len(buffer), left)])
+                if n:
+                    tar.write(view[:n])
+            hashes.give(buffer, n or 0)
+            if not n:
+                raise ChangedDuringBackup(
+                    _("{name} shrank during the backup; run it again", name=f.relpath)
+                )
+            left -= n
+            if progress:
+                progress(done + f.size - left, total)
+            poll()
+        if fh.read(1):
+            raise ChangedDuringBackup(
+                _("{name} grew during the backup; run it again", name=f.relpath)
+            )
+        tar.write(padding(f.size))
+        after = os.fstat(fh.fileno())
+        if after.st_mtime_ns != f.mtime_ns or after.st_size != f.size:
+            raise ChangedDuringBackup(_(CHANGED, name=f.relpath))
+    return hashes.segment()
