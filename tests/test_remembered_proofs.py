@@ -15,6 +15,7 @@ import pytest
 
 from fiscalsafe import minisign
 from fiscalsafe.crypto import derive_signing_key, load_signing_key_pem
+from fiscalsafe.errors import OperationalError
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.pipeline import backup as backup_module
 from fiscalsafe.pipeline import check as check_module
@@ -132,6 +133,17 @@ def test_the_packaging_hash_confirms_a_remembered_proof(
     photos = backup(w, dossier, usb(tmp_path, "usb3"), state, name="photos", kind="photos")
     assert photos.archive_proofs["remembered"] == n
     assert len(hashed_first) == n
+
+
+def test_proofs_that_cannot_be_recorded_leave_the_backup_in_place(root, w, tmp_path, state):
+    dossier = root.dossiers[0]
+    # Recorded while the archive is read back: their failure must not undo the backup.
+    proofs_file(state).mkdir(parents=True)
+    dest = usb(tmp_path)
+    with pytest.raises(OperationalError, match="is a folder"):
+        backup(w, dossier, dest, state, name="first")
+    assert sorted(p.name for p in dest.iterdir()) == ["first.tar.zst", "first.tar.zst.minisig"]
+    bs.assert_proven(w, [dest / "first.tar.zst"])
 
 
 def test_without_state_or_with_a_self_asserted_key_nothing_is_remembered(

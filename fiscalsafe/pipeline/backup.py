@@ -23,6 +23,7 @@ import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,11 +223,11 @@ def backup_dossier(
             pending.expect_extends(point)
         gate = CheckGate(pending, identity.dossier_id, opts.allow_findings, on_report)
         plan = PackagePlan(name, chosen, omitted, identity, gate, secret, now, profile, opts, locks)
+        remember = pending.remember_proofs if opts.state is not None else None
         sink, manifest_bytes, payload_bytes, report = _commit_archive(
-            dest, file_name, split, plan, progress, on_stage
+            dest, file_name, split, plan, progress, on_stage, remember
         )
     if opts.state is not None:
-        pending.remember_proofs()
         opts.state.advance(report, "backup", now)
     removed = (
         rotate_keep(dest, identity.dossier_id, opts.keep, secret.public_key(), opts.kind)
@@ -293,62 +294,88 @@ def _commit_archive(
     plan: PackagePlan,
     progress: Callable[[int, int], None] | None,
     on_stage: Callable[[str], None] | None,
+    remember: Callable[[], object] | None = None,
 ) -> tuple[OutputSink, bytes, int, CheckReport]:
-    """(3) to (7): write under ``.partial`` names, sign, read back, rename into place."""
+    """(3) to (7): write under ``.partial`` names, sign, read back, rename into place.
+
+    ``remember`` (recording the check's proofs) runs on a thread of its own once the check
+    has passed the gate, while the archive is synced and read back: both mostly wait on
+    the medium. Its error, if any, is raised once the backup is in place."""
     sink = OutputSink(dest, file_name, split)
     total_bytes = sum(f.size for f in plan.chosen)
-    name, identity, opts, now, secret = plan.name, plan.identity, plan.opts, plan.now, plan.secret
-    try:
-        if on_stage:
-            on_stage("packaging")
-        manifest_bytes, payload_bytes, report = _write_archive(
-            sink, plan, total_bytes, progress, on_stage
-        )
-        sink.close()
-        # (5) Sidecar signatures over each written file, tied to the manifest's digest.
-        set_id = hashlib.sha256(manifest_bytes).hexdigest()[:32]
-        # A photos backup holds no fiscal file: it claims no coverage.
-        cov = report.coverage if opts.kind != "photos" else None
-        covered = f"{cov.covered[0][0]}..{cov.covered[-1][1]}" if cov and cov.covered else "none"
-        history = report.history
-        head = head_text(history.tip) if history and history.head_signed else None
-        sidecars = []
-        for index, part in enumerate(sink.parts, 1):
-            comment = layout.sidecar_comment(
-                file=part.final.name,
-                bag=name,
-                dossier=identity.dossier_id,
-                kind=opts.kind,
-                created=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                part=index,
-                parts=len(sink.parts),
-                set_id=set_id,
-                coverage=covered,
-                head=head,
+    with ThreadPoolExecutor(1, thread_name_prefix="fiscalsafe-remember") as meanwhile:
+        remembering = None
+        try:
+            if on_stage:
+                on_stage("packaging")
+            manifest_bytes, payload_bytes, report = _write_archive(
+                sink, plan, total_bytes, progress, on_stage
             )
-            sig = minisign.sign_stream(secret, part.blake2b, comment)
-            side_partial = dest / f".{part.final.name}{SIDECAR}.partial"
-            _write_synced(side_partial, sig)
-            sidecars.append((side_partial, dest / f"{part.final.name}{SIDECAR}"))
-        # (6) Read back from the medium before anything old is replaced.
-        if on_stage:
-            on_stage("reading back")
-        sink.readback()
-        # (7) Commit: archive parts first, then their sidecars; then the folder entry.
-        _remove_stale_parts(dest, file_name, len(sink.parts) if split else 0)
-        for part in sink.parts:
-            fsio.install(part.partial, part.final)
-        for partial, final in sidecars:
-            fsio.install(partial, final)
-        fsync_dir(dest)
-    except BaseException:
-        sink.abort()
-        for leftover in dest.glob(f".{file_name}*.partial"):
-            with contextlib.suppress(OSError):  # see OutputSink.abort
-                leftover.unlink(missing_ok=True)
-        raise
-
+            if remember is not None:
+                remembering = meanwhile.submit(remember)
+            _sign_read_back_install(
+                sink, dest, file_name, split, plan, manifest_bytes, report, on_stage
+            )
+        except BaseException:
+            sink.abort()
+            for leftover in dest.glob(f".{file_name}*.partial"):
+                with contextlib.suppress(OSError):  # see OutputSink.abort
+                    leftover.unlink(missing_ok=True)
+            raise
+    if remembering is not None:
+        remembering.result()
     return sink, manifest_bytes, payload_bytes, report
+
+
+def _sign_read_back_install(
+    sink: OutputSink,
+    dest: Path,
+    file_name: str,
+    split: int | None,
+    plan: PackagePlan,
+    manifest_bytes: bytes,
+    report: CheckReport,
+    on_stage: Callable[[str], None] | None,
+) -> None:
+    """(5) to (7), once the last byte is written."""
+    name, identity, opts, now, secret = plan.name, plan.identity, plan.opts, plan.now, plan.secret
+    sink.close()
+    # (5) Sidecar signatures over each written file, tied to the manifest's digest.
+    set_id = hashlib.sha256(manifest_bytes).hexdigest()[:32]
+    # A photos backup holds no fiscal file: it claims no coverage.
+    cov = report.coverage if opts.kind != "photos" else None
+    covered = f"{cov.covered[0][0]}..{cov.covered[-1][1]}" if cov and cov.covered else "none"
+    history = report.history
+    head = head_text(history.tip) if history and history.head_signed else None
+    sidecars = []
+    for index, part in enumerate(sink.parts, 1):
+        comment = layout.sidecar_comment(
+            file=part.final.name,
+            bag=name,
+            dossier=identity.dossier_id,
+            kind=opts.kind,
+            created=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            part=index,
+            parts=len(sink.parts),
+            set_id=set_id,
+            coverage=covered,
+            head=head,
+        )
+        sig = minisign.sign_stream(secret, part.blake2b, comment)
+        side_partial = dest / f".{part.final.name}{SIDECAR}.partial"
+        _write_synced(side_partial, sig)
+        sidecars.append((side_partial, dest / f"{part.final.name}{SIDECAR}"))
+    # (6) Read back from the medium before anything old is replaced.
+    if on_stage:
+        on_stage("reading back")
+    sink.readback()
+    # (7) Commit: archive parts first, then their sidecars; then the folder entry.
+    _remove_stale_parts(dest, file_name, len(sink.parts) if split else 0)
+    for part in sink.parts:
+        fsio.install(part.partial, part.final)
+    for partial, final in sidecars:
+        fsio.install(partial, final)
+    fsync_dir(dest)
 
 
 def _write_archive(
