@@ -389,7 +389,7 @@ def _queue_archives(
 
 def _remembered(proofs: RememberedProofs, f: DossierFile) -> ArchiveResult | None:
     """The remembered result of the archive's bytes as they are now, if any. A backup then
-    requires the bytes it packages to hash to the same digest (``backup.py``)."""
+    requires the bytes it packages to hash to the same digest (``backup_payload.py``)."""
     try:
         fh = fsio.open_regular(f.path, N_("fiscal archive"), OperationalError, buffering=0)
         if fh is None:
