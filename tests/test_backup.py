@@ -399,6 +399,32 @@ def test_a_file_growing_while_copied_fails_the_backup(w, mine, usb):
     assert bs.entries(usb) == set()
 
 
+@pytest.mark.parametrize("name", ["journal.jet", "journal.head"])
+def test_a_journal_rewritten_after_the_check_read_it_fails_the_backup(
+    w, mine, usb, monkeypatch, name
+):
+    # The check reads the journal and its signed head; the packaging reads them again. A
+    # rewrite in between under the same size and time must not be packaged under the
+    # check's verdict on other bytes.
+    dossier = mine.dossiers[0]
+    target = dossier / "jet" / name
+    real_start = backup_module.start_check
+
+    def start_then_rewrite(*args, **kwargs):
+        pending = real_start(*args, **kwargs)  # one worker: the journal is checked here
+        st = target.stat()
+        data = bytearray(target.read_bytes())
+        data[-20] ^= 1  # inside the last signature
+        target.write_bytes(bytes(data))
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+        return pending
+
+    monkeypatch.setattr(backup_module, "start_check", start_then_rewrite)
+    with pytest.raises(ChangedDuringBackup, match=name):
+        bs.make_backup(w, dossier, usb)
+    assert bs.entries(usb) == set()
+
+
 def test_the_source_dossier_is_byte_identical_after_every_kind(w, mine, usb):
     dossier = mine.dossiers[0]
     before = bs.tree(dossier)

@@ -69,13 +69,16 @@ CHANGED = N_("{name} changed during the backup; run it again")
 
 
 def require_proven_bytes_packaged(report: CheckReport, entries: list[ManifestFile]) -> None:
-    """Every archive the check proved, in full or from a remembered proof, must be the very
-    bytes packaged: an archive rewritten between the check's read (or the hash that found
-    its remembered proof) and the packaging would be backed up under another's proof."""
+    """Every archive the check proved, in full or from a remembered proof, and the journal
+    and signed head it read must be the very bytes packaged: a file rewritten between the
+    check's read (or the hash that found its remembered proof) and the packaging, even
+    under the same size and time, would be backed up under another's proof."""
     packaged = {e.path: e.sha256 for e in entries}
-    for archive in report.proven_archives:
-        if packaged.get(archive.file, archive.sha256) != archive.sha256:
-            raise ChangedDuringBackup(_(CHANGED, name=archive.file))
+    proven = {a.file: a.sha256 for a in report.proven_archives}
+    proven.update(report.read_digests)
+    for file, sha256 in proven.items():
+        if packaged.get(file, sha256) != sha256:
+            raise ChangedDuringBackup(_(CHANGED, name=file))
 
 
 def copy_member(

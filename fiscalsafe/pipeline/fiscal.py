@@ -268,6 +268,7 @@ class FiscalChecker:
         self.journal: JournalResult | None = None
         self._journal_future: Future | None = None
         self.journal_file = "jet/journal.jet"
+        self._head: tuple[str, str] | None = None
         self.extra_findings: list[Finding] = []
         self._run_results = _run_results.get()
         self._run_journals = _run_journals.get()
@@ -379,6 +380,7 @@ class FiscalChecker:
         With workers it is one more task, so the calling process stays free (a backup
         packages the dossier meanwhile)."""
         self.journal_file = file
+        self._head = (head_file, hashlib.sha256(head).hexdigest()) if head is not None else None
         run = self._run_journals
         points = run is not None and isinstance(data, bytes)
         if points and prefix is None:
@@ -455,6 +457,10 @@ class FiscalChecker:
         report.findings.extend(findings)
         report.coverage = coverage
         report.proven_archives = proven
+        if journal.source_sha256:
+            report.read_digests[self.journal_file] = journal.source_sha256
+        if self._head is not None:
+            report.read_digests[self._head[0]] = self._head[1]
         report.history = verified.history(self.dossier_id)
         report.stats = {
             "archives": len(results),

@@ -50,6 +50,9 @@ class CheckReport:
     #: Archives verified by this run, and taken from a proof of the same bytes already
     #: made ("remembered"); the commands add it to their own JSON.
     archive_proofs: dict[str, int] = field(default_factory=dict, repr=False)
+    #: The SHA-256 of the journal's and its signed head's bytes as the check read them,
+    #: by path: a backup must package these very bytes. Not part of the JSON document.
+    read_digests: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def verdict(self) -> str:

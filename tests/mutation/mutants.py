@@ -728,12 +728,25 @@ MUTANTS: list[Mutant] = [
     Mutant(
         id="proof-packaged-bytes-unbound",
         file="fiscalsafe/pipeline/backup_payload.py",
-        original="        if packaged.get(archive.file, archive.sha256) != archive.sha256:",
+        original="        if packaged.get(file, sha256) != sha256:",
         replacement="        if False:",
         tests=remembered(
             "test_an_archive_restored_between_the_packaging_and_its_full_proof_is_refused"
         ),
         description="a backup packages archive bytes other than those proven",
+    ),
+    Mutant(
+        id="journal-read-bytes-unbound",
+        file="fiscalsafe/pipeline/backup_payload.py",
+        original="    proven.update(report.read_digests)",
+        replacement="    pass",
+        tests=(
+            "tests/test_backup.py::"
+            "test_a_journal_rewritten_after_the_check_read_it_fails_the_backup[journal.jet]",
+            "tests/test_backup.py::"
+            "test_a_journal_rewritten_after_the_check_read_it_fails_the_backup[journal.head]",
+        ),
+        description="a backup packages a journal other than the one the check proved",
     ),
     Mutant(
         id="proof-not-confirmed-by-packaging",
