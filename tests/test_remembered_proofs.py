@@ -15,7 +15,6 @@ import pytest
 
 from fiscalsafe import minisign
 from fiscalsafe.crypto import derive_signing_key, load_signing_key_pem
-from fiscalsafe.errors import OperationalError
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.pipeline import backup as backup_module
 from fiscalsafe.pipeline import check as check_module
@@ -137,13 +136,34 @@ def test_the_packaging_hash_confirms_a_remembered_proof(
 
 def test_proofs_that_cannot_be_recorded_leave_the_backup_in_place(root, w, tmp_path, state):
     dossier = root.dossiers[0]
-    # Recorded while the archive is read back: their failure must not undo the backup.
+    first = backup(w, dossier, usb(tmp_path), state, name="first")
+    add_journal_day(dossier, load_signing_key_pem(root.keys["editor_secret"].read_bytes()))
+    # Recorded while the archive is read back: their failure must not undo the backup, nor
+    # hold back the state the next backup's rollback checks start from.
+    proofs_file(state).unlink()
+    proofs_file(state).mkdir()
+    dest = usb(tmp_path, "usb2")
+    later = bs.NOW + dt.timedelta(hours=1)
+    with pytest.raises(backup_module.ProofsNotRecorded, match="second is in place") as caught:
+        backup(w, dossier, dest, state, name="second", now=later, keep=1)
+    assert "is a folder" in str(caught.value)
+    assert sorted(p.name for p in dest.iterdir()) == ["second.tar.zst", "second.tar.zst.minisig"]
+    bs.assert_proven(w, [dest / "second.tar.zst"])
+    assert state.load("MAG001").head.seq > first.check_report.history.tip.seq
+
+
+def test_the_command_says_the_backup_is_in_place_when_its_proofs_fail(
+    root, w, tmp_path, state, monkeypatch
+) -> None:
+    bs.freeze_clock(monkeypatch)
     proofs_file(state).mkdir(parents=True)
-    dest = usb(tmp_path)
-    with pytest.raises(OperationalError, match="is a folder"):
-        backup(w, dossier, dest, state, name="first")
-    assert sorted(p.name for p in dest.iterdir()) == ["first.tar.zst", "first.tar.zst.minisig"]
-    bs.assert_proven(w, [dest / "first.tar.zst"])
+    common = ("backup", root.dossiers[0], "--to", usb(tmp_path), "--key", w.shop_key)
+    common += ("--trust", w.editor, "--years", bs.YEARS, "--state", state.folder)
+    for attempt in ("first", "again"):  # the second time, a previous one is on the medium
+        out = bs.invoke(*common, "--name", "first")
+        assert out.code == 3, (attempt, out)
+        assert "backup first is in place" in out.err, out.err
+        assert "intact" not in out.err and "nothing was replaced" not in out.err, out.err
 
 
 def test_without_state_or_with_a_self_asserted_key_nothing_is_remembered(

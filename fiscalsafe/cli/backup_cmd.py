@@ -212,7 +212,7 @@ def backup_options(req: BackupRequest):
 def _back_up_one(req: BackupRequest, dossier: Path, secret, now, prof, opts) -> tuple[dict, bool]:
     """One dossier's backup document, or (``True``) its failure, with ``error`` and ``code``;
     every failure also says what is safe on the medium."""
-    from fiscalsafe.pipeline.backup import FindingsRefusal, backup_dossier
+    from fiscalsafe.pipeline.backup import FindingsRefusal, ProofsNotRecorded, backup_dossier
 
     json_out = req.json_out
     try:
@@ -234,8 +234,11 @@ def _back_up_one(req: BackupRequest, dossier: Path, secret, now, prof, opts) -> 
         message = _("{problem}; {safe}", problem=failure_message(exc), safe=safe)
         raise Explained(exc, message) from None
     except (FiscalsafeError, OSError) as exc:
-        safe = what_is_safe(req.to, _planned_name(dossier, prof, opts, now))
-        message = _("{problem}; {safe}", problem=failure_message(exc), safe=safe)
+        if isinstance(exc, ProofsNotRecorded):  # the backup is in place: it says so itself
+            message = failure_message(exc)
+        else:
+            safe = what_is_safe(req.to, _planned_name(dossier, prof, opts, now))
+            message = _("{problem}; {safe}", problem=failure_message(exc), safe=safe)
         # One dossier on its own: the plain one-line error (exit code from the
         # table). With --json, CI still gets a document describing the failure.
         if not req.all_dossiers and not json_out:

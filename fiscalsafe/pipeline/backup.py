@@ -23,14 +23,14 @@ import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import zstandard
 
 from fiscalsafe import fsio, minisign
-from fiscalsafe.errors import UsageError
+from fiscalsafe.errors import OperationalError, UsageError
 from fiscalsafe.formats import bagit, layout
 from fiscalsafe.formats.dossier import DossierIdentity, Profile
 from fiscalsafe.formats.layout import EXTENSION, REPORT_PATH, SIDECAR
@@ -82,6 +82,7 @@ __all__ = [
     "CheckGate",
     "FindingsRefusal",
     "PendingCheck",
+    "ProofsNotRecorded",
     "RefusedError",
     "UnportableNames",
     "backup_dossier",
@@ -224,7 +225,7 @@ def backup_dossier(
         gate = CheckGate(pending, identity.dossier_id, opts.allow_findings, on_report)
         plan = PackagePlan(name, chosen, omitted, identity, gate, secret, now, profile, opts, locks)
         remember = pending.remember_proofs if opts.state is not None else None
-        sink, manifest_bytes, payload_bytes, report = _commit_archive(
+        sink, manifest_bytes, payload_bytes, report, remembering = _commit_archive(
             dest, file_name, split, plan, progress, on_stage, remember
         )
     if opts.state is not None:
@@ -234,7 +235,21 @@ def backup_dossier(
         if opts.keep
         else []
     )
+    if remembering is not None and remembering.exception() is not None:
+        raise ProofsNotRecorded(
+            _(
+                "backup {name} is in place, read back from the medium; but its proofs were not "
+                "recorded ({error}): the next backup proves every archive in full",
+                name=name,
+                error=remembering.exception(),
+            )
+        )
     return _backup_result(plan, sink, payload_bytes, report, removed, started)
+
+
+class ProofsNotRecorded(OperationalError):
+    """The backup is in place, the state has moved on; only the remembered proofs of its
+    check could not be written (the next backup proves everything again)."""
 
 
 def _backup_result(
@@ -295,12 +310,12 @@ def _commit_archive(
     progress: Callable[[int, int], None] | None,
     on_stage: Callable[[str], None] | None,
     remember: Callable[[], object] | None = None,
-) -> tuple[OutputSink, bytes, int, CheckReport]:
+) -> tuple[OutputSink, bytes, int, CheckReport, Future | None]:
     """(3) to (7): write under ``.partial`` names, sign, read back, rename into place.
 
     ``remember`` (recording the check's proofs) runs on a thread of its own once the check
     has passed the gate, while the archive is synced and read back: both mostly wait on
-    the medium. Its error, if any, is raised once the backup is in place."""
+    the medium. Its future is returned, done: an error there does not undo the backup."""
     sink = OutputSink(dest, file_name, split)
     total_bytes = sum(f.size for f in plan.chosen)
     with ThreadPoolExecutor(1, thread_name_prefix="fiscalsafe-remember") as meanwhile:
@@ -322,9 +337,7 @@ def _commit_archive(
                 with contextlib.suppress(OSError):  # see OutputSink.abort
                     leftover.unlink(missing_ok=True)
             raise
-    if remembering is not None:
-        remembering.result()
-    return sink, manifest_bytes, payload_bytes, report
+    return sink, manifest_bytes, payload_bytes, report, remembering
 
 
 def _sign_read_back_install(
