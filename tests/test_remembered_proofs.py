@@ -3,8 +3,10 @@ and nothing remembered ever lets a changed or forged archive pass."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -19,6 +21,7 @@ from fiscalsafe.formats import journal as fj
 from fiscalsafe.pipeline import backup as backup_module
 from fiscalsafe.pipeline import check as check_module
 from fiscalsafe.pipeline import fiscal
+from fiscalsafe.pipeline import proofs as proofs_module
 from fiscalsafe.pipeline.check import start_check
 from fiscalsafe.pipeline.proofs import RememberedProofs, hkdf_sha256
 from fiscalsafe.pipeline.state import StateStore
@@ -289,6 +292,26 @@ def test_a_forged_record_is_refused(root, w, tmp_path, state) -> None:
     assert "TICKET_SIGNATURE_INVALID" in errors(report)
     assert report.archive_proofs["verified"] == 1
     assert report.archive_proofs["remembered"] == n - 1
+
+
+def test_two_records_of_one_archive_mean_a_full_proof(root, w, tmp_path, state) -> None:
+    dossier = root.dossiers[0]
+    n = archive_count(dossier)
+    backup(w, dossier, usb(tmp_path), state, name="first")
+    # A second authentic record for the same archive, of other bytes (only the shop key's
+    # holder can write one): the record to confirm is ambiguous, so none is used.
+    doc = _records(state)
+    entry = copy.deepcopy(doc["records"][0])
+    entry["record"]["sha256"] = "0" * 64
+    key = hkdf_sha256(w.secret.seed, proofs_module.HKDF_INFO)
+    canonical = proofs_module._canonical(entry["record"])
+    entry["mac"] = hmac.new(key, canonical, hashlib.sha256).hexdigest()
+    doc["records"].append(entry)
+    proofs_file(state).write_text(json.dumps(doc))
+    second = backup(w, dossier, usb(tmp_path, "usb2"), state, name="second")
+    assert second.archive_proofs["verified"] == 1
+    assert second.archive_proofs["remembered"] == n - 1
+    assert second.check_verdict == "proven"
 
 
 def test_a_record_from_another_shop_key_is_refused(root, w, tmp_path, state) -> None:
