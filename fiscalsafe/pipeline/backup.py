@@ -235,13 +235,14 @@ def backup_dossier(
         if opts.keep
         else []
     )
-    if remembering is not None and remembering.exception() is not None:
+    unrecorded = remembering.exception() if remembering is not None else None
+    if unrecorded is not None:
         raise ProofsNotRecorded(
             _(
                 "backup {name} is in place, read back from the medium; but its proofs were not "
                 "recorded ({error}): the next backup proves every archive in full",
                 name=name,
-                error=remembering.exception(),
+                error=unrecorded,
             )
         )
     return _backup_result(plan, sink, payload_bytes, report, removed, started)

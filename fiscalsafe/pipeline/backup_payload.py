@@ -26,34 +26,33 @@ def write_payload(
     tar: TarWriter, plan: PackagePlan, total_bytes: int, progress
 ) -> list[ManifestFile]:
     """Every chosen file as a tar member, in order; their manifest entries."""
-    hashed: list[Future] = []
+    digests: list[Future] = []
     done = 0
+    poll = plan.check.poll
     with BackgroundHashes(CHUNK, ("sha256",)) as hashes:
         for f in plan.chosen:
             member = f"{plan.name}/data/{f.relpath}"
-            poll = plan.check.poll
-            hashed.append(copy_member(tar, f, member, progress, done, total_bytes, poll, hashes))
-            plan.check.packaged(f.relpath, _hexdigest(hashed[-1]))
+            hashed = copy_member(tar, f, member, progress, done, total_bytes, poll, hashes)
+            sha256 = _hexdigest(hashed)
+            plan.check.packaged(f.relpath, sha256)  # the same digest the manifest records
+            digests.append(sha256)
             done += f.size
         return [
-            ManifestFile(f.relpath, f.category, f.size, f.mode, f.mtime_ns, digest(h))
-            for f, h in zip(plan.chosen, hashed, strict=True)
+            ManifestFile(f.relpath, f.category, f.size, f.mode, f.mtime_ns, sha256.result())
+            for f, sha256 in zip(plan.chosen, digests, strict=True)
         ]
 
 
-def digest(hashed: Future) -> str:
-    (sha256,) = hashed.result()
-    return sha256.hexdigest()
-
-
 def _hexdigest(hashed: Future) -> Future:
-    """``digest``, as a future of its own: the check confirms a remembered proof with it
-    as soon as the hashing thread is done, without waiting here."""
+    """The SHA-256 hex digest of a hashing thread's segment, as a future of its own: the
+    check confirms a remembered proof with it as soon as the thread is done, without
+    waiting here."""
     out: Future = Future()
 
     def settle(_: Future) -> None:
         try:
-            out.set_result(digest(hashed))
+            (sha256,) = hashed.result()
+            out.set_result(sha256.hexdigest())
         except BaseException as exc:
             out.set_exception(exc)
 
