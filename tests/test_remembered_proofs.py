@@ -10,6 +10,7 @@ import hmac
 import json
 import os
 import shutil
+from concurrent.futures import Future
 from pathlib import Path
 
 import backup_support as bs
@@ -19,6 +20,7 @@ from fiscalsafe import minisign
 from fiscalsafe.crypto import derive_signing_key, load_signing_key_pem
 from fiscalsafe.formats import journal as fj
 from fiscalsafe.pipeline import backup as backup_module
+from fiscalsafe.pipeline import backup_payload as payload_module
 from fiscalsafe.pipeline import check as check_module
 from fiscalsafe.pipeline import fiscal
 from fiscalsafe.pipeline import proofs as proofs_module
@@ -262,6 +264,34 @@ def test_an_archive_restored_between_the_packaging_and_its_full_proof_is_refused
     with pytest.raises(backup_module.ChangedDuringBackup, match=target.name):
         backup(w, dossier, dest, state)
     assert list(dest.iterdir()) == []
+
+
+def test_a_hashing_error_during_the_confirmation_fails_cleanly(
+    root, w, tmp_path, state, monkeypatch
+) -> None:
+    dossier = root.dossiers[0]
+    first = backup(w, dossier, usb(tmp_path), state)
+    recorded = proofs_file(state).read_bytes()
+    relpath = "archives/" + sorted((dossier / "archives").glob("*.fsa"))[3].name
+    real_copy = payload_module.copy_member
+
+    def failing_for_one_archive(tar, f, *args):
+        hashed = real_copy(tar, f, *args)
+        if f.relpath != relpath:
+            return hashed
+        hashed.result()
+        failed: Future = Future()  # the hashing thread's error, as its future carries it
+        failed.set_exception(OSError("hashing failed"))
+        return failed
+
+    monkeypatch.setattr(payload_module, "copy_member", failing_for_one_archive)
+    dest = usb(tmp_path, "usb2")
+    with pytest.raises(OSError, match="hashing failed"):
+        backup(w, dossier, dest, state)
+    # Nothing on the medium, the remembered proofs and the state as the first backup left them.
+    assert list(dest.iterdir()) == []
+    assert proofs_file(state).read_bytes() == recorded
+    assert state.load("MAG001").head.seq == first.check_report.history.tip.seq
 
 
 # --- records that must not be trusted ----------------------------------------------------
