@@ -127,3 +127,13 @@ def test_a_failed_backup_leaves_no_hashing_thread_behind(tmp_path_factory, tmp_p
         bs.make_backup(w, w.dossier, tmp_path, progress=vanish)
     assert hashing_threads() == []
     assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_a_checkpoint_is_the_digest_so_far_and_the_segment_goes_on() -> None:
+    with BackgroundHashes(16, ("sha256",)) as hashes:
+        hashes.update(b"abc")
+        so_far = hashes.checkpoint()
+        hashes.update(b"def")
+        (whole,) = hashes.segment().result()
+    assert so_far.result()[0].digest() == hashlib.sha256(b"abc").digest()
+    assert whole.hexdigest() == hashlib.sha256(b"abcdef").hexdigest()

@@ -22,7 +22,8 @@ BUFFERS = 4
 class BackgroundHashes:
     """Feed with ``update`` (a copy), ``take``/``give`` (read straight into a buffer) or
     ``feed`` (a bytes object nobody will change); ``segment`` ends what was fed so far
-    and starts over. ``close`` ends the thread (always call it: a ``with`` block does)."""
+    and starts over, ``checkpoint`` gives the digest so far and goes on. ``close`` ends
+    the thread (always call it: a ``with`` block does)."""
 
     def __init__(self, buffer_size: int, algorithms: tuple[str, ...] = ("blake2b", "sha256")):
         self.buffer_size = buffer_size
@@ -79,6 +80,13 @@ class BackgroundHashes:
         self._work.put(done)
         return done
 
+    def checkpoint(self) -> Future:
+        """Copies of the running hash objects once everything fed so far is hashed: the
+        digest of the segment's prefix, which goes on growing."""
+        mark: Future = _Checkpoint()
+        self._work.put(mark)
+        return mark
+
     def digests(self) -> tuple[bytes, str]:
         """Waits for the segment: (BLAKE2b-512, SHA-256 hex) of the default algorithms."""
         blake2b, sha256 = self.segment().result()
@@ -94,6 +102,12 @@ class BackgroundHashes:
             item = self._work.get()
             if item is None:
                 return
+            if isinstance(item, _Checkpoint):
+                if self._error is not None:
+                    item.set_exception(self._error)
+                else:
+                    item.set_result([running.copy() for running in self._hashes])
+                continue
             if isinstance(item, Future):
                 if self._error is not None:
                     item.set_exception(self._error)
@@ -114,3 +128,7 @@ class BackgroundHashes:
                     self._free.put(buffer)
                 else:
                     self._fed.release()
+
+
+class _Checkpoint(Future):
+    """A ``checkpoint`` in the work queue: answered without ending the segment."""
