@@ -258,11 +258,11 @@ def _check_tag_manifest(manifest: Manifest, tags: dict[str, bytes], add) -> None
 
 
 def check_container(shape: ContainerShape, target: str, add) -> None:
-    """One zstd frame, no skippable frame, no extension header, and the tar's end padded
-    to a whole record, as the writer does: anything else carries unsigned bytes."""
+    """No skippable frame, no extension header, and the tar's end padded to a whole
+    record, as the writer does: anything else carries unsigned bytes. How many zstd frames
+    the tar is cut into is not judged: a frame holds nothing but the bytes it decompresses
+    to, and the writer cuts large files into frames of their own."""
     problems = []
-    if shape.zstd_frames is not None and shape.zstd_frames != 1:
-        problems.append(_("{n} zstd frames where fiscalsafe writes one", n=shape.zstd_frames))
     if shape.skippable_frames:
         problems.append(
             n_(
