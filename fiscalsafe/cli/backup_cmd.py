@@ -33,6 +33,7 @@ from fiscalsafe.cli.render import (
     print_findings,
     print_json,
     proofs_sentence,
+    segments_sentence,
 )
 from fiscalsafe.cli.trust import editor_trust
 from fiscalsafe.errors import FiscalsafeError, UsageError
@@ -405,6 +406,8 @@ def _summary(r) -> None:
         console.print("  " + _("coverage: {sentence}", sentence=sentence))
     if r.archive_proofs:
         console.print("  " + proofs_sentence(r.archive_proofs))
+    if sum(r.segments.values()):
+        console.print("  " + segments_sentence(r.segments))
     if r.forced:
         forced = _("made with --force while the application was open")
         console.print(f"  [yellow]{escape(forced)}[/]", markup=True)

@@ -99,6 +99,16 @@ def proofs_sentence(proofs: dict[str, int]) -> str:
     ) + _journal_sentence(proofs.get("journal_signatures_remembered", 0))
 
 
+def segments_sentence(segments: dict[str, int]) -> str:
+    """How many segments of large files a backup took from the frames the last one kept."""
+    return _(
+        "large files: {reused} segments taken from the last backup (same bytes), "
+        "{compressed} compressed",
+        reused=count(segments.get("reused", 0)),
+        compressed=count(segments.get("compressed", 0)),
+    )
+
+
 def _journal_sentence(remembered: int) -> str:
     if not remembered:
         return ""

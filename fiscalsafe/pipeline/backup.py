@@ -36,6 +36,7 @@ from fiscalsafe.formats.dossier import DossierIdentity, Profile
 from fiscalsafe.formats.layout import EXTENSION, REPORT_PATH, SIDECAR
 from fiscalsafe.formats.manifest import OmittedFile
 from fiscalsafe.i18n import _
+from fiscalsafe.pipeline.backup_frames import FramedOutput, FrameTap, SegmentFrames
 from fiscalsafe.pipeline.backup_gate import ROLLBACK_CODES, CheckGate, FindingsRefusal
 from fiscalsafe.pipeline.backup_medium import _remove_stale_parts, backups_on_medium, rotate_keep
 from fiscalsafe.pipeline.backup_payload import (
@@ -146,6 +147,8 @@ class BackupResult:
     read_from_medium: bool = True  # False: the read-back could not bypass the system cache
     #: Fiscal archives verified by this backup, and taken from remembered proofs.
     archive_proofs: dict[str, int] = field(default_factory=dict)
+    #: Segments of large files compressed, and taken from the frames the last backup kept.
+    segments: dict[str, int] = field(default_factory=lambda: {"reused": 0, "compressed": 0})
     left_out: list[OmittedFile] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict:
@@ -165,6 +168,7 @@ class BackupResult:
             "coverage": self.coverage,
             "check": {"verdict": self.check_verdict, "counts": self.check_counts},
             "archive_proofs": self.archive_proofs,
+            "segments": self.segments,
             "findings_recorded": self.findings_recorded,
             "forced": self.forced,
             "omitted": self.omitted,
@@ -223,7 +227,14 @@ def backup_dossier(
         for point in backups_on_medium(dest, identity.dossier_id, file_name, secret.public_key()):
             pending.expect_extends(point)
         gate = CheckGate(pending, identity.dossier_id, opts.allow_findings, on_report)
-        plan = PackagePlan(name, chosen, omitted, identity, gate, secret, now, profile, opts, locks)
+        segments = (
+            SegmentFrames.open(opts.state, secret.seed, identity.dossier_id, opts.kind, opts.level)
+            if opts.state is not None and opts.remember
+            else None
+        )
+        plan = PackagePlan(
+            name, chosen, omitted, identity, gate, secret, now, profile, opts, locks, segments
+        )
         remember = pending.remember_proofs if opts.state is not None else None
         sink, manifest_bytes, payload_bytes, report, remembering = _commit_archive(
             dest, file_name, split, plan, progress, on_stage, remember
@@ -283,6 +294,7 @@ def _backup_result(
         check_report=report,
         read_from_medium=sink.read_from_medium,
         archive_proofs=dict(report.archive_proofs),
+        segments=plan.segments.counts() if plan.segments else {"reused": 0, "compressed": 0},
         left_out=plan.omitted,
     )
 
@@ -301,6 +313,7 @@ class PackagePlan:
     profile: Profile
     opts: BackupOptions
     locks: list[str]
+    segments: SegmentFrames | None = None  # large files in frames, remembered for next time
 
 
 def _commit_archive(
@@ -327,12 +340,16 @@ def _commit_archive(
             manifest_bytes, payload_bytes, report = _write_archive(
                 sink, plan, total_bytes, progress, on_stage
             )
+            if plan.segments is not None:
+                plan.segments.finish(ok=True)
             if remember is not None:
                 remembering = meanwhile.submit(remember)
             _sign_read_back_install(
                 sink, dest, file_name, split, plan, manifest_bytes, report, on_stage
             )
         except BaseException:
+            if plan.segments is not None:
+                plan.segments.finish(ok=False)
             sink.abort()
             for leftover in dest.glob(f".{file_name}*.partial"):
                 with contextlib.suppress(OSError):  # see OutputSink.abort
@@ -404,11 +421,13 @@ def _write_archive(
     )
     cctx = zstandard.ZstdCompressor(compression_params=params)
     mtime_ns = int(now.timestamp()) * 1_000_000_000
-    with cctx.stream_writer(sink, closefd=False, write_size=CHUNK) as zout:
-        tar = TarWriter(zout)
+    tap = FrameTap(sink)
+    with cctx.stream_writer(tap, closefd=False, write_size=CHUNK) as zout:
+        out = FramedOutput(zout, tap, plan.segments)
+        tar = TarWriter(out)
         bagit_txt = bagit.render_bagit_txt()
         tar.add_bytes(f"{name}/bagit.txt", bagit_txt, mtime_ns=mtime_ns)
-        entries = write_payload(tar, plan, total_bytes, progress)
+        entries = write_payload(tar, plan, total_bytes, progress, out)
         # (4) The gate: nothing below is written before the check has a verdict. While
         # the workers finish it, read back what is already on the medium.
         if not plan.check.done():

@@ -60,6 +60,10 @@ class StateStore:
         """Where the dossier's remembered proofs are kept (``pipeline/proofs.py``)."""
         return self._path(dossier).with_suffix(".proofs.json")
 
+    def frames_path(self, dossier: str, kind: str) -> Path:
+        """Where the last backup of this kind kept its frames (``pipeline/frames.py``)."""
+        return self._path(dossier).with_suffix(f".frames-{kind}")
+
     def load(self, dossier: str) -> KnownPoint | None:
         path = self._path(dossier)
         try:

@@ -44,6 +44,11 @@ class TarWriter:
         self._out.write(data)
         self.offset += len(data)
 
+    def account(self, count: int) -> None:
+        """``count`` bytes of the stream that reached the output another way (a ready
+        compressed frame)."""
+        self.offset += count
+
     def add_bytes(self, name: str, data: bytes, mode: int = 0o644, mtime_ns: int = 0) -> None:
         self.write(member_header(name, len(data), mode, mtime_ns))
         self.write(data)

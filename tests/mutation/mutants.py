@@ -59,6 +59,8 @@ BINDINGS = "fiscalsafe/pipeline/bindings.py"
 
 
 FRESH = "tests/test_freshness.py"
+FRAMES = "fiscalsafe/pipeline/frames.py"
+REMEMBERED_FRAMES = "tests/test_remembered_frames.py"
 PROOFS = "fiscalsafe/pipeline/proofs.py"
 REMEMBERED = "tests/test_remembered_proofs.py"
 
@@ -678,6 +680,37 @@ MUTANTS: list[Mutant] = [
             "tests/test_claims.py::test_a_tar_cut_into_several_zstd_frames_is_judged_by_its_bytes",
         ),
         description="a skippable zstd frame, which carries any bytes, is accepted",
+    ),
+    # Remembered frames
+    Mutant(
+        id="frames-index-not-authenticated",
+        file=FRAMES,
+        original="    if len(index) != length or not hmac.compare_digest(_mac(key, index), mac):",
+        replacement="    if len(index) != length:",
+        tests=(
+            f"{REMEMBERED_FRAMES}::test_a_forged_index_is_refused",
+            f"{REMEMBERED_FRAMES}::test_frames_of_another_shop_key_are_refused",
+        ),
+        description="a remembered frame is taken without checking the index's authentication",
+    ),
+    Mutant(
+        id="frames-frame-bytes-unchecked",
+        file=FRAMES,
+        original="        if len(data) != size or hashlib.sha256(data).digest() != sha256:",
+        replacement="        if len(data) != size:",
+        tests=(f"{REMEMBERED_FRAMES}::test_a_damaged_frame_is_compressed_again",),
+        description="a remembered frame is taken without checking its bytes",
+    ),
+    Mutant(
+        id="frames-prefix-unchecked",
+        file=FRAMES,
+        original="        same = entry is not None and entry[0] == prefix_sha256",
+        replacement="        same = entry is not None",
+        tests=(
+            f"{REMEMBERED_FRAMES}::test_same_size_and_time_do_not_make_a_segment_the_same",
+            f"{REMEMBERED_FRAMES}::test_a_file_changed_in_place_is_compressed_from_the_change_on",
+        ),
+        description="a remembered frame is taken for bytes other than the ones it was made from",
     ),
     # Remembered proofs
     Mutant(
