@@ -21,8 +21,10 @@ from conftest import AS_OF, stock_tool
 from fiscalsafe import minisign
 from fiscalsafe.formats.dossier import DEFAULT_PROFILE
 from fiscalsafe.formats.layout import MANIFEST_PATH
+from fiscalsafe.pipeline import backup_payload, frames
 from fiscalsafe.pipeline.backup import BackupOptions, backup_dossier, select_files
 from fiscalsafe.pipeline.check import walk_dossier
+from fiscalsafe.pipeline.state import StateStore
 from fiscalsafe.pipeline.verify_backup import verify_stream
 
 need_tool = stock_tool
@@ -54,19 +56,33 @@ class Backup:
     bag: str
 
 
-@pytest.fixture(scope="module")
-def backup(make_sample, tmp_path_factory) -> Backup:
+@pytest.fixture(scope="module", params=["one-frame", "frames-reused"])
+def backup(request, make_sample, tmp_path_factory) -> Backup:
+    """A backup made without state (one zstd frame), and a second backup made with state,
+    whose large files' segments are frames taken from the first (small segments here, so
+    that the small sample has many)."""
     sample = make_sample(years=1, size=128 * 1024, tickets_per_day=1, shops=1)
-    dest = tmp_path_factory.mktemp("interop-medium")
     secret = minisign.load_secret_key(sample.keys["shop_secret"], None)
-    result = backup_dossier(
-        sample.dossiers[0],
-        dest,
-        secret,
-        now=AS_OF,
-        profile=DEFAULT_PROFILE,
-        opts=BackupOptions(years=1, trust=[sample.keys["editor_public"]]),
-    )
+    state = StateStore(tmp_path_factory.mktemp("interop-state"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(frames, "SEGMENT", 8 * 1024)
+        mp.setattr(backup_payload, "SEGMENT", 8 * 1024)
+        mp.setattr(backup_payload, "SEGMENTED_FROM", 2 * 1024)
+        for _ in (1, 2) if request.param == "frames-reused" else (1,):
+            result = backup_dossier(
+                sample.dossiers[0],
+                tmp_path_factory.mktemp("interop-medium"),
+                secret,
+                now=AS_OF,
+                profile=DEFAULT_PROFILE,
+                opts=BackupOptions(
+                    years=1,
+                    trust=[sample.keys["editor_public"]],
+                    state=state if request.param == "frames-reused" else None,
+                ),
+            )
+    if request.param == "frames-reused":
+        assert result.segments["reused"] > 10 and result.segments["compressed"] == 0
     archive = result.files[0]
     return Backup(
         archive=archive,
