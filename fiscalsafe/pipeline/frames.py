@@ -205,10 +205,14 @@ class FrameRecorder:
         """Write the index and put the file in place of the last backup's."""
         if self._fh is None:
             return
-        frames = [
-            [*key, prefix.result()[0].digest(), offset, size, sha256]
-            for key, prefix, offset, size, sha256 in self._entries
-        ]
+        try:
+            frames = [
+                [*key, prefix.result()[0].digest(), offset, size, sha256]
+                for key, prefix, offset, size, sha256 in self._entries
+            ]
+        except Exception as exc:  # the packaging's hashing failed: it reports that itself
+            self._fail(exc)
+            return
         doc: dict[str, Any] = {
             "format": FRAMES_FORMAT,
             "version": FRAMES_VERSION,
