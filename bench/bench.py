@@ -388,10 +388,13 @@ def nightly_row(row: str, runs: list[tuple[float, dict, dict]]) -> dict:
     ]
     proofs = [doc["archive_proofs"] for _, _, doc in runs]
     assert all(p == proofs[0] for p in proofs), proofs  # every round the same situation
+    segments = [doc["segments"] for _, _, doc in runs]
+    assert all(s == segments[0] for s in segments), segments
     return {
         f"{row}_tar_zstd_s": statistics.median(r["tar_zstd_s"] for r in rounds),
         f"{row}_backup_s": statistics.median(r["backup_s"] for r in rounds),
         f"{row}_proofs": proofs[0],
+        f"{row}_segments": segments[0],
         f"{row}_ratio": statistics.median(r["ratio"] for r in rounds),
         f"{row}_rounds": rounds,
     }

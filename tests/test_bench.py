@@ -74,6 +74,11 @@ def test_one_tiny_run_measures_every_line(tmp_path: Path) -> None:
     # The journal of the night before is remembered whole; the day's two records are not.
     journal = nightly["same_proofs"]["journal_signatures_remembered"]
     assert journal > 0 and nightly["day_proofs"]["journal_signatures_remembered"] == journal
+    # Nothing changed: every segment is taken from the first backup's frames; after one
+    # more day, only the segments the day's bytes reach are compressed.
+    same, day = nightly["same_segments"], nightly["day_segments"]
+    assert same["compressed"] == 0 and same["reused"] > 0
+    assert 0 < day["compressed"] < day["reused"]
     assert nightly["medium_ratio"] == pytest.approx(
         nightly["verify_seven_s"] / nightly["verify_one_s"]
     )
