@@ -97,8 +97,8 @@ def copy_member(
     """Stream one file into the tar; fail if it changes while copied. Returns the future
     of its SHA-256, which ``hashes`` computes on its own thread.
 
-    ``poll`` runs between chunks: it raises to stop the packaging (a failed check). A file
-    of at least one segment goes in segments when ``out`` remembers frames."""
+    ``poll`` runs between chunks: it raises to stop the packaging (a failed check). When
+    ``out`` keeps frames, a file of ``SEGMENTED_FROM`` bytes or more goes in segments."""
     # Checked again on the open descriptor: the entry may have become a FIFO or a link.
     fh = fsio.open_regular(f.path, N_("dossier file"), OperationalError, buffering=0)
     if fh is None:
@@ -163,7 +163,7 @@ def copy_segments(tar: TarWriter, out: FramedOutput, fh, f: DossierFile, hashes,
     bytes is known only from the digest of the file up to the segment's end. The next such
     segment is read while the hashing thread works on one."""
     frames = out.segments
-    waiting: deque[tuple[tuple, memoryview, Future]] = deque()
+    waiting: deque[tuple] = deque()  # (key, bytes read, their prefix digest, kept frame)
     for index, start in enumerate(range(0, f.size, SEGMENT)):
         length = min(SEGMENT, f.size - start)
         key = (f.relpath, start, length, frames.level)
