@@ -288,6 +288,42 @@ def test_a_tar_cut_into_several_zstd_frames_is_judged_by_its_bytes(w, tmp_path):
     assert bad.message == "1 skippable zstd frame"
 
 
+def raw_frame(tar: bytes, descriptor: int = 0x00, hidden: bytes = b"") -> bytes:
+    """The tar as one zstd frame of raw blocks, with ``hidden`` carried in RLE blocks of
+    size 0 (each decodes to nothing and carries one byte) after the first block."""
+    blocks = [tar[i : i + 64 * 1024] for i in range(0, len(tar), 64 * 1024)]
+    out = bytearray((0xFD2FB528).to_bytes(4, "little") + bytes([descriptor, 0x50]))
+    for n, block in enumerate(blocks):
+        last = n == len(blocks) - 1
+        out += ((len(block) << 3) | int(last)).to_bytes(3, "little") + block
+        if n == 0:
+            for byte in hidden:
+                out += (1 << 1).to_bytes(3, "little") + bytes([byte])
+    return bytes(out)
+
+
+def test_blocks_and_frames_that_decode_to_nothing_are_refused(w, tmp_path):
+    """They carry bytes the signed manifest does not cover; the writer makes none."""
+    tar = tar_of(w.archive)
+    report = run(w, [place(tmp_path, w, raw_frame(tar))])
+    assert not findings_of(report, "CONTAINER_UNSIGNED_DATA"), bs.describe(report)
+    # Five bytes in RLE blocks of size 0, inside the frame.
+    report = run(w, [place(tmp_path, w, raw_frame(tar, hidden=b"hello"))])
+    (bad,) = findings_of(report, "CONTAINER_UNSIGNED_DATA")
+    assert bad.message == "5 zstd blocks or frames that decode to nothing"
+    # A whole frame of them, before the archive: it decodes to nothing.
+    empty = (0xFD2FB528).to_bytes(4, "little") + bytes([0x00, 0x00])
+    empty += b"".join((1 << 1).to_bytes(3, "little") + bytes([c]) for c in b"hi")
+    empty += (1).to_bytes(3, "little")  # the last block: raw, size 0
+    report = run(w, [place(tmp_path, w, empty + w.archive.read_bytes())])
+    (bad,) = findings_of(report, "CONTAINER_UNSIGNED_DATA")
+    assert bad.message == "3 zstd blocks or frames that decode to nothing"
+    # The frame header's unused bit.
+    report = run(w, [place(tmp_path, w, raw_frame(tar, descriptor=0x10))])
+    (bad,) = findings_of(report, "CONTAINER_UNSIGNED_DATA")
+    assert bad.message == "1 zstd block or frame that decodes to nothing"
+
+
 def test_zero_records_after_the_end_marker_are_refused(w, tmp_path):
     tar = tar_of(w.archive) + bytes(RECORD)
     report = run(w, [place(tmp_path, w, compress(tar))])

@@ -29,6 +29,11 @@ class FrameWalker:
         self.offset = 0  # compressed bytes consumed
         self.frames = 0
         self.skippable = 0  # skippable frames seen (zstd skips them; they carry any bytes)
+        # Places that decode to nothing yet carry bytes of their own: a block of size 0
+        # (but the empty last block a flush ends a frame with), a frame that holds no
+        # content at all, the frame header's unused bit. The writer makes none of them.
+        self.hollow = 0
+        self._content = False  # the current frame has regenerated something
         self.error: MalformedError | None = None
 
     def feed(self, data: bytes | memoryview) -> None:
@@ -95,6 +100,9 @@ class FrameWalker:
                     _("zstd: reserved bit set in frame header at byte {where}", where=where)
                 )
             fcs_flag, single, dict_flag = d >> 6, (d >> 5) & 1, d & 3
+            if d & 0x10:
+                self.hollow += 1
+            self._content = False
             self._checksum = bool((d >> 2) & 1)
             fcs = (1 if single else 0, 2, 4, 8)[fcs_flag]
             self._header_rest = (0 if single else 1) + (0, 1, 2, 4)[dict_flag] + fcs
@@ -110,6 +118,10 @@ class FrameWalker:
                     _("zstd: invalid block header at compressed byte {where}", where=where)
                 )
             self._skip = 1 if block_type == 1 else size
+            if size:
+                self._content = True
+            elif block_type != 0 or not self._last:
+                self.hollow += 1
             if self._last:
                 self._state = "checksum" if self._checksum else "end-of-frame"
             if self._skip == 0 and self._state == "end-of-frame":
@@ -119,6 +131,8 @@ class FrameWalker:
 
     def _frame_done(self) -> None:
         self.frames += 1
+        if not self._content:
+            self.hollow += 1
         self._state = "magic"
 
     def finish(self) -> None:

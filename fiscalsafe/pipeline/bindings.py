@@ -160,6 +160,7 @@ class ContainerShape:
 
     zstd_frames: int | None  # None: not zstd-compressed
     skippable_frames: int
+    hollow_zstd: int  # blocks and frames that decode to nothing (``FrameWalker.hollow``)
     tar_end: int | None  # offset of the end-of-archive marker
     tar_length: int
     extension_headers: int
@@ -258,10 +259,11 @@ def _check_tag_manifest(manifest: Manifest, tags: dict[str, bytes], add) -> None
 
 
 def check_container(shape: ContainerShape, target: str, add) -> None:
-    """No skippable frame, no extension header, and the tar's end padded to a whole
-    record, as the writer does: anything else carries unsigned bytes. How many zstd frames
-    the tar is cut into is not judged: a frame holds nothing but the bytes it decompresses
-    to, and the writer cuts large files into frames of their own."""
+    """No skippable frame, no zstd block or frame that decodes to nothing, no extension
+    header, and the tar's end padded to a whole record, as the writer does: anything else
+    carries unsigned bytes. How many frames the tar is cut into is not judged (the writer
+    cuts large files into frames of their own): a frame that decodes to something carries
+    only what any zstd encoding does, choices among equivalent encodings of the same tar."""
     problems = []
     if shape.skippable_frames:
         problems.append(
@@ -269,6 +271,14 @@ def check_container(shape: ContainerShape, target: str, add) -> None:
                 "{n} skippable zstd frame",
                 "{n} skippable zstd frames",
                 shape.skippable_frames,
+            )
+        )
+    if shape.hollow_zstd:
+        problems.append(
+            n_(
+                "{n} zstd block or frame that decodes to nothing",
+                "{n} zstd blocks or frames that decode to nothing",
+                shape.hollow_zstd,
             )
         )
     if shape.extension_headers:

@@ -230,6 +230,7 @@ def _finish_container(
     return bindings.ContainerShape(
         zstd_frames=walker.frames if walker is not None else None,
         skippable_frames=walker.skippable if walker is not None else 0,
+        hollow_zstd=walker.hollow if walker is not None else 0,
         tar_end=tar.end_offset,
         tar_length=tar.offset,
         extension_headers=tar.extension_headers,
