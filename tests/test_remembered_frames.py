@@ -16,7 +16,8 @@ import zstandard
 from fiscalsafe import minisign
 from fiscalsafe.crypto import load_signing_key_pem
 from fiscalsafe.formats.zstdframes import FrameWalker
-from fiscalsafe.pipeline import backup_payload, frames
+from fiscalsafe.pipeline import backup_frames, backup_payload, frames
+from fiscalsafe.pipeline import sink as sink_module
 from fiscalsafe.pipeline.backup_gate import FindingsRefusal
 from fiscalsafe.pipeline.state import StateStore
 from fiscalsafe.samples.continuation import add_journal_day
@@ -260,3 +261,60 @@ def test_a_frames_file_that_is_a_link_is_not_followed(w, dossier, tmp_path, stat
     assert real.read_bytes()  # the link's target untouched
     assert not frames_file(state).is_symlink()  # replaced as itself
     assert first.segments["compressed"] > 0
+
+
+def test_a_frame_that_does_not_decode_to_its_segment_fails_the_backup(
+    w, dossier, tmp_path, state, monkeypatch
+) -> None:
+    """A fault while a frame is made (memory, a bug) must not go into this backup unseen,
+    nor into every later one that would take the frame again."""
+    backup(w, dossier, tmp_path, state)
+    kept = frames_file(state).read_bytes()
+    (dossier / "jet" / "journal.jet").open("ab").write(b"\0")  # one segment to compress
+    real = backup_frames.FrameTap.captured
+
+    def wrong(self) -> bytes:
+        frame = real(self)
+        return zstandard.ZstdCompressor().compress(b"x" * 10) if frame else frame
+
+    monkeypatch.setattr(backup_frames.FrameTap, "captured", wrong)
+    dest = tmp_path / "usb-fault"
+    dest.mkdir()
+    with (
+        pytest.raises(backup_frames.FrameMismatch, match="journal.jet did not decode"),
+        bs.single_worker(),
+    ):
+        bs.make_backup(w, dossier, dest, state=state, allow_findings=True)
+    assert list(dest.iterdir()) == []
+    assert frames_file(state).read_bytes() == kept
+
+
+def test_frames_are_kept_only_from_a_backup_in_place(
+    w, dossier, tmp_path, state, monkeypatch
+) -> None:
+    backup(w, dossier, tmp_path, state)
+    kept = frames_file(state).read_bytes()
+    (dossier / "jet" / "journal.jet").open("ab").write(b"\0")
+
+    def failing_read_back(self) -> None:
+        raise OSError("the medium was unplugged")
+
+    monkeypatch.setattr(sink_module.OutputSink, "readback", failing_read_back)
+    with pytest.raises(OSError, match="unplugged"):
+        backup(w, dossier, tmp_path, state, allow_findings=True)
+    assert frames_file(state).read_bytes() == kept
+    assert not list(frames_file(state).parent.glob(".*.partial"))
+
+
+def test_a_recorder_whose_partial_was_taken_neither_installs_nor_removes_it(tmp_path) -> None:
+    """Two backups of one dossier at once: the one whose partial file was replaced by the
+    other's leaves that file alone."""
+    path = tmp_path / "MAG001.frames-full"
+    recorder = frames.FrameRecorder(path, b"k" * 32, "MAG001", "full")
+    partial = tmp_path / ".MAG001.frames-full.partial"
+    partial.unlink()
+    partial.write_bytes(b"the other backup's frames")
+    recorder.commit()
+    assert not path.exists()
+    recorder.abort()
+    assert partial.read_bytes() == b"the other backup's frames"

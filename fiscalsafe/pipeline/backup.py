@@ -340,13 +340,13 @@ def _commit_archive(
             manifest_bytes, payload_bytes, report = _write_archive(
                 sink, plan, total_bytes, progress, on_stage
             )
-            if plan.segments is not None:
-                plan.segments.finish(ok=True)
             if remember is not None:
                 remembering = meanwhile.submit(remember)
             _sign_read_back_install(
                 sink, dest, file_name, split, plan, manifest_bytes, report, on_stage
             )
+            if plan.segments is not None:  # kept only from a backup that is in place
+                plan.segments.finish(ok=True)
         except BaseException:
             if plan.segments is not None:
                 plan.segments.finish(ok=False)

@@ -180,9 +180,12 @@ class FrameRecorder:
         self._entries: list[tuple[SegmentKey, Future, int, int, bytes]] = []
         self._offset = 0
         self.error: Exception | None = None
+        self._identity: tuple[int, int] | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fh: BinaryIO | None = fsio.create_new(self._partial, mode=0o600)
+            st = os.fstat(self._fh.fileno())
+            self._identity = (st.st_dev, st.st_ino)
         except (OSError, FiscalsafeError) as exc:
             self._fh, self.error = None, exc
 
@@ -227,6 +230,8 @@ class FrameRecorder:
             self._fh.write(MAGIC)
             self._fh.close()
             self._fh = None
+            if not self._still_ours():  # another backup of this dossier took the name
+                return
             fsio.install(self._partial, self.path)
         except (OSError, FiscalsafeError) as exc:
             self._fail(exc)
@@ -241,5 +246,14 @@ class FrameRecorder:
             with contextlib.suppress(OSError):
                 self._fh.close()
             self._fh = None
-        with contextlib.suppress(OSError):
-            self._partial.unlink(missing_ok=True)
+        if self._still_ours():
+            with contextlib.suppress(OSError):
+                self._partial.unlink()
+
+    def _still_ours(self) -> bool:
+        """True when the partial name still holds the file this recorder created."""
+        try:
+            st = os.lstat(self._partial)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self._identity

@@ -60,7 +60,9 @@ class BackgroundHashes:
         self._work.put((buffer, count, True))
 
     def feed(self, data: bytes) -> None:
-        """Hash an immutable ``data`` without copying it; waits while too many are in flight."""
+        """Hash ``data`` without copying it; waits while too many are in flight. ``data``
+        is bytes, or a view its owner leaves untouched until a later ``checkpoint`` or
+        ``segment`` has been answered."""
         self._fed.acquire()
         self._work.put((data, len(data), False))
 

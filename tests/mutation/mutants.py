@@ -681,6 +681,22 @@ MUTANTS: list[Mutant] = [
         ),
         description="a skippable zstd frame, which carries any bytes, is accepted",
     ),
+    Mutant(
+        id="container-hollow-zstd",
+        file=BINDINGS,
+        original="    if shape.hollow_zstd:",
+        replacement="    if False:",
+        tests=("tests/test_claims.py::test_blocks_and_frames_that_decode_to_nothing_are_refused",),
+        description="zstd blocks or frames that decode to nothing, and carry bytes, are accepted",
+    ),
+    Mutant(
+        id="zstd-empty-block-uncounted",
+        file="fiscalsafe/formats/zstdframes.py",
+        original="            elif block_type != 0 or not self._last:",
+        replacement="            elif False:",
+        tests=("tests/test_claims.py::test_blocks_and_frames_that_decode_to_nothing_are_refused",),
+        description="a zstd block of size 0 that carries a byte goes unnoticed",
+    ),
     # Remembered frames
     Mutant(
         id="frames-index-not-authenticated",
@@ -711,6 +727,17 @@ MUTANTS: list[Mutant] = [
             f"{REMEMBERED_FRAMES}::test_a_file_changed_in_place_is_compressed_from_the_change_on",
         ),
         description="a remembered frame is taken for bytes other than the ones it was made from",
+    ),
+    Mutant(
+        id="frames-made-unchecked",
+        file="fiscalsafe/pipeline/backup_frames.py",
+        original="        if not decodes_to(frame, view):",
+        replacement="        if False:",
+        tests=(
+            f"{REMEMBERED_FRAMES}::"
+            "test_a_frame_that_does_not_decode_to_its_segment_fails_the_backup",
+        ),
+        description="a frame just compressed is kept without checking it decodes to its bytes",
     ),
     # Remembered proofs
     Mutant(
