@@ -11,8 +11,6 @@ from pathlib import Path
 
 import zstandard
 
-from fiscalsafe.errors import OperationalError
-from fiscalsafe.i18n import N_, _
 from fiscalsafe.pipeline.frames import FrameRecorder, RememberedFrames, SegmentKey, frames_key
 from fiscalsafe.pipeline.state import StateStore
 
@@ -33,7 +31,6 @@ class SegmentFrames:
         self._buffers: list[bytearray] = []
         self._helper = ThreadPoolExecutor(1, thread_name_prefix="fiscalsafe-frames")
         self._pending = threading.BoundedSemaphore(PENDING_FRAMES)
-        self._checks: dict[int, tuple[str, Future, Future]] = {}
         self._finished = False
 
     @classmethod
@@ -50,46 +47,20 @@ class SegmentFrames:
             self._buffers.append(bytearray(size))
         return self._buffers[which]
 
-    def fetch(self, key: SegmentKey) -> Future:
-        """The future of the frame kept for ``key`` (None: none whose bytes are intact)."""
-        return self._helper.submit(self.memory.read, key)
+    def fetch(self, key: SegmentKey, segment) -> Future:
+        """The future of the frame kept for ``key`` (None: none whose bytes are intact, or,
+        the first time it is taken, that does not decode to ``segment``)."""
+        return self._helper.submit(self.memory.read, key, segment)
 
-    def keep(self, key: SegmentKey, prefix: Future, frame: bytes, sha256: bytes = b"") -> None:
+    def keep(self, key: SegmentKey, prefix: Future, frame: bytes, sha256=b"", checked=False):
         """Record ``frame`` for the next backup, on the helper thread."""
         self._pending.acquire()
         try:
-            done = self._helper.submit(self.recorder.add, key, prefix, frame, sha256)
+            done = self._helper.submit(self.recorder.add, key, prefix, frame, sha256, checked)
         except BaseException:
             self._pending.release()
             raise
         done.add_done_callback(lambda _: self._pending.release())
-
-    def check_and_keep(
-        self, which: int, name: str, key: SegmentKey, prefix: Future, frame: bytes, view
-    ) -> None:
-        """A frame just compressed from ``view`` (segment buffer ``which``), checked on the
-        helper thread to decode to exactly those bytes, then kept. A frame is kept for many
-        nights: a fault while it was made must not go from one backup into all the next
-        ones. The buffer is not read into again before ``wait_buffer`` has the answer."""
-        done = self._helper.submit(self._check_then_keep, key, prefix, frame, view)
-        self._checks[which] = (name, prefix, done)
-
-    def _check_then_keep(self, key: SegmentKey, prefix: Future, frame: bytes, view) -> bool:
-        if not decodes_to(frame, view):
-            return False
-        self.recorder.add(key, prefix, frame)
-        return True
-
-    def wait_buffer(self, which: int) -> None:
-        """Wait until buffer ``which`` is free: its bytes hashed, and the frame compressed
-        from them checked. Raise ``FrameMismatch`` if that frame did not decode to them."""
-        pending = self._checks.pop(which, None)
-        if pending is None:
-            return
-        name, hashed, checked = pending
-        hashed.result()
-        if not checked.result():
-            raise FrameMismatch(_(MISMATCH, name=name))
 
     def counts(self) -> dict[str, int]:
         return {"reused": self.reused, "compressed": self.compressed}
@@ -108,25 +79,6 @@ class SegmentFrames:
                 self.recorder.abort()
         finally:
             self.memory.close()
-
-
-class FrameMismatch(OperationalError):
-    pass
-
-
-MISMATCH = N_(
-    "the compressed bytes of {name} did not decode to the bytes read: nothing was replaced; "
-    "run the backup again, and if this comes back, have this computer's memory tested"
-)
-
-
-def decodes_to(frame: bytes, expected) -> bool:
-    """True when ``frame`` is a zstd frame that decodes to exactly ``expected``."""
-    try:
-        got = zstandard.ZstdDecompressor().decompress(frame, max_output_size=len(expected))
-    except zstandard.ZstdError:
-        return False
-    return got == expected
 
 
 class FrameTap:

@@ -159,44 +159,48 @@ def copy_segments(tar: TarWriter, out: FramedOutput, fh, f: DossierFile, hashes,
     """The file's bytes as segments, each a zstd frame of its own: the last backup's
     frame when one was kept for this very segment (``frames.py``), compressed otherwise.
 
-    Each segment is read into one of two buffers and hashed: whether a kept frame stands
-    for its bytes is known only from the digest of the file up to the segment's end, and
-    a frame compressed from it is checked against it before it is kept. The next segment
-    is read while the helper threads work on one."""
+    A segment with a kept frame is read and hashed first: whether the frame stands for its
+    bytes is known only from the digest of the file up to the segment's end. The next such
+    segment is read while the hashing thread works on one."""
     frames = out.segments
-    waiting: deque[tuple] = deque()  # (key, buffer, bytes read, prefix digest, kept frame)
+    waiting: deque[tuple] = deque()  # (key, bytes read, their prefix digest, kept frame)
     for index, start in enumerate(range(0, f.size, SEGMENT)):
         length = min(SEGMENT, f.size - start)
         key = (f.relpath, start, length, frames.level)
-        which = index % 2
-        frames.wait_buffer(which)
-        view = memoryview(frames.buffer(which, SEGMENT))[:length]
+        if not frames.memory.has(key):
+            while waiting:
+                _settle(tar, out, waiting.popleft(), tick)
+            frame = out.compress_frame(
+                lambda length=length: copy_bytes(tar, fh, f, length, hashes, tick)
+            )
+            frames.keep(key, hashes.checkpoint(), frame)
+            frames.compressed += 1
+            continue
+        view = memoryview(frames.buffer(index % 2, SEGMENT))[:length]
         _read_exactly(fh, view, f)
         hashes.feed(view)  # not touched again before its checkpoint has hashed it
-        kept = frames.fetch(key) if frames.memory.has(key) else None
-        waiting.append((key, which, view, hashes.checkpoint(), kept))
+        waiting.append((key, view, hashes.checkpoint(), frames.fetch(key, view)))
         if len(waiting) > 1:
-            _settle(tar, out, f, waiting.popleft(), tick)
+            _settle(tar, out, waiting.popleft(), tick)
     while waiting:
-        _settle(tar, out, f, waiting.popleft(), tick)
-    frames.wait_buffer(0)
-    frames.wait_buffer(1)
+        _settle(tar, out, waiting.popleft(), tick)
 
 
-def _settle(tar: TarWriter, out: FramedOutput, f: DossierFile, item: tuple, tick) -> None:
-    """A segment read and hashed: its kept frame if that stands for it, else compressed."""
-    key, which, view, prefix, kept = item
+def _settle(tar: TarWriter, out: FramedOutput, item: tuple, tick) -> None:
+    """A segment read and hashed: its kept frame if that stands for it, else compressed.
+    Its buffer is free again on return: hashed, and read by the helper thread."""
+    key, view, prefix, kept = item
     frames = out.segments
-    same = kept is not None and frames.memory.stands_for(key, prefix.result()[0].digest())
-    frame = kept.result() if same else None
-    if frame is None:
+    digest = prefix.result()[0].digest()  # waited for in any case: the buffer is reused
+    frame = kept.result()
+    if frame is None or not frames.memory.stands_for(key, digest):
         frame = out.compress_frame(lambda: tar.write(view))
-        frames.check_and_keep(which, f.relpath, key, prefix, frame, view)
+        frames.keep(key, prefix, frame)
         frames.compressed += 1
     else:
         out.put_frame(frame)
         tar.account(len(view))
-        frames.keep(key, prefix, frame, frames.memory.sha256(key))
+        frames.keep(key, prefix, frame, frames.memory.sha256(key), checked=True)
         frames.reused += 1
     tick(len(view))
 

@@ -14,9 +14,11 @@ backup take a frame for bytes it was not made from.
 The next backup takes a segment's frame instead of compressing the segment when the index
 authenticates and names this dossier and kind, the same file, offset, length and level, the
 prefix digest the packaging has just computed, and when the frame's bytes hash to the
-recorded digest. A file that only grew is compressed again from its last segment; one
-changed in place, from its first changed segment. Anything else (no file, another key, a
-damaged file) means the segments are compressed, as on a first backup.
+recorded digest; the first time a frame is taken, it must also decode to the segment's
+bytes (``decodes_to``), and the next index marks it as checked. A file that only grew is
+compressed again from its last segment; one changed in place, from its first changed
+segment. Anything else (no file, another key, a damaged file) means the segments are
+compressed, as on a first backup.
 
 Layout: the frames, one after another; the index (msgpack); its HMAC (32 bytes); the
 index's length (8 bytes, little-endian); ``MAGIC``. Written under a partial name and
@@ -33,6 +35,8 @@ import os
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import zstandard
 
 from fiscalsafe import fsio
 from fiscalsafe.errors import FiscalsafeError, OperationalError
@@ -70,7 +74,7 @@ class RememberedFrames:
 
     def __init__(self) -> None:
         self._fh: BinaryIO | None = None
-        self._entries: dict[SegmentKey, tuple[bytes, int, int, bytes]] = {}
+        self._entries: dict[SegmentKey, tuple[bytes, int, int, bytes, bool]] = {}
 
     @classmethod
     def open(cls, path: Path, key: bytes, dossier: str, kind: str) -> RememberedFrames:
@@ -111,13 +115,14 @@ class RememberedFrames:
         same = entry is not None and entry[0] == prefix_sha256
         return same and self._fh is not None
 
-    def read(self, key: SegmentKey) -> bytes | None:
-        """The frame kept for ``key``, if its bytes are the ones recorded. Called from one
-        thread at a time (it moves the file's position)."""
+    def read(self, key: SegmentKey, segment) -> bytes | None:
+        """The frame kept for ``key``, if its bytes are the ones recorded and, the first
+        time it is taken, it decodes to exactly ``segment``. Called from one thread at a
+        time (it moves the file's position)."""
         entry = self._entries.get(key)
         if entry is None or self._fh is None:
             return None
-        _, offset, size, sha256 = entry
+        _, offset, size, sha256, checked = entry
         try:
             self._fh.seek(offset)
             data = self._fh.read(size)
@@ -125,15 +130,30 @@ class RememberedFrames:
             return None
         if len(data) != size or hashlib.sha256(data).digest() != sha256:
             return None
+        if not checked and not decodes_to(data, segment):
+            return None
         return data
 
     def sha256(self, key: SegmentKey) -> bytes:
         return self._entries[key][3]
 
 
+def decodes_to(frame: bytes, expected) -> bool:
+    """True when ``frame`` is a zstd frame that decodes to exactly ``expected``.
+
+    A frame is decoded once, the first time a backup takes it: a fault while it was made
+    (memory, a bug) must not go on into every backup that takes it again. Its SHA-256
+    guards it from then on."""
+    try:
+        got = zstandard.ZstdDecompressor().decompress(frame, max_output_size=len(expected))
+    except zstandard.ZstdError:
+        return False
+    return got == bytes(expected)  # bytes against bytes: a memcmp, not a walk of a view
+
+
 def _read_index(
     fh: BinaryIO, key: bytes, dossier: str, kind: str
-) -> dict[SegmentKey, tuple[bytes, int, int, bytes]]:
+) -> dict[SegmentKey, tuple[bytes, int, int, bytes, bool]]:
     size = os.fstat(fh.fileno()).st_size
     if size < _TRAILER:
         return {}
@@ -157,15 +177,18 @@ def _read_index(
     ):
         return {}
     entries = {}
-    for file, start, length_, level, prefix, offset, frame_size, sha256 in doc["frames"]:
+    for file, start, length_, level, prefix, offset, frame_size, sha256, checked in doc["frames"]:
         fields = (start, length_, level, offset, frame_size)
         if not isinstance(file, str) or not all(type(x) is int and x >= 0 for x in fields):
             raise ValueError("remembered frames: an entry of the wrong shape")
-        if not (isinstance(prefix, bytes) and isinstance(sha256, bytes)):
+        if not (isinstance(prefix, bytes) and isinstance(sha256, bytes)) or checked not in (
+            True,
+            False,
+        ):
             raise ValueError("remembered frames: an entry of the wrong shape")
         if frame_size > MAX_FRAME or offset + frame_size > data_end:
             raise ValueError("remembered frames: an entry outside the file")
-        entries[(file, start, length_, level)] = (prefix, offset, frame_size, sha256)
+        entries[(file, start, length_, level)] = (prefix, offset, frame_size, sha256, checked)
     return entries
 
 
@@ -177,7 +200,7 @@ class FrameRecorder:
         self.path = path
         self._key, self._dossier, self._kind = key, dossier, kind
         self._partial = fsio.partial_name(path)
-        self._entries: list[tuple[SegmentKey, Future, int, int, bytes]] = []
+        self._entries: list[tuple[SegmentKey, Future, int, int, bytes, bool]] = []
         self._offset = 0
         self.error: Exception | None = None
         self._identity: tuple[int, int] | None = None
@@ -189,10 +212,13 @@ class FrameRecorder:
         except (OSError, FiscalsafeError) as exc:
             self._fh, self.error = None, exc
 
-    def add(self, key: SegmentKey, prefix: Future, frame: bytes, sha256: bytes = b"") -> None:
+    def add(
+        self, key: SegmentKey, prefix: Future, frame: bytes, sha256: bytes = b"", checked=False
+    ) -> None:
         """``frame`` compresses the segment ``key``; ``prefix`` is the future of the
         running hash objects (SHA-256) at the segment's end; ``sha256``, the frame's
-        digest when it is already known."""
+        digest when it is already known; ``checked``, whether it was decoded back to the
+        segment."""
         if self._fh is None:
             return
         try:
@@ -201,7 +227,7 @@ class FrameRecorder:
             self._fail(exc)
             return
         sha256 = sha256 or hashlib.sha256(frame).digest()
-        self._entries.append((key, prefix, self._offset, len(frame), sha256))
+        self._entries.append((key, prefix, self._offset, len(frame), sha256, checked))
         self._offset += len(frame)
 
     def commit(self) -> None:
@@ -210,8 +236,8 @@ class FrameRecorder:
             return
         try:
             frames = [
-                [*key, prefix.result()[0].digest(), offset, size, sha256]
-                for key, prefix, offset, size, sha256 in self._entries
+                [*key, prefix.result()[0].digest(), offset, size, sha256, checked]
+                for key, prefix, offset, size, sha256, checked in self._entries
             ]
         except Exception as exc:  # the packaging's hashing failed: it reports that itself
             self._fail(exc)

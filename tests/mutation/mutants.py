@@ -729,15 +729,14 @@ MUTANTS: list[Mutant] = [
         description="a remembered frame is taken for bytes other than the ones it was made from",
     ),
     Mutant(
-        id="frames-made-unchecked",
-        file="fiscalsafe/pipeline/backup_frames.py",
-        original="        if not decodes_to(frame, view):",
+        id="frames-taken-undecoded",
+        file=FRAMES,
+        original="        if not checked and not decodes_to(data, segment):",
         replacement="        if False:",
         tests=(
-            f"{REMEMBERED_FRAMES}::"
-            "test_a_frame_that_does_not_decode_to_its_segment_fails_the_backup",
+            f"{REMEMBERED_FRAMES}::test_a_frame_that_does_not_decode_to_its_segment_is_not_taken",
         ),
-        description="a frame just compressed is kept without checking it decodes to its bytes",
+        description="a kept frame is taken the first time without decoding it",
     ),
     # Remembered proofs
     Mutant(
