@@ -148,7 +148,7 @@ class BackupResult:
     #: Fiscal archives verified by this backup, and taken from remembered proofs.
     archive_proofs: dict[str, int] = field(default_factory=dict)
     #: Segments of large files compressed, and taken from the frames the last backup kept.
-    segments: dict[str, int] = field(default_factory=lambda: {"reused": 0, "compressed": 0})
+    segments: dict[str, int] = field(default_factory=SegmentFrames.none)
     left_out: list[OmittedFile] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict:
@@ -294,7 +294,7 @@ def _backup_result(
         check_report=report,
         read_from_medium=sink.read_from_medium,
         archive_proofs=dict(report.archive_proofs),
-        segments=plan.segments.counts() if plan.segments else {"reused": 0, "compressed": 0},
+        segments=plan.segments.counts() if plan.segments else SegmentFrames.none(),
         left_out=plan.omitted,
     )
 

@@ -65,6 +65,11 @@ class SegmentFrames:
     def counts(self) -> dict[str, int]:
         return {"reused": self.reused, "compressed": self.compressed}
 
+    @staticmethod
+    def none() -> dict[str, int]:
+        """The counts of a backup that keeps no frames."""
+        return {"reused": 0, "compressed": 0}
+
     def finish(self, ok: bool) -> None:
         """Keep this backup's frames (``ok``) or drop them; close the last backup's. Only
         the first call counts."""

@@ -158,7 +158,6 @@ class MemberMeta:
 class ContainerShape:
     """What the stream looked like around the members (``None``: not a stream)."""
 
-    zstd_frames: int | None  # None: not zstd-compressed
     skippable_frames: int
     hollow_zstd: int  # blocks and frames that decode to nothing (``FrameWalker.hollow``)
     tar_end: int | None  # offset of the end-of-archive marker

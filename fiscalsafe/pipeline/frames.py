@@ -97,9 +97,6 @@ class RememberedFrames:
             fh.close()
         return frames
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
@@ -202,15 +199,14 @@ class FrameRecorder:
         self._partial = fsio.partial_name(path)
         self._entries: list[tuple[SegmentKey, Future, int, int, bytes, bool]] = []
         self._offset = 0
-        self.error: Exception | None = None
         self._identity: tuple[int, int] | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fh: BinaryIO | None = fsio.create_new(self._partial, mode=0o600)
             st = os.fstat(self._fh.fileno())
             self._identity = (st.st_dev, st.st_ino)
-        except (OSError, FiscalsafeError) as exc:
-            self._fh, self.error = None, exc
+        except (OSError, FiscalsafeError):
+            self._fh = None
 
     def add(
         self, key: SegmentKey, prefix: Future, frame: bytes, sha256: bytes = b"", checked=False
@@ -223,8 +219,8 @@ class FrameRecorder:
             return
         try:
             self._fh.write(frame)
-        except OSError as exc:
-            self._fail(exc)
+        except OSError:
+            self._fail()
             return
         sha256 = sha256 or hashlib.sha256(frame).digest()
         self._entries.append((key, prefix, self._offset, len(frame), sha256, checked))
@@ -239,8 +235,8 @@ class FrameRecorder:
                 [*key, prefix.result()[0].digest(), offset, size, sha256, checked]
                 for key, prefix, offset, size, sha256, checked in self._entries
             ]
-        except Exception as exc:  # the packaging's hashing failed: it reports that itself
-            self._fail(exc)
+        except Exception:  # the packaging's hashing failed: it reports that itself
+            self._fail()
             return
         doc: dict[str, Any] = {
             "format": FRAMES_FORMAT,
@@ -259,15 +255,13 @@ class FrameRecorder:
             if not self._still_ours():  # another backup of this dossier took the name
                 return
             fsio.install(self._partial, self.path)
-        except (OSError, FiscalsafeError) as exc:
-            self._fail(exc)
+        except (OSError, FiscalsafeError):
+            self._fail()
 
     def abort(self) -> None:
-        self._fail(None)
+        self._fail()
 
-    def _fail(self, exc: Exception | None) -> None:
-        if exc is not None and self.error is None:
-            self.error = exc
+    def _fail(self) -> None:
         if self._fh is not None:
             with contextlib.suppress(OSError):
                 self._fh.close()

@@ -228,7 +228,6 @@ def _finish_container(
     if tar.trailing_garbage or (walker is not None and walker.error is not None):
         return None
     return bindings.ContainerShape(
-        zstd_frames=walker.frames if walker is not None else None,
         skippable_frames=walker.skippable if walker is not None else 0,
         hollow_zstd=walker.hollow if walker is not None else 0,
         tar_end=tar.end_offset,
